@@ -1,0 +1,35 @@
+# rlkit: `make train` and `make test` work on a fresh machine (Python 3.10+ with venv).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export WANDB_SILENT := true
+
+.PHONY: setup train test test-fast bench bench-atari clean-outputs
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch==2.13.0 is the CPU build on this disk; a looser pin pulls a multi-GB CUDA build.
+	# GPU users: see README "GPU" for the CUDA wheel index.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The default job: CPU-sized DQN on Boxing, then a Welch test against the random policy.
+train: $(STAMP)
+	$(PY) -m rlkit random_baseline_episodes=10 $(ARGS)
+
+test: $(STAMP)
+	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow" $(ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/throughput.py
+
+bench-atari: $(STAMP)
+	$(PY) benchmarks/atari_learning.py
+
+clean-outputs:
+	rm -rf outputs/runs outputs/sweeps

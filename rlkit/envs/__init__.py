@@ -1,0 +1,11 @@
+"""Vector env construction per family; ENVS maps a config `name:` to its builder."""
+
+from rlkit.envs.base import EnvSpec, StepResult, VecEnv
+from rlkit.registry import Registry
+
+ENVS: Registry = Registry("env")
+
+# Families register themselves on import.
+from rlkit.envs import atari, classic  # noqa: E402,F401
+
+__all__ = ["ENVS", "EnvSpec", "StepResult", "VecEnv"]

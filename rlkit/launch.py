@@ -1,0 +1,191 @@
+"""One job: resolve resume, validate, build, train, report. Config stops at this file's edge:
+below it, components get typed objects and keyword arguments."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from rlkit import build, checkpoint, seeding
+from rlkit.checkpoint import CheckpointError
+from rlkit.config import ConfigValueError, RootConfig, to_run_config
+from rlkit.logging import METRICS_FILE, ConsoleProgress, MetricsFile, WandbSink
+from rlkit.loops.off_policy import train_off_policy
+from rlkit.loops.run_outputs import RunOutputs
+from rlkit.networks import count_parameters
+from rlkit.registry import UnknownComponentError
+from rlkit.stats import welch_t_test_greater
+
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+RUN_ID_FILE = "run_id.txt"
+RUN_CONTROL_KEYS = ("resume", "allow_config_change")
+USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
+
+
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def config_differences(saved: DictConfig, new: DictConfig) -> list[str]:
+    a = _flatten(OmegaConf.to_container(saved, resolve=True))
+    b = _flatten(OmegaConf.to_container(new, resolve=True))
+    keys = sorted((set(a) | set(b)) - set(RUN_CONTROL_KEYS))
+    return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}" for k in keys if a.get(k) != b.get(k)]
+
+
+def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, DictConfig]:
+    """The config to continue a run with: the run's own overrides plus any new ones, refused if they
+    change the run's config unless allow_config_change=true."""
+    from hydra import compose
+
+    run_dir = Path(cfg.resume)
+    if not run_dir.is_dir():
+        raise ConfigValueError("resume", cfg.resume, "an existing run directory")
+    if not (run_dir / CONFIG_FILE).is_file() or not (run_dir / OVERRIDES_FILE).is_file():
+        raise ConfigValueError("resume", cfg.resume, f"a run directory written by rlkit ({CONFIG_FILE} missing)")
+    saved = OmegaConf.load(run_dir / CONFIG_FILE)
+    saved_overrides = list(OmegaConf.load(run_dir / OVERRIDES_FILE))
+    new_overrides = [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS]
+    composed = compose(config_name="config", overrides=saved_overrides + new_overrides)
+    differences = config_differences(saved, composed)
+    if differences and not cfg.allow_config_change:
+        raise ConfigValueError("resume", cfg.resume, "a config equal to the run's own; these keys differ: "
+                               + "; ".join(differences) + " (add allow_config_change=true to accept)")
+    composed.resume = str(run_dir)
+    composed.allow_config_change = cfg.allow_config_change
+    return run_dir, composed
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def _write_new_run_files(run_dir: Path, cfg: DictConfig, task_overrides: list[str]) -> str:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / CONFIG_FILE, resolve=True)
+    kept = [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS]
+    OmegaConf.save(OmegaConf.create(kept), run_dir / OVERRIDES_FILE)
+    run_id = uuid.uuid4().hex[:12]
+    (run_dir / RUN_ID_FILE).write_text(run_id + "\n")
+    return run_id
+
+
+def run_job(cfg: DictConfig) -> dict[str, Any]:
+    """Returns a result dict; {"error": message, "exit_code": 2} for input the user must fix."""
+    hydra_cfg = HydraConfig.get()
+    hydra_dir = Path(hydra_cfg.runtime.output_dir)
+    task_overrides = list(hydra_cfg.overrides.task)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    resume_state = resume_replay = None
+    try:
+        run_dir = hydra_dir
+        if cfg.resume:
+            run_dir, cfg = resolve_resume(cfg, task_overrides)
+        run = to_run_config(cfg)
+        entry = build.algo_entry(run)
+        device = build.select_device(run)
+        seeding.seed_everything(run.seed)
+        envs, eval_envs = build.build_envs(run, entry)
+        parts = build.build_off_policy(run, entry, envs, eval_envs, device)
+        if run.resume:
+            found = checkpoint.list_checkpoints(run_dir)
+            if not found:
+                raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again instead")
+            resume_state = checkpoint.load_checkpoint(found[-1][1])
+            if resume_state.get("has_replay"):
+                resume_replay = checkpoint.load_replay(run_dir, found[-1][0])
+    except USER_ERRORS as err:
+        if not multirun:
+            _remove_if_empty(hydra_dir)
+        return {"error": str(err), "exit_code": 2}
+    if run_dir != hydra_dir:
+        _remove_if_empty(hydra_dir)
+    try:
+        if run.resume:
+            run_id = (run_dir / RUN_ID_FILE).read_text().strip()
+        else:
+            run_id = _write_new_run_files(run_dir, cfg, task_overrides)
+    except OSError as err:
+        return {"error": f"cannot write the run directory {run_dir}: {err}", "exit_code": 2}
+    return _train(run, cfg, run_dir, run_id, parts, resume_state, resume_replay, task_overrides, multirun)
+
+
+def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, resume_state, resume_replay,
+           task_overrides: list[str], multirun: bool) -> dict[str, Any]:
+    spec = parts.envs.spec
+    print(f"run dir: {run_dir}")
+    print(f"env: {spec.env_id}, {parts.envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
+          f" ({count_parameters(parts.learner.online):,} parameters); device: {run.hardware.device}")
+    start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
+    if resume_state:
+        print(f"resuming from env step {start_env_step:,}")
+    name = ",".join(o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS) or "default"
+    group = run.logger.wandb_group
+    if group is None and multirun:
+        group = Path(HydraConfig.get().sweep.dir).name
+    wandb = WandbSink(run.logger.wandb_mode, project=run.logger.wandb_project, entity=run.logger.wandb_entity,
+                      group=group, name=name, job_type=run.algo.name,
+                      tags=[run.algo.name, spec.env_id.split()[0], *run.logger.tags],
+                      config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir, run_id=run_id)
+    outputs = RunOutputs(run_dir=run_dir,
+                         metrics=MetricsFile(run_dir / METRICS_FILE, resume_env_step=start_env_step if resume_state else None),
+                         wandb=wandb,
+                         console=ConsoleProgress(run.schedule.total_env_steps, start_env_step, run.logger.progress_bar),
+                         keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step)
+    exit_code = 1
+    try:
+        result = train_off_policy(parts, outputs, resume_state, resume_replay)
+        exit_code = 0
+    finally:
+        outputs.close(exit_code)
+        parts.envs.close()
+    if "stopped_by" in result:
+        print(f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved."
+              f"\nresume: python -m rlkit resume={run_dir}")
+        parts.eval_envs.close()
+        return {**result, "run_dir": str(run_dir), "exit_code": 0}
+    if run.random_baseline_episodes > 0:
+        random_returns = build.random_policy_returns(parts.eval_envs, run.random_baseline_episodes, run.seed)
+        result["random_returns"] = random_returns.tolist()
+    parts.eval_envs.close()
+    _print_summary(result, run_dir, wandb.mode)
+    return {**result, "run_dir": str(run_dir), "exit_code": 0}
+
+
+def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> None:
+    returns = np.asarray(result["eval_returns"])
+    print(f"\nrun dir: {run_dir}")
+    print(f"final evaluation return: {returns.mean():.2f} +- {returns.std():.2f} over {len(returns)} episodes"
+          f" at {result['env_step']:,} env steps")
+    if "random_returns" in result:
+        random_returns = np.asarray(result["random_returns"])
+        test = welch_t_test_greater(returns, random_returns)
+        verdict = "beats" if test.p_value < 0.05 else "does NOT beat"
+        print(f"random policy: {random_returns.mean():.2f} +- {random_returns.std():.2f} over {len(random_returns)}"
+              f" episodes; one-sided Welch t = {test.t:.2f}, dof = {test.dof:.1f}, p = {test.p_value:.2g}:"
+              f" the agent {verdict} the random policy (p < 0.05)")
+    print(f"resume or extend: python -m rlkit resume={run_dir} [schedule.total_env_steps=N allow_config_change=true]")
+    print(f"compare runs: python -m rlkit.report {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
+    if wandb_mode == "offline":
+        print(f"W&B (offline): wandb sync {run_dir / 'wandb'}/offline-run-*")

@@ -1,0 +1,165 @@
+"""Where metrics go: a JSONL file in the run dir, a live console line, and W&B.
+
+Every row carries ``env_step`` (agent steps summed over envs) and, for Atari, ``atari_frames``.
+Training-episode returns are ``train/*`` keys; evaluation returns ``eval/*`` keys.
+W&B never blocks or fails a run: ``auto`` is online only when logged in, an online start that
+fails falls back to offline, and an offline failure to no W&B at all (with a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path) as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut by a kill: the rows before it stand
+                    break
+    return rows
+
+
+class MetricsFile:
+    """Append-only JSONL; on resume, rows past the checkpoint's env step are dropped first."""
+
+    def __init__(self, path: Path, resume_env_step: int | None = None) -> None:
+        self.path = path
+        if resume_env_step is not None and path.exists():
+            kept = [row for row in read_metrics(path) if row.get("env_step", 0) <= resume_env_step]
+            tmp = path.with_name(path.name + ".tmp")
+            with open(tmp, "w") as handle:
+                for row in kept:
+                    handle.write(json.dumps(row) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        self._handle = open(path, "a")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(row, allow_nan=True) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def wandb_logged_in() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" in netrc.read_text()
+    except OSError:
+        return False
+
+
+def resolve_wandb_mode(mode: str) -> str:
+    if mode != "auto":
+        return mode
+    env_mode = os.environ.get("WANDB_MODE")
+    if env_mode in ("online", "offline", "disabled"):
+        return env_mode
+    return "online" if wandb_logged_in() else "offline"
+
+
+class WandbSink:
+    """One W&B run per rlkit run; finished on close so sweeps never share a run."""
+
+    def __init__(self, mode: str, *, project: str, entity: str | None, group: str | None, name: str,
+                 job_type: str, tags: list[str], config: dict, run_dir: Path, run_id: str) -> None:
+        self.run = None
+        self.mode = resolve_wandb_mode(mode)
+        if self.mode == "disabled":
+            return
+        try:
+            import wandb
+        except ImportError:
+            warnings.warn("wandb is not installed: logging to the metrics file only")
+            self.mode = "disabled"
+            return
+        tries = [self.mode] + (["offline"] if self.mode == "online" else [])
+        for attempt in tries:
+            try:
+                self.run = wandb.init(
+                    mode=attempt, project=project, entity=entity, group=group, name=name, job_type=job_type,
+                    tags=tags, config=config, dir=str(run_dir), id=run_id,
+                    resume="allow" if attempt == "online" else None, reinit="finish_previous",
+                    settings=wandb.Settings(init_timeout=60, silent=True),
+                )
+                self.mode = attempt
+                break
+            except Exception as err:  # unreachable server, bad key: never fail the run
+                warnings.warn(f"W&B {attempt} start failed ({type(err).__name__}: {err}); continuing without it")
+        if self.run is None:
+            self.mode = "disabled"
+            return
+        self.run.define_metric("env_step")
+        self.run.define_metric("*", step_metric="env_step")
+
+    def log(self, row: dict[str, Any]) -> None:
+        if self.run is not None:
+            self.run.log(row)
+
+    def close(self, exit_code: int = 0) -> None:
+        if self.run is not None:
+            self.run.finish(exit_code=exit_code)
+            self.run = None
+
+
+class ConsoleProgress:
+    """A progress line with rate and ETA; redraws in place on a terminal, prints lines otherwise."""
+
+    def __init__(self, total_env_steps: int, start_env_step: int, enabled: bool) -> None:
+        self.total = total_env_steps
+        self.start_step = start_env_step
+        self.start_time = time.monotonic()
+        self.enabled = enabled
+        self.tty = sys.stdout.isatty()
+        self._last_print = 0.0
+
+    def update(self, env_step: int, summary: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_print < (0.5 if self.tty else 30.0):
+            return
+        self._last_print = now
+        elapsed = now - self.start_time
+        rate = (env_step - self.start_step) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - env_step) / rate if rate > 0 else math.inf
+        width = 24
+        filled = int(width * min(env_step / self.total, 1.0))
+        bar = "#" * filled + "-" * (width - filled)
+        line = (f"[{bar}] {env_step:>10,}/{self.total:,} steps  {rate:7.0f} sps  "
+                f"eta {format_duration(eta)}  {summary}")
+        if self.tty:
+            print("\r" + line[:160].ljust(160), end="", flush=True)
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(flush=True)
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

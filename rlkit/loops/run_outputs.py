@@ -1,0 +1,98 @@
+"""What a loop writes: metric rows (file, W&B, console), checkpoints, and stop requests."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from rlkit import checkpoint
+from rlkit.logging import ConsoleProgress, MetricsFile, WandbSink
+
+
+class StopRequest:
+    """SIGTERM / SIGINT set a flag the loop checks once per vector step; it then saves and exits."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. some launchers): no handler
+                pass
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal_name is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self.signal_name = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None
+
+
+@dataclass
+class RunOutputs:
+    run_dir: Path
+    metrics: MetricsFile
+    wandb: WandbSink
+    console: ConsoleProgress
+    keep_checkpoints: int
+    frames_per_env_step: int
+    process: psutil.Process = field(default_factory=psutil.Process)
+    started: float = field(default_factory=time.monotonic)
+    last_row: dict[str, Any] = field(default_factory=dict)
+    _last_log_time: float = field(default_factory=time.monotonic)
+
+    def seconds_since_log(self) -> float:
+        now = time.monotonic()
+        elapsed, self._last_log_time = now - self._last_log_time, now
+        return elapsed
+
+    def log(self, env_step: int, values: dict[str, Any]) -> dict[str, Any]:
+        row = {"env_step": env_step, "wall_time_s": round(time.monotonic() - self.started, 3)}
+        if self.frames_per_env_step > 1:
+            row["atari_frames"] = env_step * self.frames_per_env_step
+        row.update(values)
+        self.metrics.write(row)
+        self.wandb.log(row)
+        self.last_row.update(row)
+        return row
+
+    def system_metrics(self) -> dict[str, float]:
+        return {"system/cpu_percent": self.process.cpu_percent(),
+                "system/rss_gb": self.process.memory_info().rss / 2**30}
+
+    def progress(self, env_step: int, force: bool = False) -> None:
+        parts = []
+        for key, label in (("train/episode_return_mean", "return"), ("eval/return_mean", "eval"),
+                           ("loss", "loss"), ("grad_norm", "|g|")):
+            if key in self.last_row:
+                parts.append(f"{label} {self.last_row[key]:.3g}")
+        self.console.update(env_step, "  ".join(parts), force=force)
+
+    def save(self, env_step: int, state: dict, replay_state: dict[str, np.ndarray] | None) -> Path:
+        return checkpoint.save_checkpoint(self.run_dir, env_step, state, replay_state, self.keep_checkpoints)
+
+    def write_diagnostic(self, name: str, content: dict[str, Any]) -> Path:
+        path = self.run_dir / name
+        path.write_text(json.dumps(content, indent=2, default=float))
+        return path
+
+    def close(self, exit_code: int = 0) -> None:
+        self.console.close()
+        self.metrics.close()
+        self.wandb.close(exit_code)

@@ -1,0 +1,26 @@
+"""A ReLU MLP torso over flattened observations (RAM bytes, CartPole state)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from torch import nn
+
+from rlkit.config import MLPConfig
+from rlkit.networks import NETWORKS
+from rlkit.networks.torso import Torso
+
+
+@NETWORKS.register("mlp")
+def build_mlp(config: MLPConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype) -> Torso:
+    """encoder = flatten + first Linear/ReLU; body = the remaining hidden layers."""
+    in_dim = math.prod(obs_shape)
+    widths = list(config.hidden_sizes)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(in_dim, widths[0]), nn.ReLU())
+    layers: list[nn.Module] = []
+    for w_in, w_out in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+    body = nn.Sequential(*layers) if layers else nn.Identity()
+    scale = 1.0 / 255.0 if np.dtype(obs_dtype) == np.uint8 else 1.0
+    return Torso(encoder, body, widths[0], widths[-1], input_scale=scale)

@@ -1,0 +1,31 @@
+"""The Nature DQN convolutional torso (Mnih et al. 2015)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.config import NatureCNNConfig
+from rlkit.networks import NETWORKS
+from rlkit.networks.torso import Torso
+
+
+@NETWORKS.register("nature_cnn")
+def build_nature_cnn(config: NatureCNNConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype) -> Torso:
+    """Convs 8x8/4, 4x4/2, 3x3/1 then one ReLU fc layer. obs_shape = (stack, H, W)."""
+    if len(obs_shape) != 3:
+        raise ValueError(f"network=nature_cnn needs image observations (stack, H, W); got shape {obs_shape}"
+                         " - use network=mlp for vector observations")
+    c1, c2, c3 = config.conv_channels
+    encoder = nn.Sequential(
+        nn.Conv2d(obs_shape[0], c1, kernel_size=8, stride=4), nn.ReLU(),
+        nn.Conv2d(c1, c2, kernel_size=4, stride=2), nn.ReLU(),
+        nn.Conv2d(c2, c3, kernel_size=3, stride=1), nn.ReLU(),
+        nn.Flatten(),
+    )
+    with torch.no_grad():  # flattened size from the input shape (3136 for 4x84x84)
+        encoder_dim = encoder(torch.zeros(1, *obs_shape)).shape[1]
+    body = nn.Sequential(nn.Linear(encoder_dim, config.fc_hidden), nn.ReLU())
+    scale = 1.0 / 255.0 if np.dtype(obs_dtype) == np.uint8 else 1.0
+    return Torso(encoder, body, encoder_dim, config.fc_hidden, input_scale=scale)

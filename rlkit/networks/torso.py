@@ -1,0 +1,34 @@
+"""A torso maps observations to features in two parts, so heads can act between them.
+
+``encoder``: [B, *obs_shape] -> [B, encoder_dim] (convs and flatten, or the first MLP layer);
+``body``:    [..., encoder_dim] -> [..., out_dim] (the hidden fc layers).
+A Q head is ``Linear(out_dim, A)`` on ``body(encoder(x))``; IQN multiplies the encoder output by
+its tau embedding before the body, so the body and the output layer run once per tau.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Torso(nn.Module):
+    def __init__(self, encoder: nn.Module, body: nn.Module, encoder_dim: int, out_dim: int,
+                 input_scale: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.body = body
+        self.encoder_dim = encoder_dim
+        self.out_dim = out_dim
+        self.input_scale = input_scale  # 1/255 for uint8 frames, 1 for float observations
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float() * self.input_scale if self.input_scale != 1.0 else obs.float()  # [B, *obs]
+        return self.encoder(x)  # [B, encoder_dim]
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.body(self.encode(obs))  # [B, out_dim]
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,22 @@
+"""Schedules as pure functions of the env-step counter (so a resumed run needs no schedule state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LinearSchedule:
+    """``start`` at env step 0, linearly to ``final`` at ``duration_env_steps``, then constant."""
+
+    start: float
+    final: float
+    duration_env_steps: int
+
+    def __call__(self, env_step: int) -> float:
+        fraction = min(max(env_step, 0) / self.duration_env_steps, 1.0)
+        return self.start + fraction * (self.final - self.start)
+
+
+def constant(value: float) -> LinearSchedule:
+    return LinearSchedule(value, value, 1)

@@ -1,0 +1,32 @@
+"""Shared fixtures: composing configs like `python -m rlkit` does, and running jobs in-process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from rlkit.config import register_schemas
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+os.environ.setdefault("WANDB_MODE", "disabled")
+register_schemas()
+
+
+def compose_config(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.fixture
+def compose_cfg():
+    return compose_config

@@ -1,0 +1,93 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rlkit.algos.dqn import losses
+from rlkit.algos.dqn.actor import boltzmann_sample, epsilon_greedy
+
+
+def test_double_and_vanilla_targets_differ_exactly_where_argmaxes_differ():
+    q_target = torch.tensor([[1.0, 5.0, 2.0], [4.0, 0.0, 3.0]])  # [B=2, A=3]
+    q_online = torch.tensor([[0.0, 9.0, 1.0], [0.0, 0.0, 7.0]])  # argmax: row0 same (1), row1 differs (2 vs 0)
+    vanilla = losses.next_state_value(q_target, q_target, "max", temperature=1.0)
+    double = losses.next_state_value(q_target, q_online, "max", temperature=1.0)
+    assert vanilla.tolist() == [5.0, 4.0]
+    assert double.tolist() == [5.0, 3.0]  # row 1: online picks a=2, target values it at 3
+
+
+@pytest.mark.parametrize("temperature", [0.01, 0.1, 1.0, 7.5])
+def test_soft_backup_equals_temperature_logsumexp(temperature):
+    q = torch.randn(64, 6, generator=torch.Generator().manual_seed(0)) * 3  # [B, A]
+    soft = losses.next_state_value(q, q, "soft", temperature)
+    reference = temperature * torch.logsumexp(q.double() / temperature, dim=1)
+    assert torch.allclose(soft.double(), reference, atol=1e-6 * max(1.0, temperature) * 10, rtol=1e-6)
+
+
+def test_backups_tell_the_entropy_sign_apart():
+    q = torch.tensor([[0.0, 1.0]])  # [1, 2], T = 1: pi = softmax([0, 1])
+    pi = torch.softmax(q, dim=1)[0]
+    expected = float((pi * q[0]).sum())
+    entropy = float(-(pi * pi.log()).sum())
+    values = {k: float(losses.next_state_value(q, q, k, 1.0)) for k in ("expected", "soft", "report_soft")}
+    assert values["expected"] == pytest.approx(expected, abs=1e-6)
+    assert values["soft"] == pytest.approx(expected + entropy, abs=1e-6)
+    assert values["report_soft"] == pytest.approx(expected - entropy, abs=1e-6)
+    assert values["soft"] == pytest.approx(math.log(1 + math.e), abs=1e-6)  # logsumexp([0, 1])
+
+
+def test_soft_backup_tends_to_max_as_temperature_goes_to_zero():
+    q = torch.tensor([[1.0, 3.0, 2.0], [-1.0, -2.0, -0.5]])
+    for backup in ("soft", "expected", "report_soft"):
+        value = losses.next_state_value(q, q, backup, temperature=1e-4)
+        assert torch.allclose(value, torch.tensor([3.0, -0.5]), atol=1e-3)
+
+
+def test_boltzmann_policy_is_stable_for_huge_q():
+    q = torch.tensor([[1.0e4, 1.0e4 - 0.05, -1.0e4]])
+    probs = losses.boltzmann_policy(q.half().float(), temperature=0.05)
+    assert torch.isfinite(probs).all()
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-6)
+    assert float(probs[0, 2]) == 0.0
+
+
+def test_boltzmann_sampling_frequencies_match_softmax():
+    q = torch.tensor([[0.0, 0.5, 1.0, 2.0]]).repeat(40_000, 1)  # [N, 4]
+    actions = boltzmann_sample(q, temperature=0.7, generator=torch.Generator().manual_seed(3))
+    freq = np.bincount(actions, minlength=4) / len(actions)
+    want = torch.softmax(q[0] / 0.7, dim=0).numpy()
+    assert np.abs(freq - want).max() < 0.01
+
+
+def test_epsilon_greedy_explores_at_the_scheduled_rate():
+    q = torch.tensor([[0.0, 1.0, 0.0, 0.0]]).repeat(40_000, 1)
+    actions = epsilon_greedy(q, epsilon=0.4, rng=np.random.default_rng(0))
+    non_greedy = np.mean(actions != 1)
+    assert non_greedy == pytest.approx(0.4 * 3 / 4, abs=0.01)
+
+
+def test_td_target_uses_discount_and_clip():
+    rewards = torch.tensor([1.0, 1.0, 50.0])
+    discounts = torch.tensor([0.99, 0.0, 0.9801])  # 1-step, terminated, 2-step
+    v_next = torch.tensor([10.0, 10.0, 10.0])
+    assert losses.td_target(rewards, discounts, v_next, None).tolist() == pytest.approx([10.9, 1.0, 59.801])
+    assert losses.td_target(rewards, discounts, v_next, 20.0).tolist() == pytest.approx([10.9, 1.0, 20.0])
+
+
+def test_dqn_loss_huber_and_mse_by_hand():
+    q_online = torch.tensor([[1.0, 2.0], [0.0, 5.0]], requires_grad=True)
+    actions = torch.tensor([1, 0])
+    rewards = torch.tensor([0.0, 3.0])
+    discounts = torch.tensor([1.0, 0.0])
+    q_next = torch.tensor([[2.5, 0.0], [0.0, 0.0]])
+    # targets: [2.5, 3.0]; taken: [2.0, 0.0]; errors: [0.5, 3.0]
+    mse, _ = losses.dqn_loss(q_online, actions, rewards, discounts, q_next, None, backup="max", temperature=1.0,
+                             loss_kind="mse", target_clip=None)
+    huber, metrics = losses.dqn_loss(q_online, actions, rewards, discounts, q_next, None, backup="max",
+                                     temperature=1.0, loss_kind="huber", target_clip=None)
+    assert float(mse) == pytest.approx((0.25 + 9.0) / 2)
+    assert float(huber) == pytest.approx((0.5 * 0.25 + (3.0 - 0.5)) / 2)
+    assert float(metrics["mean_q"]) == pytest.approx(1.0)
+    huber.backward()
+    assert q_online.grad[1, 1] == 0.0 and q_online.grad[0, 0] == 0.0  # only taken actions get gradient
