@@ -16,6 +16,7 @@ from rlkit import seeding
 
 # Algorithms register themselves on import.
 import rlkit.algos.dqn  # noqa: F401,E402
+import rlkit.algos.iqn  # noqa: F401,E402
 
 SCHEDULE_KINDS = {OffPolicySchedule: "off_policy"}
 REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+
+from rlkit.algos.dqn.learner import QNetwork
+from rlkit.config import MLPConfig, NatureCNNConfig
+from rlkit.networks import NETWORKS, count_parameters
+
+
+def test_nature_cnn_parameter_count_and_flattened_size():
+    torso = NETWORKS.get("nature_cnn")(NatureCNNConfig(), (4, 84, 84), np.uint8)
+    assert torso.encoder_dim == 3136
+    net = QNetwork(torso, 18)
+    assert count_parameters(net) == 1_693_362
+    assert net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape == (2, 18)
+
+
+def test_nature_cnn_computes_flattened_size_from_the_input_shape():
+    torso = NETWORKS.get("nature_cnn")(NatureCNNConfig(conv_channels=[16, 32, 8], fc_hidden=64), (2, 64, 64),
+                                       np.uint8)
+    assert torso.encoder_dim == 8 * 4 * 4
+    assert torso(torch.zeros(3, 2, 64, 64, dtype=torch.uint8)).shape == (3, 64)
+
+
+def test_ram_mlp_is_a_quarter_of_the_nature_cnn():
+    mlp = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[576, 576]), (1, 128), np.uint8), 18)
+    cnn = QNetwork(NETWORKS.get("nature_cnn")(NatureCNNConfig(), (4, 84, 84), np.uint8), 18)
+    ratio = count_parameters(mlp) / count_parameters(cnn)
+    assert count_parameters(mlp) == 417_042
+    assert 0.24 < ratio < 0.26
+
+
+def test_uint8_inputs_are_scaled_inside_the_network():
+    torso = NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[8]), (1, 4), np.uint8)
+    as_bytes = torso(torch.full((1, 1, 4), 255, dtype=torch.uint8))
+    as_unit = torso.body(torso.encoder(torch.ones(1, 1, 4)))
+    assert torch.allclose(as_bytes, as_unit)
+    float_torso = NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[8]), (1, 4), np.float32)
+    assert float_torso.input_scale == 1.0
+
+
+def test_bad_channel_lists_are_rejected():
+    from rlkit.config import ConfigValueError
+
+    with pytest.raises(ConfigValueError, match="conv_channels"):
+        NatureCNNConfig(conv_channels=[32, 64])
+    with pytest.raises(ConfigValueError, match="conv_channels"):
+        NatureCNNConfig(conv_channels=[32, 0, 64])
+
+
+def test_nature_cnn_refuses_vector_observations():
+    with pytest.raises(ValueError, match="network=mlp"):
+        NETWORKS.get("nature_cnn")(NatureCNNConfig(), (1, 128), np.uint8)
