@@ -14,9 +14,9 @@ register_schemas()
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
-    from rlkit.launch import run_job
+    from rlkit.launch import JobContext, run_job
 
-    result = run_job(cfg)
+    result = run_job(cfg, JobContext.from_hydra())
     if result.get("exit_code", 0) != 0:
         print(f"rlkit: error: {result['error']}", file=sys.stderr)
         if HydraConfig.get().mode != RunMode.MULTIRUN:

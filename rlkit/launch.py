@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -91,12 +92,27 @@ def _write_new_run_files(run_dir: Path, cfg: DictConfig, task_overrides: list[st
     return run_id
 
 
-def run_job(cfg: DictConfig) -> dict[str, Any]:
+@dataclass(frozen=True)
+class JobContext:
+    """What Hydra decided for this job: its output dir, the command-line overrides, the sweep."""
+
+    output_dir: Path
+    task_overrides: list[str]
+    sweep_dir: Path | None = None  # set in multirun
+
+    @staticmethod
+    def from_hydra() -> "JobContext":
+        hydra_cfg = HydraConfig.get()
+        multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        return JobContext(Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task),
+                          Path(hydra_cfg.sweep.dir) if multirun else None)
+
+
+def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     """Returns a result dict; {"error": message, "exit_code": 2} for input the user must fix."""
-    hydra_cfg = HydraConfig.get()
-    hydra_dir = Path(hydra_cfg.runtime.output_dir)
-    task_overrides = list(hydra_cfg.overrides.task)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    hydra_dir = ctx.output_dir
+    task_overrides = ctx.task_overrides
+    multirun = ctx.sweep_dir is not None
     resume_state = resume_replay = None
     try:
         run_dir = hydra_dir
@@ -128,11 +144,11 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             run_id = _write_new_run_files(run_dir, cfg, task_overrides)
     except OSError as err:
         return {"error": f"cannot write the run directory {run_dir}: {err}", "exit_code": 2}
-    return _train(run, cfg, run_dir, run_id, parts, resume_state, resume_replay, task_overrides, multirun)
+    return _train(run, cfg, run_dir, run_id, parts, resume_state, resume_replay, ctx)
 
 
 def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, resume_state, resume_replay,
-           task_overrides: list[str], multirun: bool) -> dict[str, Any]:
+           ctx: JobContext) -> dict[str, Any]:
     spec = parts.envs.spec
     print(f"run dir: {run_dir}")
     print(f"env: {spec.env_id}, {parts.envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
@@ -140,10 +156,10 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, 
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:
         print(f"resuming from env step {start_env_step:,}")
-    name = ",".join(o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS) or "default"
+    name = ",".join(o for o in ctx.task_overrides if _override_key(o) not in RUN_CONTROL_KEYS) or "default"
     group = run.logger.wandb_group
-    if group is None and multirun:
-        group = Path(HydraConfig.get().sweep.dir).name
+    if group is None and ctx.sweep_dir is not None:
+        group = ctx.sweep_dir.name
     wandb = WandbSink(run.logger.wandb_mode, project=run.logger.wandb_project, entity=run.logger.wandb_entity,
                       group=group, name=name, job_type=run.algo.name,
                       tags=[run.algo.name, spec.env_id.split()[0], *run.logger.tags],

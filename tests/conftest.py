@@ -18,9 +18,19 @@ register_schemas()
 
 
 def compose_config(overrides: list[str]):
+    """Compose like the CLI. Hydra stays initialized afterwards, so a resumed job can compose too."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+    initialize_config_dir(config_dir=str(CONF), version_base="1.3")
+    return compose(config_name="config", overrides=overrides)
+
+
+def run_in_process(overrides: list[str], output_dir: Path):
+    """One job in-process, as `python -m rlkit <overrides>` with Hydra's run dir ``output_dir``."""
+    from rlkit.launch import JobContext, run_job
+
+    cfg = compose_config(overrides)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return run_job(cfg, JobContext(output_dir, list(overrides)))
 
 
 def group_options(group: str) -> list[str]:

@@ -1,0 +1,89 @@
+"""make bench-atari: DQN on Boxing RAM for 2M env steps, 3 seeds, on this CPU.
+
+Each seed is its own `python -m rlkit` process (at most --parallel at a time, one torch thread
+each). Writes benchmarks/results/atari_boxing_ram_dqn.{json,md} with the curves (training and
+evaluation returns against env steps and frames), the final returns and the wall time.
+Runs take long: start it in the background (`make bench-atari &`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO))
+
+from rlkit.logging import read_metrics  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--total-env-steps", type=int, default=2_000_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--name", default="atari_boxing_ram_dqn")
+    parser.add_argument("overrides", nargs="*", default=["algo=dqn", "env=boxing_ram"])
+    args = parser.parse_args()
+    out_root = REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    steps = args.total_env_steps
+    common = args.overrides + [f"schedule.total_env_steps={steps}", f"schedule.eval_interval_env_steps={steps // 10}",
+                               f"schedule.log_interval_env_steps={max(steps // 200, 1000)}",
+                               f"schedule.save_interval_env_steps={steps // 4}", "hardware.torch_threads=1",
+                               "hardware.env_threads=1", "logger.progress_bar=false"]
+    out_root.mkdir(parents=True, exist_ok=True)
+    pending = list(args.seeds)
+    running: dict[int, tuple[subprocess.Popen, float, Path]] = {}
+    finished: dict[int, dict] = {}
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            seed = pending.pop(0)
+            run_dir = out_root / f"seed{seed}"
+            cmd = [sys.executable, "-m", "rlkit", *common, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+            log = open(out_root / f"seed{seed}.log", "w")
+            running[seed] = (subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), time.time(), run_dir)
+            print(f"started seed {seed}: {' '.join(cmd)}", flush=True)
+        time.sleep(10)
+        for seed, (proc, started, run_dir) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[seed]
+            rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+            train = [(r["env_step"], r["train/episode_return_mean"]) for r in rows if "train/episode_return_mean" in r
+                     and "loss" in r]
+            evals = [(r["env_step"], r["eval/return_mean"]) for r in rows if "eval/return_mean" in r]
+            finished[seed] = {"exit_code": proc.returncode, "wall_s": round(time.time() - started),
+                              "run_dir": str(run_dir.relative_to(REPO)), "train_curve": train, "eval_curve": evals,
+                              "final_train_return": train[-1][1] if train else None,
+                              "final_eval_return": evals[-1][1] if evals else None}
+            print(f"seed {seed} done: exit {proc.returncode}, eval {finished[seed]['final_eval_return']},"
+                  f" train {finished[seed]['final_train_return']}, {finished[seed]['wall_s']} s", flush=True)
+    finals_eval = [f["final_eval_return"] for f in finished.values() if f["final_eval_return"] is not None]
+    finals_train = [f["final_train_return"] for f in finished.values() if f["final_train_return"] is not None]
+    summary = {"overrides": common, "total_env_steps": steps, "atari_frames": steps * 4, "runs": finished,
+               "eval_mean": float(np.mean(finals_eval)) if finals_eval else None,
+               "eval_std": float(np.std(finals_eval)) if finals_eval else None,
+               "train_mean": float(np.mean(finals_train)) if finals_train else None,
+               "train_std": float(np.std(finals_train)) if finals_train else None}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    lines = [f"# {args.name}: {' '.join(args.overrides)}, {steps:,} env steps ({steps * 4:,} frames)", "",
+             "| seed | final training return (last 100 episodes) | final evaluation return (10 episodes) | wall s |",
+             "|---|---|---|---|"]
+    lines += [f"| {s} | {f['final_train_return']} | {f['final_eval_return']} | {f['wall_s']} |"
+              for s, f in sorted(finished.items())]
+    lines += ["", f"mean training return {summary['train_mean']} +- {summary['train_std']};"
+                  f" mean evaluation return {summary['eval_mean']} +- {summary['eval_std']}"]
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,440 @@
+"""Atari (ALE) vector envs: ``ale_py``'s C++ ``AtariVectorEnv`` or gymnasium vector envs.
+
+Both backends give the same observations, rewards and episode boundaries for the same actions
+(see ``GymnasiumAtariBackend``), so ``hardware.env_backend`` changes speed, not results:
+
+* obs ``[E, frame_stack, screen_size, screen_size]`` uint8 grayscale (pixels) or
+  ``[E, frame_stack, 128]`` uint8 console RAM (ram); newest frame last, zero frames before an
+  episode's first observation.
+* One agent step = ``frame_skip`` emulator frames with the same action; sticky actions
+  (``repeat_action_probability``) act per emulator frame inside the ALE.
+* Pixel frames: grayscale via the ALE palette, optional max over the last two emulator frames of
+  the step, then OpenCV ``INTER_AREA`` resizing (reimplemented here in numpy, pixel-identical).
+* Rewards are the raw game score change summed over the step's frames (float32, never clipped).
+* ``terminated``: game over (or a life lost with ``episodic_life``); ``truncated``: the episode
+  reached ``max_episode_frames`` emulator frames (counted from the end of the reset no-ops) and
+  did not terminate on that step.
+* NEXT_STEP autoreset; ``reset(seed)`` seeds sub-env i's ALE with ``seed + i``.
+
+Backend choice (``hardware.env_backend``): ``auto`` = ``ale_vector`` for pixels (C++ threads,
+fastest), ``gymnasium_sync`` for RAM (``AtariVectorEnv`` has no RAM observations).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from typing import Any
+
+import ale_py
+import gymnasium as gym
+import numpy as np
+from ale_py import roms
+from gymnasium.utils import seeding
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers import FrameStackObservation
+
+from rlkit.config import AtariEnvConfig, ConfigValueError
+from rlkit.envs import ENVS
+from rlkit.envs.base import EnvSpec, StepResult, VecEnv
+
+gym.register_envs(ale_py)
+
+RAM_SIZE = 128  # bytes of Atari 2600 console RAM
+
+_PIXEL_BACKENDS = ("ale_vector", "gymnasium_sync", "gymnasium_async")
+_RAM_BACKENDS = ("gymnasium_sync", "gymnasium_async")
+
+
+# ------------------------------------------------------------------------------------- naming
+
+
+def _check_game(game: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # roms warns "Rom x not supported" before returning None
+        path = roms.get_rom_path(game)
+    if path is None:
+        raise ConfigValueError("env.game", game, "an ALE ROM id in snake_case, e.g. boxing, pong, video_pinball")
+
+
+def gymnasium_id(game: str) -> str:
+    """The gymnasium v5 id of an ALE ROM id: ``"video_pinball"`` -> ``"ALE/VideoPinball-v5"``.
+
+    Looked up in gymnasium's registry (by the ``game`` kwarg of the ``ALE/*-v5`` entries), so ids
+    whose casing is irregular resolve too; falls back to CamelCase.
+    """
+    for env_id, spec in gym.registry.items():
+        if env_id.startswith("ALE/") and env_id.endswith("-v5") and spec.kwargs.get("game") == game:
+            return env_id
+    return "ALE/" + "".join(part.capitalize() for part in game.split("_")) + "-v5"
+
+
+def _env_id(config: AtariEnvConfig) -> str:
+    return f"{gymnasium_id(config.game)} ({config.obs_type})"
+
+
+# ----------------------------------------------------------------------------------- resizing
+
+
+def _area_table(src_size: int, dst_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's ``computeResizeAreaTab`` (INTER_AREA, non-integer scale) for one axis.
+
+    Returns ``(index [dst, K] int64, weight [dst, K] float32)``: output i is
+    ``sum_k weight[i, k] * input[index[i, k]]`` with the terms added in k order, as OpenCV does;
+    unused slots have weight 0 (adding an exact 0.0 leaves float32 sums unchanged).
+    """
+    scale = 1.0 / (dst_size / src_size)  # OpenCV: scale_x = 1. / inv_scale_x
+    rows: list[list[tuple[int, float]]] = []
+    for d in range(dst_size):
+        f1 = d * scale
+        f2 = f1 + scale
+        cell = min(scale, src_size - f1)
+        s1, s2 = math.ceil(f1), math.floor(f2)
+        s2 = min(s2, src_size - 1)
+        s1 = min(s1, s2)
+        terms = []
+        if s1 - f1 > 1e-3:
+            terms.append((s1 - 1, (s1 - f1) / cell))
+        terms.extend((s, 1.0 / cell) for s in range(s1, s2))
+        if f2 - s2 > 1e-3:
+            terms.append((s2, min(min(f2 - s2, 1.0), cell) / cell))
+        rows.append(terms)
+    k_max = max(len(t) for t in rows)
+    index = np.zeros((dst_size, k_max), np.int64)
+    weight = np.zeros((dst_size, k_max), np.float32)
+    for d, terms in enumerate(rows):
+        for k, (s, w) in enumerate(terms):
+            index[d, k], weight[d, k] = s, np.float32(w)
+    return index, weight
+
+
+class AreaResize:
+    """``cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)`` for uint8 grayscale, in numpy.
+
+    Same float32 arithmetic in the same order as OpenCV's ``ResizeArea_Invoker`` (rows resampled
+    horizontally, then combined vertically, rounded half to even), so frames match ``ale_py``'s
+    ``AtariVectorEnv`` (which calls OpenCV) bit for bit. Only for downscaling (area averaging).
+    """
+
+    def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> None:
+        (sh, sw), (dh, dw) = src_hw, dst_hw
+        if dh > sh or dw > sw:
+            raise ValueError(f"AreaResize only downscales; got {src_hw} -> {dst_hw}")
+        self.src_hw, self.dst_hw = src_hw, dst_hw
+        self._yi, self._yw = _area_table(sh, dh)  # [dh, Ky]
+        self._xi, self._xw = _area_table(sw, dw)  # [dw, Kx]
+        self._yw_col = self._yw[:, :, None]  # [dh, Ky, 1], broadcasts over output columns
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """``frame [H, W]`` uint8 -> ``[h, w]`` uint8 (a new array)."""
+        src = frame.astype(np.float32)  # [H, W]
+        cols = src[:, self._xi]  # [H, w, Kx]
+        buf = cols[:, :, 0] * self._xw[:, 0]  # [H, w]
+        for k in range(1, self._xi.shape[1]):
+            buf += cols[:, :, k] * self._xw[:, k]
+        rows = buf[self._yi]  # [h, Ky, w]
+        out = rows[:, 0] * self._yw_col[:, 0]  # [h, w]
+        for k in range(1, self._yi.shape[1]):
+            out += rows[:, k] * self._yw_col[:, k]
+        return np.rint(out).astype(np.uint8)
+
+
+# ------------------------------------------------------------------- single-env preprocessing
+
+
+class AlePreprocessing(gym.Wrapper):
+    """One ALE game with ``AtariVectorEnv``'s per-env logic, written in Python.
+
+    Wraps a gymnasium ALE env made with ``frameskip=1`` and ``max_num_frames_per_episode=0`` and
+    drives its ``ALEInterface`` directly (this wrapper owns frame skip, the frame cap, no-op and
+    FIRE starts, and episodic life). Mirrors ``ale_py/src/ale/vector/preprocessed_env.cpp``:
+
+    * ``reset(seed)``: the ALE is seeded with ``seed`` itself (as ``AtariVectorEnv`` does, so sticky
+      actions draw the same random numbers in both backends), the ROM reloaded, the game reset;
+      then one FIRE frame if ``fire_reset`` and the action set has FIRE; then
+      ``U{0..noop_max-1} - fire`` NOOP frames (drawn from this env's ``np_random``, so the count
+      differs from ``AtariVectorEnv``'s C++ generator). The first obs is the resized reset screen.
+    * ``step(a)``: up to ``frame_skip`` frames of action ``a``; stops early at game over, at the
+      frame cap, or (``episodic_life``) at a life loss. Grayscale screens are captured from the
+      last two frames only when the step runs to its end; an early stop keeps the screens of the
+      previous step (the max-pool buffer is updated in place), exactly as ``AtariVectorEnv``.
+    * ``episodic_life`` ends the episode at a life loss and the next reset restarts the game, as
+      in ``AtariVectorEnv`` (not the DeepMind "continue on the next life" variant).
+
+    Observations: ``[screen_size, screen_size]`` uint8 (grayscale) or ``[128]`` uint8 (ram: the
+    RAM after the step's last emulated frame). Rewards: summed game score (int, unclipped).
+    Info: ``lives``, ``episode_frame_number`` and ``frame_number`` (emulator frames).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        *,
+        obs_type: str,
+        frame_skip: int,
+        screen_size: int,
+        max_pool: bool,
+        noop_max: int,
+        fire_reset: bool,
+        episodic_life: bool,
+        max_episode_frames: int,
+    ) -> None:
+        super().__init__(env)
+        atari = env.unwrapped
+        self._atari = atari
+        self.ale: ale_py.ALEInterface = atari.ale
+        self._action_set = list(atari._action_set)
+        self._obs_type = obs_type
+        self._frame_skip = frame_skip
+        self._max_pool = max_pool
+        self._noop_max = noop_max
+        self._fire = fire_reset and ale_py.Action.FIRE in self._action_set
+        self._episodic_life = episodic_life
+        self._max_frames = max_episode_frames
+        self._elapsed_frames = max_episode_frames + 1  # emulator frames since the last reset
+        self._lives = 0
+        if obs_type == "pixels":
+            h, w = self.ale.getScreenDims()
+            self._raw = np.zeros((2, h, w), np.uint8)  # [2, 210, 160]: screens of the last two frames
+            self._resize = AreaResize((h, w), (screen_size, screen_size))
+            self.observation_space = gym.spaces.Box(0, 255, (screen_size, screen_size), np.uint8)
+        elif obs_type == "ram":
+            self.observation_space = gym.spaces.Box(0, 255, (RAM_SIZE,), np.uint8)
+        else:
+            raise ValueError(f"obs_type must be pixels or ram, got {obs_type!r}")
+
+    def _obs(self) -> np.ndarray:
+        if self._obs_type == "ram":
+            return self.ale.getRAM()  # [128] uint8, a fresh array
+        if self._max_pool:
+            np.maximum(self._raw[0], self._raw[1], out=self._raw[0])  # in place, as the C++ env
+        return self._resize(self._raw[0])  # [S, S] uint8
+
+    def _info(self) -> dict[str, int]:
+        ale = self.ale
+        return {"lives": ale.lives(), "episode_frame_number": ale.getEpisodeFrameNumber(),
+                "frame_number": ale.getFrameNumber()}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.env.reset(options=options)  # unseeded: only ale.reset_game() (a seeded one reloads the ROM)
+        ale = self.ale
+        if seed is not None:  # seed the ALE with the seed itself, as AtariVectorEnv does
+            self._atari._np_random, _ = seeding.np_random(int(seed))  # no-op draws
+            ale.setInt("random_seed", int(seed))
+            self._atari.load_game()  # loadROM applies the seed (~0.1 s)
+            ale.reset_game()
+        if self._fire:
+            ale.act(ale_py.Action.FIRE)
+        noops = int(self.np_random.integers(0, self._noop_max)) if self._noop_max > 0 else 0
+        for _ in range(noops - int(self._fire)):
+            ale.act(ale_py.Action.NOOP)
+            if ale.game_over(with_truncation=False):
+                ale.reset_game()
+        if self._obs_type == "pixels":
+            ale.getScreenGrayscale(self._raw[0])
+            self._raw[1].fill(0)
+        self._elapsed_frames = 0
+        self._lives = ale.lives()
+        return self._obs(), self._info()
+
+    def step(self, action):
+        ale, raw = self.ale, (self._raw if self._obs_type == "pixels" else None)
+        ale_action = self._action_set[int(action)]
+        reward = 0
+        game_over = life_lost = False
+        for skip_id in range(self._frame_skip, 0, -1):  # frame_skip .. 1; 1 = the step's last frame
+            reward += ale.act(ale_action)
+            game_over = ale.game_over(with_truncation=False)
+            self._elapsed_frames += 1
+            lives = ale.lives()
+            life_lost = 0 < lives < self._lives
+            if game_over or self._elapsed_frames >= self._max_frames or (self._episodic_life and life_lost):
+                break
+            if raw is not None and skip_id <= 2:
+                ale.getScreenGrayscale(raw[skip_id - 1])
+        obs = self._obs()
+        self._lives = ale.lives()
+        terminated = game_over or (self._episodic_life and life_lost)
+        truncated = self._elapsed_frames >= self._max_frames and not terminated
+        return obs, reward, terminated, truncated, self._info()
+
+
+def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
+    """One preprocessed, frame-stacked ALE env: obs ``[frame_stack, *frame_shape]`` uint8."""
+    base = gym.make(
+        gymnasium_id(config.game),
+        obs_type="ram" if config.obs_type == "ram" else "grayscale",
+        frameskip=1,  # AlePreprocessing repeats the action
+        repeat_action_probability=config.repeat_action_probability,  # per emulator frame
+        full_action_space=config.full_action_space,
+        max_num_frames_per_episode=0,  # 0 = no ALE cap; AlePreprocessing truncates
+    )
+    env = AlePreprocessing(
+        base,
+        obs_type=config.obs_type,
+        frame_skip=config.frame_skip,
+        screen_size=config.screen_size,
+        max_pool=config.max_pool,
+        noop_max=config.noop_max,
+        fire_reset=config.fire_reset,
+        episodic_life=config.episodic_life,
+        max_episode_frames=config.max_episode_frames,
+    )
+    return FrameStackObservation(env, config.frame_stack, padding_type="zero")
+
+
+# ------------------------------------------------------------------------------------ backends
+
+
+class AtariVectorBackend:
+    """``ale_py.vector_env.AtariVectorEnv`` (C++ threads) behind the ``VecEnv`` interface. Pixels only.
+
+    Every ``AtariVectorEnv`` setting is passed explicitly (its defaults differ from ALE v5: e.g.
+    ``repeat_action_probability=0``, ``reward_clipping=True``, ``noop_max=30``); reward clipping is
+    always off here (training-time clipping belongs to the algorithm; logged returns stay raw).
+    """
+
+    def __init__(self, config: AtariEnvConfig, num_envs: int, num_threads: int) -> None:
+        if config.obs_type != "pixels":
+            raise _ram_backend_error("ale_vector")
+        _check_game(config.game)
+        from ale_py.vector_env import AtariVectorEnv
+
+        self.num_envs = num_envs
+        self.settings: dict[str, Any] = dict(  # what AtariVectorEnv was built with, for inspection
+            game=config.game,
+            num_envs=num_envs,
+            num_threads=num_threads,
+            repeat_action_probability=config.repeat_action_probability,
+            frameskip=config.frame_skip,
+            stack_num=config.frame_stack,
+            img_height=config.screen_size,
+            img_width=config.screen_size,
+            grayscale=True,
+            maxpool=config.max_pool,
+            noop_max=config.noop_max,
+            episodic_life=config.episodic_life,
+            life_loss_info=False,
+            use_fire_reset=config.fire_reset,
+            reward_clipping=False,
+            max_num_frames_per_episode=config.max_episode_frames,
+            full_action_space=config.full_action_space,
+            continuous=False,
+            batch_size=0,  # synchronous: every step returns all envs
+            autoreset_mode=AutoresetMode.NEXT_STEP,
+        )
+        self.env = AtariVectorEnv(**self.settings)
+        self.spec = EnvSpec(
+            env_id=_env_id(config),
+            frame_shape=(config.screen_size, config.screen_size),
+            frame_dtype=np.dtype(np.uint8),
+            frame_stack=config.frame_stack,
+            n_actions=int(self.env.single_action_space.n),
+            frames_per_env_step=config.frame_skip,
+        )
+        self._order = np.arange(num_envs, dtype=np.int32)
+        self.last_info: dict[str, np.ndarray] = {}
+
+    def _in_env_order(self, info: dict[str, np.ndarray], *arrays: np.ndarray) -> list[np.ndarray]:
+        env_id = info.get("env_id")
+        if env_id is None or np.array_equal(env_id, self._order):
+            return list(arrays)
+        inverse = np.argsort(env_id)  # results came back in completion order
+        for key, value in info.items():
+            info[key] = value[inverse]
+        return [a[inverse] for a in arrays]
+
+    def reset(self, seed: int) -> np.ndarray:
+        """Reset all envs; env i's ALE gets seed ``seed + i``. Returns obs ``[E, stack, S, S]`` uint8."""
+        obs, info = self.env.reset(seed=int(seed))
+        (obs,) = self._in_env_order(info, obs)
+        self.last_info = info
+        return obs
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
+        obs, reward, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.int64))
+        obs, reward, terminated, truncated = self._in_env_order(info, obs, reward, terminated, truncated)
+        self.last_info = info
+        return StepResult(obs, reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class GymnasiumAtariBackend:
+    """Gymnasium ``SyncVectorEnv`` / ``AsyncVectorEnv`` of ``make_single_atari_env`` (pixels or RAM).
+
+    Same semantics as ``AtariVectorBackend`` for pixels: with the same seed and actions both give
+    identical observations, rewards and flags (sticky actions included: each ALE is seeded with
+    ``seed + i`` the same way), except that ``noop_max > 0`` draws different no-op counts.
+    """
+
+    def __init__(self, config: AtariEnvConfig, num_envs: int, asynchronous: bool = False) -> None:
+        _check_game(config.game)
+        self.num_envs = num_envs
+        env_fns = [functools.partial(make_single_atari_env, config)] * num_envs
+        if asynchronous:
+            self.env = AsyncVectorEnv(env_fns, shared_memory=True, autoreset_mode=AutoresetMode.NEXT_STEP)
+        else:
+            self.env = SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.NEXT_STEP)
+        frame_shape = (RAM_SIZE,) if config.obs_type == "ram" else (config.screen_size, config.screen_size)
+        self.spec = EnvSpec(
+            env_id=_env_id(config),
+            frame_shape=frame_shape,
+            frame_dtype=np.dtype(np.uint8),
+            frame_stack=config.frame_stack,
+            n_actions=int(self.env.single_action_space.n),
+            frames_per_env_step=config.frame_skip,
+        )
+        assert self.env.single_observation_space.shape == self.spec.obs_shape
+        self.last_info: dict[str, Any] = {}
+
+    def reset(self, seed: int) -> np.ndarray:
+        """Reset all envs; env i's ALE gets seed ``seed + i``. Returns obs ``[E, stack, *frame_shape]`` uint8."""
+        obs, self.last_info = self.env.reset(seed=int(seed))
+        return obs
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
+        obs, reward, terminated, truncated, self.last_info = self.env.step(np.asarray(actions, dtype=np.int64))
+        return StepResult(obs, reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# ------------------------------------------------------------------------------------- builder
+
+
+def _ram_backend_error(backend: str) -> ConfigValueError:
+    return ConfigValueError(
+        "hardware.env_backend", backend,
+        "with env.obs_type=ram one of auto, gymnasium_sync, gymnasium_async "
+        "(ale_vector has no RAM observations; it allows env.obs_type=pixels only)")
+
+
+def resolve_backend(config: AtariEnvConfig, backend: str) -> str:
+    """``auto`` -> ``ale_vector`` (pixels) or ``gymnasium_sync`` (ram); checks explicit choices."""
+    allowed = _RAM_BACKENDS if config.obs_type == "ram" else _PIXEL_BACKENDS
+    if backend == "auto":
+        return allowed[0]
+    if backend not in allowed:
+        if backend == "ale_vector":
+            raise _ram_backend_error(backend)
+        raise ConfigValueError("hardware.env_backend", backend, "one of auto, " + ", ".join(allowed))
+    return backend
+
+
+@ENVS.register("atari")
+def build_atari_env(config: AtariEnvConfig, num_envs: int, backend: str, env_threads: int) -> VecEnv:
+    """Build ``num_envs`` Atari envs on ``backend`` (``hardware.env_backend``).
+
+    ``env_threads``: worker threads of ``ale_vector`` (ignored by the gymnasium backends; async
+    uses one process per env).
+    """
+    backend = resolve_backend(config, backend)
+    if backend == "ale_vector":
+        return AtariVectorBackend(config, num_envs, num_threads=env_threads)
+    return GymnasiumAtariBackend(config, num_envs, asynchronous=backend == "gymnasium_async")

@@ -1,0 +1,72 @@
+"""Seeding, resume and bad input at the job level (CartPole, in-process)."""
+
+import pytest
+
+from rlkit import checkpoint
+from rlkit.logging import METRICS_FILE, read_metrics
+from tests.conftest import run_in_process
+
+NOISY_KEYS = {"wall_time_s", "sps", "system/cpu_percent", "system/rss_gb"}
+DETERMINISM = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=2000", "schedule.warmup_env_steps=200",
+               "schedule.log_interval_env_steps=250", "schedule.eval_interval_env_steps=1000",
+               "schedule.save_interval_env_steps=1000", "logger.progress_bar=false"]
+
+
+def _comparable(rows):
+    return [{k: v for k, v in row.items() if k not in NOISY_KEYS} for row in rows]
+
+
+def test_same_seed_same_metrics_including_updates(tmp_path):
+    first = run_in_process(DETERMINISM + ["seed=3"], tmp_path / "a")
+    second = run_in_process(DETERMINISM + ["seed=3"], tmp_path / "b")
+    other = run_in_process(DETERMINISM + ["seed=4"], tmp_path / "c")
+    rows_a = _comparable(read_metrics(tmp_path / "a" / METRICS_FILE))
+    rows_b = _comparable(read_metrics(tmp_path / "b" / METRICS_FILE))
+    rows_c = _comparable(read_metrics(tmp_path / "c" / METRICS_FILE))
+    assert first["env_step"] == second["env_step"] >= 2000
+    assert sum("loss" in r for r in rows_a) >= 6  # updates happened well before the end
+    assert rows_a == rows_b
+    assert rows_a != rows_c
+
+
+def test_resume_continues_counters_and_metrics_without_duplicates(tmp_path):
+    run_dir = tmp_path / "run"
+    base = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", "logger.progress_bar=false"]
+    first = run_in_process(base, run_dir)
+    assert first["exit_code"] == 0 and first["env_step"] >= 800
+    resumed = run_in_process([f"resume={run_dir}", "schedule.total_env_steps=1600", "allow_config_change=true"],
+                             tmp_path / "unused")
+    assert resumed["exit_code"] == 0, resumed.get("error")
+    assert resumed["env_step"] >= 1600
+    assert not (tmp_path / "unused").exists()  # the resume ran in the original run dir
+    rows = read_metrics(run_dir / METRICS_FILE)
+    train_steps = [r["env_step"] for r in rows if "loss" in r]
+    assert train_steps == sorted(set(train_steps))  # no duplicate, increasing
+    assert train_steps[-1] >= 1500
+    assert checkpoint.list_checkpoints(run_dir)[-1][0] == resumed["env_step"]
+
+
+def test_resume_with_a_changed_config_is_refused_with_the_keys(tmp_path):
+    run_dir = tmp_path / "run"
+    run_in_process(["env=cartpole", "schedule=smoke", "logger.progress_bar=false"], run_dir)
+    refused = run_in_process([f"resume={run_dir}", "schedule.lr=0.01", "algo.gamma=0.9"], tmp_path / "x")
+    assert refused["exit_code"] == 2
+    assert "schedule.lr" in refused["error"] and "algo.gamma" in refused["error"]
+    assert "allow_config_change=true" in refused["error"]
+
+
+@pytest.mark.parametrize("overrides,fragment", [
+    (["env=cartpole", "schedule=smoke", "resume=/nonexistent/run"], "resume='/nonexistent/run'"),
+    (["env=cartpole", "network=nature_cnn"], "network.name"),
+    (["env=boxing_ram", "hardware.env_backend=ale_vector"], "hardware.env_backend"),
+    pytest.param(["env=cartpole", "hardware=cuda"], "hardware.device",
+                 marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")),
+    (["env=boxing", "schedule=smoke", "schedule.replay_capacity_transitions=100000000",
+      "schedule.batch_size=32"], "schedule.replay_capacity_transitions"),
+])
+def test_bad_input_gives_one_message_and_no_run_dir(overrides, fragment, tmp_path):
+    out = tmp_path / "job"
+    result = run_in_process(overrides + ["logger.progress_bar=false"], out)
+    assert result["exit_code"] == 2
+    assert fragment in result["error"]
+    assert not out.exists()
