@@ -30,6 +30,7 @@ class OffPolicyCounters:
     env_step: int = 0  # transitions taken, summed over envs (reset steps excluded)
     update_credit: float = 0.0  # earned, not yet spent, gradient updates
     evaluations: int = 0
+    last_eval_env_step: int = -1
     next_log_env_step: int = 0
     next_eval_env_step: int = 0
     next_save_env_step: int = 0
@@ -92,6 +93,7 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
         returns = run_episodes(parts.eval_envs, lambda o: parts.actor.act_eval(o, parts.eval_epsilon, eval_rng),
                                sched.eval_episodes, seed)
         counters.evaluations += 1
+        counters.last_eval_env_step = counters.env_step
         last_eval_returns[:] = returns.tolist()
         return {"eval/return_mean": float(returns.mean()), "eval/return_std": float(returns.std()),
                 "eval/return_median": float(np.median(returns)), "eval/episodes": len(returns)}
@@ -124,7 +126,7 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
                 out.log(counters.env_step, evaluate())
                 counters.next_eval_env_step += sched.eval_interval_env_steps
             if counters.env_step >= counters.next_log_env_step:
-                row = {**parts.learner.metrics.pop(), **tracker.summary(), **out.system_metrics(),
+                row = {**parts.learner.pop_metrics(), **tracker.summary(), **out.system_metrics(),
                        **parts.actor.exploration_value(counters.env_step),
                        "updates": parts.learner.num_updates, "buffer_fill": len(parts.buffer),
                        "replay_ratio": counters.samples_since_log / max(counters.env_steps_since_log, 1),
@@ -148,8 +150,11 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
     if stop.requested:
         save()
         return {"stopped_by": stop.signal_name, "env_step": counters.env_step}
-    final = evaluate()
-    out.log(counters.env_step, {**final, **tracker.summary()})
+    if counters.last_eval_env_step == counters.env_step:  # the interval's evaluation was the last step
+        final = {k: v for k, v in out.last_row.items() if k.startswith("eval/")}
+    else:
+        final = evaluate()
+        out.log(counters.env_step, final)
     save()
     out.progress(counters.env_step, force=True)
     return {"env_step": counters.env_step, **final, **tracker.summary(), "eval_returns": last_eval_returns}

@@ -125,6 +125,7 @@ class ValueLearner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
         self.num_updates = 0
         self.metrics = MetricAccumulator()
+        self.last_lr, self.last_temperature = lr_schedule(0), temperature_schedule(0)
         self._online_params = [p for p in self.online.parameters()]
         self._target_params = [p for p in self.target.parameters()]
 
@@ -155,9 +156,16 @@ class ValueLearner:
         self.scaler.update()
         self.num_updates += 1
         self._update_target(env_step)
-        metrics = dict(metrics, loss=loss.detach(), lr=torch.tensor(lr), temperature=torch.tensor(temperature))
-        self.metrics.add(metrics, grad_norm)
+        self.metrics.add(dict(metrics, loss=loss.detach()), grad_norm)
+        self.last_lr, self.last_temperature = lr, temperature
         self.check_finite(loss, grad_norm, env_step, amp_may_skip=self.amp)
+
+    def pop_metrics(self) -> dict[str, float]:
+        """Means since the last call (grad norm before clipping), plus the current lr and temperature."""
+        out = self.metrics.pop()
+        if out:
+            out.update(lr=self.last_lr, temperature=self.last_temperature)
+        return out
 
     def check_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor, env_step: int, amp_may_skip: bool) -> None:
         # One sync per update on the CPU is free; on CUDA the check reads two scalars.
