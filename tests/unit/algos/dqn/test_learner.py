@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from rlkit.algos.dqn.learner import DQNLoss, QNetwork, ValueLearner
+from rlkit.buffers import ReplayBatch
+from rlkit.config import MLPConfig
+from rlkit.networks import NETWORKS
+from rlkit.schedules import LinearSchedule, constant
+
+
+def _learner(clip, target_update="soft", period=100, lr=constant(1e-3)):
+    torch.manual_seed(0)
+    net = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
+    return ValueLearner(net, DQNLoss(True, "max", "mse", None), lr_schedule=lr, temperature_schedule=constant(1.0),
+                        adam_eps=1e-8, grad_clip_norm=clip, target_update=target_update, polyak_tau=0.5,
+                        target_update_period_env_steps=period, device=torch.device("cpu"), amp=False)
+
+
+def _batch(reward=100.0):
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(32, 1, 4)).astype(np.float32)
+    return ReplayBatch(obs, rng.integers(3, size=32).astype(np.int16), np.full(32, reward, np.float32),
+                       np.full(32, 0.99, np.float32), obs, None, None)
+
+
+def test_grad_norm_is_logged_before_clipping():
+    learner = _learner(clip=0.01)
+    learner.update(_batch(), 0)
+    metrics = learner.pop_metrics()
+    assert metrics["grad_norm"] > 1.0  # a reward of 100 gives a large gradient; the clip is 0.01
+    applied = torch.sqrt(sum((p.grad**2).sum() for p in learner.online.parameters()))
+    assert float(applied) == pytest.approx(0.01, rel=1e-3)  # what the optimizer stepped on was clipped
+
+
+def test_hard_target_sync_follows_env_steps_and_soft_moves_halfway():
+    hard = _learner(clip=None, target_update="hard", period=100)
+    hard.update(_batch(), 50)
+    assert not all(torch.equal(a, b) for a, b in zip(hard.online.parameters(), hard.target.parameters()))
+    hard.update(_batch(), 100)
+    assert all(torch.equal(a, b) for a, b in zip(hard.online.parameters(), hard.target.parameters()))
+    assert hard.next_target_sync_env_step == 200
+    soft = _learner(clip=None)
+    target_before = [p.clone() for p in soft.target.parameters()]
+    soft.update(_batch(), 0)
+    for online, target, old in zip(soft.online.parameters(), soft.target.parameters(), target_before):
+        assert torch.allclose(target, 0.5 * old + 0.5 * online.detach(), atol=1e-6)
+
+
+def test_lr_decays_linearly_with_env_steps():
+    learner = _learner(clip=None, lr=LinearSchedule(1e-3, 1e-4, 1000))
+    learner.update(_batch(), 500)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(5.5e-4)
+    assert learner.pop_metrics()["lr"] == pytest.approx(5.5e-4)
+
+
+def test_heads_stay_float32_under_autocast():
+    net = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q = net(torch.randn(2, 1, 4))
+        features = net.torso(torch.randn(2, 1, 4))
+    assert features.dtype == torch.bfloat16  # the torso ran in low precision
+    assert q.dtype == torch.float32  # the head did not
