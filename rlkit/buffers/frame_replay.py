@@ -8,8 +8,10 @@ next step is the reset step, not a transition) and the reset observation starts 
 with ``steps_since_start = 0``. Stacks are rebuilt from the ``frame_stack`` newest slots, with
 zero frames before the episode's first observation, exactly as the envs return them.
 
-Per transition: the frame, the action, a float32 reward, one flag byte and one
-steps-since-start byte: 7,064 B for an 84x84 uint8 frame and an int16 action.
+Per slot: the frame, the action, a float32 reward, one flag byte and one steps-since-start
+byte: 7,064 B for an 84x84 uint8 frame and an int16 action. A slot that holds no transition
+(an episode's final observation, the newest observation) costs the same, so the number of
+transitions held is a little below ``capacity_transitions``.
 """
 
 from __future__ import annotations
@@ -19,71 +21,97 @@ from typing import NamedTuple
 
 import numpy as np
 
-TERMINATED = np.uint8(1)
+TERMINATED = np.uint8(1)  # flag bits
 TRUNCATED = np.uint8(2)
 VALID = np.uint8(4)  # the slot starts a real transition
-MAX_STEPS_SINCE_START = 255
+MAX_STEPS_SINCE_START = 255  # steps_since_start is uint8 and saturates here
+MAX_SAMPLING_ROUNDS = 1000
 
 
 class ReplayBatch(NamedTuple):
-    obs: np.ndarray  # [B, stack, *frame]
-    actions: np.ndarray  # [B, *action_shape]
+    obs: np.ndarray  # [B, stack, *frame] frame dtype
+    actions: np.ndarray  # [B, *action_shape] action dtype
     rewards: np.ndarray  # [B] float32, n-step discounted sum cut at episode ends
-    discounts: np.ndarray  # [B] float32, gamma^k, 0 if the episode terminated within the k steps
+    discounts: np.ndarray  # [B] float32, gamma^k (k rewards summed), 0 if the k-th step terminated
     next_obs: np.ndarray  # [B, stack, *frame], the stack k steps later
-    env_ids: np.ndarray  # [B] int64
-    slots: np.ndarray  # [B] int64
+    env_ids: np.ndarray  # [B] int64, sub-env of each transition
+    slots: np.ndarray  # [B] int64, ring slot of each transition's obs
 
 
 class FrameReplay:
+    """Frame-deduplicated n-step replay; see the module docstring for the slot layout.
+
+    Public state (read-only for callers): ``head`` [E] is the slot holding each sub-env's newest
+    frame (the obs the next action is taken in), -1 before ``start``; ``slots_written`` [E] counts
+    slots ever written per sub-env (the ring has wrapped once it exceeds ``capacity_per_env``).
+    """
+
     def __init__(self, capacity_transitions: int, num_envs: int, frame_shape: tuple[int, ...], frame_dtype,
                  frame_stack: int, action_shape: tuple[int, ...] = (), action_dtype=np.int16, n_step: int = 1,
                  gamma: float = 0.99) -> None:
+        if num_envs < 1 or n_step < 1:
+            raise ValueError(f"need num_envs >= 1 and n_step >= 1, got {num_envs} and {n_step}")
+        if not 1 <= frame_stack <= MAX_STEPS_SINCE_START + 1:
+            raise ValueError(f"frame_stack must be in 1..{MAX_STEPS_SINCE_START + 1}, got {frame_stack}")
         self.num_envs = num_envs
         self.capacity_per_env = capacity_transitions // num_envs
         if self.capacity_per_env < frame_stack + n_step + 2:
             raise ValueError(f"replay capacity {capacity_transitions} over {num_envs} envs leaves"
                              f" {self.capacity_per_env} slots per env; need >= frame_stack + n_step + 2")
+        self.frame_shape = tuple(frame_shape)
+        self.action_shape = tuple(action_shape)
         self.frame_stack = frame_stack
         self.n_step = n_step
-        self.gamma = gamma
+        self.gamma = float(gamma)
         shape = (num_envs, self.capacity_per_env)
-        self.frames = np.zeros(shape + tuple(frame_shape), dtype=frame_dtype)  # [E, C, *frame]
-        self.actions = np.zeros(shape + tuple(action_shape), dtype=action_dtype)  # [E, C, *action]
-        self.rewards = np.zeros(shape, dtype=np.float32)  # [E, C]
-        self.flags = np.zeros(shape, dtype=np.uint8)  # [E, C]
-        self.steps_since_start = np.zeros(shape, dtype=np.uint8)  # [E, C]
-        self.head = np.full(num_envs, -1, dtype=np.int64)  # [E] slot of the newest frame, -1 = empty
-        self.slots_written = np.zeros(num_envs, dtype=np.int64)  # [E] ever, to know when a ring wrapped
-        self.num_valid = 0
-        self.num_added_transitions = 0
-        self._env_index = np.arange(num_envs)
+        self.frames = np.zeros(shape + self.frame_shape, dtype=frame_dtype)  # [E, C, *frame]
+        self.actions = np.zeros(shape + self.action_shape, dtype=action_dtype)  # [E, C, *action]
+        self.rewards = np.zeros(shape, dtype=np.float32)  # [E, C] reward of the step taken from this slot
+        self.flags = np.zeros(shape, dtype=np.uint8)  # [E, C] TERMINATED | TRUNCATED | VALID bits
+        self.steps_since_start = np.zeros(shape, dtype=np.uint8)  # [E, C] env steps since the episode's first obs
+        self.head = np.full(num_envs, -1, dtype=np.int64)  # [E] slot of the newest frame, -1 = nothing yet
+        self.slots_written = np.zeros(num_envs, dtype=np.int64)  # [E] slots ever written
+        self._num_valid = 0  # valid slots currently held
+        self._num_added_transitions = 0  # valid slots ever written
+        self._env_index = np.arange(num_envs)  # [E]
+
+    # ------------------------------------------------------------------------------ sizes
 
     @staticmethod
     def bytes_required(capacity_transitions: int, num_envs: int, frame_shape: tuple[int, ...], frame_dtype,
                        action_shape: tuple[int, ...] = (), action_dtype=np.int16) -> int:
+        """Exact bytes of all per-slot arrays of a buffer built with these arguments."""
         slots = (capacity_transitions // num_envs) * num_envs
         per_slot = (math.prod(frame_shape) * np.dtype(frame_dtype).itemsize
-                    + math.prod(action_shape) * np.dtype(action_dtype).itemsize + 4 + 1 + 1)
+                    + math.prod(action_shape) * np.dtype(action_dtype).itemsize
+                    + np.dtype(np.float32).itemsize + 1 + 1)  # reward, flags, steps_since_start
         return slots * per_slot
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the per-slot arrays actually allocated."""
         return sum(a.nbytes for a in (self.frames, self.actions, self.rewards, self.flags, self.steps_since_start))
 
     @property
     def bytes_per_transition(self) -> float:
+        """Bytes per slot (one slot per stored transition)."""
         return self.nbytes / (self.num_envs * self.capacity_per_env)
 
     def __len__(self) -> int:
-        return self.num_valid
+        """Valid transitions currently stored (some may not be samplable yet, e.g. open n-step horizons)."""
+        return self._num_valid
+
+    @property
+    def num_added_transitions(self) -> int:
+        """Valid transitions ever added, overwritten ones included."""
+        return self._num_added_transitions
 
     # ------------------------------------------------------------------------------ writing
 
     def _advance(self, newest_frames: np.ndarray, steps_since_start: np.ndarray) -> None:
-        """Write one new slot per env: newest_frames [E, *frame], steps_since_start [E]."""
+        """Write one new slot per env: newest_frames [E, *frame], steps_since_start [E] uint8."""
         slot = (self.head + 1) % self.capacity_per_env  # [E]
-        self.num_valid -= int(np.count_nonzero(self.flags[self._env_index, slot] & VALID))
+        self._num_valid -= int(np.count_nonzero(self.flags[self._env_index, slot] & VALID))
         self.flags[self._env_index, slot] = 0
         self.frames[self._env_index, slot] = newest_frames
         self.steps_since_start[self._env_index, slot] = steps_since_start
@@ -91,51 +119,67 @@ class FrameReplay:
         self.slots_written += 1
 
     def start(self, obs: np.ndarray) -> None:
-        """Begin a new episode segment in every sub-env with obs [E, stack, *frame].
+        """Begin a new episode segment in every sub-env with its first obs [E, stack, *frame].
 
         A sub-env that already holds data (a resumed run) gets its last transition marked
         truncated, so no stack or n-step return crosses the seam.
         """
+        self._check_obs(obs)
         has_data = self.head >= 0  # [E]
-        last = (self.head - 1) % self.capacity_per_env  # [E]
-        envs = self._env_index[has_data]
-        open_end = (self.flags[envs, last[has_data]] & VALID).astype(bool) & \
-            ~((self.flags[envs, last[has_data]] & (TERMINATED | TRUNCATED)).astype(bool))
-        self.flags[envs[open_end], last[has_data][open_end]] |= TRUNCATED
+        envs = self._env_index[has_data]  # [D]
+        last = (self.head[has_data] - 1) % self.capacity_per_env  # [D] slot of the last transition
+        last_flags = self.flags[envs, last]  # [D]
+        open_end = (last_flags & VALID).astype(bool) & ~(last_flags & (TERMINATED | TRUNCATED)).astype(bool)  # [D]
+        self.flags[envs[open_end], last[open_end]] |= TRUNCATED
         self._advance(obs[:, -1], np.zeros(self.num_envs, dtype=np.uint8))
 
     def add(self, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
             next_obs: np.ndarray, is_reset_step: np.ndarray) -> None:
-        """Record one vector step. All [E]; next_obs [E, stack, *frame]; is_reset_step [E] marks the
-        NEXT_STEP autoreset step of a sub-env whose previous step ended an episode (not stored)."""
-        live = ~is_reset_step  # [E]
-        envs, slots = self._env_index[live], self.head[live]
-        self.actions[envs, slots] = actions[live]
-        self.rewards[envs, slots] = rewards[live]
-        self.flags[envs, slots] = (VALID | np.where(terminated[live], TERMINATED, 0)
-                                   | np.where(truncated[live], TRUNCATED, 0)).astype(np.uint8)
-        self.num_valid += len(envs)
-        self.num_added_transitions += len(envs)
+        """Record one vector step.
+
+        actions [E] or [E, act_dim]; rewards [E] (stored as given: the caller clips); terminated,
+        truncated, is_reset_step [E] bool; next_obs [E, stack, *frame] as the env returned it.
+        is_reset_step marks the NEXT_STEP autoreset step of a sub-env whose previous step ended an
+        episode: it is not a transition, only its reset observation is kept.
+        """
+        if (self.head < 0).any():
+            raise RuntimeError("FrameReplay.add before start(obs)")
+        self._check_obs(next_obs)
+        is_reset_step = np.asarray(is_reset_step, dtype=bool)  # [E]
+        live = ~is_reset_step  # [E] envs whose step is a transition
+        envs, slots = self._env_index[live], self.head[live]  # [L], [L]
+        self.actions[envs, slots] = np.asarray(actions)[live]
+        self.rewards[envs, slots] = np.asarray(rewards)[live]
+        self.flags[envs, slots] = (VALID | np.where(np.asarray(terminated, dtype=bool)[live], TERMINATED, 0)
+                                   | np.where(np.asarray(truncated, dtype=bool)[live], TRUNCATED, 0)).astype(np.uint8)
+        self._num_valid += len(envs)
+        self._num_added_transitions += len(envs)
         previous = self.steps_since_start[self._env_index, self.head].astype(np.int64)  # [E]
         following = np.where(live, np.minimum(previous + 1, MAX_STEPS_SINCE_START), 0).astype(np.uint8)  # [E]
         self._advance(next_obs[:, -1], following)
+
+    def _check_obs(self, obs: np.ndarray) -> None:
+        expected = (self.num_envs, self.frame_stack, *self.frame_shape)
+        if tuple(obs.shape) != expected:
+            raise ValueError(f"FrameReplay expects obs {list(expected)}, got {list(obs.shape)}")
 
     # ----------------------------------------------------------------------------- sampling
 
     def _stacks(self, envs: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Stacks ending at (envs, slots) [B] -> [B, stack, *frame], zero before episode starts."""
-        back = np.arange(self.frame_stack - 1, -1, -1)  # [S] oldest first
+        back = np.arange(self.frame_stack - 1, -1, -1)  # [S] slots back from the newest, oldest first
         index = (slots[:, None] - back[None, :]) % self.capacity_per_env  # [B, S]
-        stacks = self.frames[envs[:, None], index]  # [B, S, *frame]
+        stacks = self.frames[envs[:, None], index]  # [B, S, *frame] (a copy)
         before_start = back[None, :] > self.steps_since_start[envs, slots][:, None]  # [B, S]
         stacks[before_start] = 0
         return stacks
 
     def _candidates(self, envs: np.ndarray, slots: np.ndarray):
-        """For candidate starts [M]: (ok [M], n-step rewards [M], discounts [M], bootstrap slots [M])."""
+        """For candidate starts (envs, slots) [M]: samplable [M] bool, n-step rewards [M] float64,
+        discounts [M] float64 and bootstrap slots [M] (the slot of next_obs' newest frame)."""
         ok = (self.flags[envs, slots] & VALID).astype(bool)  # [M]
         rewards = np.zeros(len(envs), dtype=np.float64)  # [M]
-        steps = np.zeros(len(envs), dtype=np.int64)  # [M] rewards summed so far
+        steps = np.zeros(len(envs), dtype=np.int64)  # [M] rewards summed so far (k)
         open_ = ok.copy()  # [M] the return is still accumulating
         terminated = np.zeros(len(envs), dtype=bool)  # [M]
         for j in range(self.n_step):
@@ -148,57 +192,69 @@ class FrameReplay:
             terminated |= open_ & (flags & TERMINATED).astype(bool)
             open_ &= ~(flags & (TERMINATED | TRUNCATED)).astype(bool)
         wrapped = self.slots_written[envs] > self.capacity_per_env  # [M]
-        oldest = np.where(wrapped, (self.head[envs] + 1) % self.capacity_per_env, 0)  # [M]
+        oldest = np.where(wrapped, (self.head[envs] + 1) % self.capacity_per_env, 0)  # [M] oldest intact slot
         history = (slots - oldest) % self.capacity_per_env  # [M] intact slots before this one
-        needed = np.minimum(self.frame_stack - 1, self.steps_since_start[envs, slots])  # [M]
+        needed = np.minimum(self.frame_stack - 1, self.steps_since_start[envs, slots])  # [M] frames back in the stack
         ok &= history >= needed
         discounts = np.where(terminated, 0.0, self.gamma**steps)  # [M]
         return ok, rewards, discounts, (slots + steps) % self.capacity_per_env
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
-        """Uniform over samplable transitions (rejection sampling in vectorized rounds)."""
-        if self.num_valid == 0:
+        """batch_size transitions uniform over the samplable ones, with replacement.
+
+        Rejection sampling of flat slot indices in vectorized rounds; a round draws enough
+        candidates for the current fraction of valid slots. obs and next_obs are fresh arrays
+        (two halves of one allocation), never views of the ring.
+        """
+        if self._num_valid == 0:
             raise ValueError("cannot sample from an empty replay")
-        total = self.num_envs * self.capacity_per_env
-        filled = min(int(self.slots_written.max()), self.capacity_per_env) * self.num_envs
-        parts: list[tuple] = []
+        filled_per_env = int(min(self.slots_written.max(), self.capacity_per_env))  # slots 0..filled-1 hold data
+        filled = filled_per_env * self.num_envs
+        valid_fraction = self._num_valid / filled
+        parts: list[tuple[np.ndarray, ...]] = []
         have = 0
-        for _ in range(1000):
-            draw = max(2 * (batch_size - have), 32)
-            flat = rng.integers(total, size=draw) if filled >= total else rng.integers(filled, size=draw)
-            if filled < total:  # not wrapped: slots [0, written) of each env are the filled ones
-                per_env = filled // self.num_envs
-                envs, slots = flat // per_env, flat % per_env
-            else:
-                envs, slots = flat // self.capacity_per_env, flat % self.capacity_per_env
+        for _ in range(MAX_SAMPLING_ROUNDS):
+            missing = batch_size - have
+            draw = max(int(1.25 * missing / valid_fraction) + 16, 32)
+            flat = rng.integers(filled, size=draw)  # [M]
+            envs, slots = flat // filled_per_env, flat % filled_per_env  # [M], [M]
             ok, rewards, discounts, boot = self._candidates(envs, slots)
-            take = np.flatnonzero(ok)[: batch_size - have]
+            take = np.flatnonzero(ok)[:missing]  # [T]
             parts.append((envs[take], slots[take], rewards[take], discounts[take], boot[take]))
             have += len(take)
             if have == batch_size:
                 break
         else:
             raise ValueError("replay holds no samplable transition yet (warm-up too short for n_step?)")
-        envs, slots, rewards, discounts, boot = (np.concatenate(x) for x in zip(*parts))
-        return ReplayBatch(obs=self._stacks(envs, slots), actions=self.actions[envs, slots],
+        envs, slots, rewards, discounts, boot = (np.concatenate(x) for x in zip(*parts))  # [B] each
+        # one gather for obs and next_obs: one allocation instead of two (fewer page faults, ~3x faster)
+        stacks = self._stacks(np.concatenate([envs, envs]), np.concatenate([slots, boot]))  # [2B, S, *frame]
+        return ReplayBatch(obs=stacks[:batch_size], actions=self.actions[envs, slots],
                            rewards=rewards.astype(np.float32), discounts=discounts.astype(np.float32),
-                           next_obs=self._stacks(envs, boot), env_ids=envs, slots=slots)
+                           next_obs=stacks[batch_size:], env_ids=envs.astype(np.int64),
+                           slots=slots.astype(np.int64))
 
     # ---------------------------------------------------------------------------- snapshots
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, np.ndarray | int]:
+        """Everything needed to continue; arrays are the live buffers (no copy: save them right away)."""
         return {"frames": self.frames, "actions": self.actions, "rewards": self.rewards, "flags": self.flags,
                 "steps_since_start": self.steps_since_start, "head": self.head,
-                "slots_written": self.slots_written,
-                "counters": np.array([self.num_valid, self.num_added_transitions], dtype=np.int64)}
+                "slots_written": self.slots_written, "num_valid": self._num_valid,
+                "num_added_transitions": self._num_added_transitions}
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for key in ("frames", "actions", "rewards", "flags", "steps_since_start"):
-            target = getattr(self, key)
-            if state[key].shape != target.shape or state[key].dtype != target.dtype:
-                raise ValueError(f"replay snapshot {key} is {state[key].dtype}{list(state[key].shape)},"
+    def load_state_dict(self, state: dict[str, np.ndarray | int]) -> None:
+        """Restore a ``state_dict`` (ints may come back as 0-d arrays from np.savez)."""
+        for key in ("frames", "actions", "rewards", "flags", "steps_since_start", "head", "slots_written"):
+            target, value = getattr(self, key), np.asarray(state[key])
+            if value.shape != target.shape:
+                raise ValueError(f"replay snapshot {key} is {value.dtype}{list(value.shape)},"
                                  f" this run's replay is {target.dtype}{list(target.shape)}")
-            target[...] = state[key]
-        self.head = state["head"].astype(np.int64).copy()
-        self.slots_written = state["slots_written"].astype(np.int64).copy()
-        self.num_valid, self.num_added_transitions = (int(x) for x in state["counters"])
+            if key not in ("head", "slots_written") and value.dtype != target.dtype:
+                raise ValueError(f"replay snapshot {key} is {value.dtype}, this run's replay is {target.dtype}")
+        for key in ("frames", "actions", "rewards", "flags", "steps_since_start"):
+            getattr(self, key)[...] = state[key]
+        self.head = np.asarray(state["head"]).astype(np.int64)  # [E] (astype copies)
+        self.slots_written = np.asarray(state["slots_written"]).astype(np.int64)  # [E]
+        self._num_valid = int(state["num_valid"])
+        self._num_added_transitions = int(state["num_added_transitions"])
