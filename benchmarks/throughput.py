@@ -94,8 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env-seconds", type=float, default=4.0)
     parser.add_argument("--train-env-steps", type=int, default=12_000)
+    parser.add_argument("--torch-threads", type=int, default=1, help="1 = hardware=cpu's default")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.torch_threads)
     results: dict = {"machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                                  "python": platform.python_version(), "torch": torch.__version__}}
     env_rows = {}
@@ -122,7 +123,8 @@ def main() -> None:
                                                    f"schedule.log_interval_env_steps={steps // 6}",
                                                    f"schedule.eval_interval_env_steps={10 * steps}",
                                                    "schedule.eval_episodes=1", "hardware.eval_num_envs=1",
-                                                   "env.max_episode_frames=4000"])
+                                                   "env.max_episode_frames=4000",
+                                                   f"hardware.torch_threads={args.torch_threads}"])
         print(f"training {name}: {training[name]}", flush=True)
     results["training_cpu_small"] = training
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -95,3 +95,17 @@ def test_units_updates_and_steps_are_aggregate_over_envs():
     assert isinstance(run.schedule, OffPolicySchedule) and isinstance(run.algo, DQNConfig)
     # documented in the schema: updates_per_env_step counts updates per env step summed over envs
     assert "summed over envs" in OffPolicySchedule.__doc__
+
+
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+def test_every_experiment_composes(experiment):
+    run = to_run_config(compose_config([f"experiment={experiment}"]))
+    assert run.algo.name in ("dqn", "iqn", "ppo")
+
+
+def test_boxing_report_experiment_is_the_reports_run():
+    run = to_run_config(compose_config(["experiment=boxing_report"]))
+    assert (run.algo.exploration, run.algo.backup, run.algo.target_update, run.algo.polyak_tau) == \
+        ("boltzmann", "report_soft", "soft", 0.003)
+    assert (run.schedule.batch_size, run.schedule.replay_capacity_transitions, run.hardware.amp, run.seed) == \
+        (1024, 600_000, True, 42)
