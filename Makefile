@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train test test-fast bench bench-atari clean-outputs
+.PHONY: setup train test test-fast bench bench-atari bench-ppo clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 
 bench-atari: $(STAMP)
 	$(PY) benchmarks/atari_learning.py
+
+# PPO at 1M env steps: Hopper x3, HalfCheetah x3, Humanoid, Ant (2 runs at a time; hours on 2 cores).
+bench-ppo: $(STAMP)
+	$(PY) benchmarks/ppo_learning.py $(ARGS)
 
 clean-outputs:
 	rm -rf outputs/runs outputs/sweeps

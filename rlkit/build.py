@@ -9,16 +9,19 @@ import torch
 from rlkit.algos import ALGOS
 from rlkit.algos.registry_entry import AlgoEntry
 from rlkit.buffers import FrameReplay
-from rlkit.config import ConfigValueError, OffPolicySchedule, RootConfig
+from rlkit.buffers.rollout import RolloutBuffer
+from rlkit.config import ConfigValueError, OffPolicySchedule, OnPolicySchedule, RootConfig
 from rlkit.envs import ENVS, EnvSpec, VecEnv
 from rlkit.loops.off_policy import OffPolicyParts
+from rlkit.loops.on_policy import OnPolicyParts
 from rlkit import seeding
 
 # Algorithms register themselves on import.
 import rlkit.algos.dqn  # noqa: F401,E402
 import rlkit.algos.iqn  # noqa: F401,E402
+import rlkit.algos.ppo  # noqa: F401,E402
 
-SCHEDULE_KINDS = {OffPolicySchedule: "off_policy"}
+SCHEDULE_KINDS = {OffPolicySchedule: "off_policy", OnPolicySchedule: "on_policy"}
 REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start
 
 
@@ -90,11 +93,33 @@ def build_off_policy(run: RootConfig, entry: AlgoEntry, envs: VecEnv, eval_envs:
                           eval_epsilon=run.algo.eval_epsilon, seed=run.seed)
 
 
+def build_on_policy(run: RootConfig, entry: AlgoEntry, envs: VecEnv, eval_envs: VecEnv,
+                    device: torch.device) -> OnPolicyParts:
+    """Each env steps rollout_transitions / num_envs times per rollout: it must divide evenly."""
+    sched, num_envs = run.schedule, run.hardware.num_envs
+    if sched.rollout_transitions % num_envs != 0:
+        raise ConfigValueError("schedule.rollout_transitions", sched.rollout_transitions,
+                               f"a multiple of hardware.num_envs ({num_envs}): each env steps"
+                               " rollout_transitions / num_envs times per rollout")
+    try:
+        learner, actor, reward_scaler = entry.build(run, envs.spec, device)
+    except ValueError as err:
+        raise ConfigValueError("network.name", run.network.name, str(err)) from None
+    buffer = RolloutBuffer(sched.rollout_transitions // num_envs, num_envs, envs.spec.obs_shape,
+                           envs.spec.action_shape, device)
+    return OnPolicyParts(envs=envs, eval_envs=eval_envs, buffer=buffer, learner=learner, actor=actor,
+                         reward_scaler=reward_scaler, schedule=sched, seed=run.seed)
+
+
 def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int):
     from rlkit.loops.episodes import run_episodes
     import numpy as np
 
     rng = np.random.default_rng(seeding.derive_seed(seed, "random_baseline"))
-    n_actions = eval_envs.spec.n_actions
-    return run_episodes(eval_envs, lambda obs: rng.integers(n_actions, size=len(obs)).astype(np.int64),
-                        num_episodes, seeding.derive_seed(seed, "random_baseline_env"))
+    spec = eval_envs.spec
+    if spec.is_discrete:
+        act = lambda obs: rng.integers(spec.n_actions, size=len(obs)).astype(np.int64)  # noqa: E731
+    else:  # uniform over the action box
+        act = lambda obs: rng.uniform(spec.action_low, spec.action_high, size=(len(obs), *spec.action_shape)  # noqa: E731
+                                      ).astype(np.float32)
+    return run_episodes(eval_envs, act, num_episodes, seeding.derive_seed(seed, "random_baseline_env"))

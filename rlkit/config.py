@@ -86,6 +86,25 @@ class ClassicEnvConfig:
                  "null or > 0")
 
 
+@dataclass
+class MujocoEnvConfig:
+    """A gymnasium MuJoCo v5 task with continuous actions (Hopper, HalfCheetah, Ant, Humanoid, ...).
+
+    Observations are ``[E, 1, obs_dim]`` float32; actions are clipped to the task's bounds when sent
+    to the env (the policy's log-prob uses the unclipped sample). Normalization is the algorithm's
+    business (``algo.normalize_obs`` / ``algo.normalize_reward``), not the env's.
+    """
+
+    name: str = "mujoco"
+    gym_id: str = MISSING  # gymnasium id, e.g. "Hopper-v5"
+    max_episode_steps: Optional[int] = None  # time limit (a truncation); null = the task's own (1000)
+
+    def __post_init__(self) -> None:
+        _require(self.gym_id.endswith("-v5"), "gym_id", self.gym_id, "a gymnasium MuJoCo v5 id, e.g. Hopper-v5")
+        _require(self.max_episode_steps is None or self.max_episode_steps >= 1, "max_episode_steps",
+                 self.max_episode_steps, "null or >= 1")
+
+
 # ----------------------------------------------------------------------------------- network
 
 
@@ -111,6 +130,27 @@ class MLPConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [576, 576])
 
     def __post_init__(self) -> None:
+        _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
+
+
+@dataclass
+class ActorCriticConfig:
+    """A Gaussian policy and a value function over flat float observations (PPO on MuJoCo).
+
+    The mean comes from a tanh MLP, the log-std is a learned state-independent vector; orthogonal
+    init with gain sqrt(2) on hidden layers, 0.01 on the mean layer, 1.0 on the value layer.
+    """
+
+    name: str = "actor_critic"
+    # separate: two MLPs (policy, value), CleanRL's ppo_continuous_action;
+    # shared: one MLP trunk feeding both the mean and the value head (the report's)
+    trunk: str = "separate"
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    init_log_std: float = 0.0  # initial log standard deviation of every action dimension
+
+    def __post_init__(self) -> None:
+        _one_of("trunk", self.trunk, ("separate", "shared"))
         _require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
                  "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
 
@@ -210,6 +250,40 @@ class IQNConfig:
             _require(0.0 < self.risk_eta <= 1.0, "risk_eta", self.risk_eta, "in (0, 1] for risk_measure=cvar")
 
 
+@dataclass
+class PPOConfig:
+    """PPO with a clipped surrogate (Schulman et al. 2017), CleanRL's ppo_continuous_action defaults."""
+
+    name: str = "ppo"
+    gamma: float = 0.99  # discount per env step
+    gae_lambda: float = 0.95  # GAE's lambda (Schulman et al. 2016)
+    clip_coef: float = 0.2  # epsilon of the clipped surrogate (and of the value clipping)
+    clip_value_loss: bool = True  # clip the value change to +-clip_coef around the rollout's values
+    value_coef: float = 0.5  # weight of the value loss in the total loss
+    entropy_coef: float = 0.0  # weight of the entropy bonus
+    max_grad_norm: float = 0.5  # clip the global grad norm
+    target_kl: Optional[float] = None  # stop the epochs early when approx KL passes it (null = off)
+    normalize_advantages: bool = True  # per minibatch: (A - mean) / (std + 1e-8)
+    normalize_obs: bool = True  # running mean/std of observations (frozen in evaluation)
+    obs_clip: float = 10.0  # clip normalized observations to [-c, c]
+    normalize_reward: bool = True  # divide rewards by the running std of the discounted return
+    reward_clip: float = 10.0  # clip scaled training rewards to [-c, c]; logged returns stay raw
+    adam_eps: float = 1e-5
+    eval_deterministic: bool = True  # evaluation acts with the mean action (false: samples)
+
+    def __post_init__(self) -> None:
+        _require(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
+        _require(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", self.gae_lambda, "in [0, 1]")
+        _require(self.clip_coef > 0, "clip_coef", self.clip_coef, "> 0")
+        _require(self.value_coef >= 0, "value_coef", self.value_coef, ">= 0")
+        _require(self.entropy_coef >= 0, "entropy_coef", self.entropy_coef, ">= 0")
+        _require(self.max_grad_norm > 0, "max_grad_norm", self.max_grad_norm, "> 0")
+        _require(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl, "null or > 0")
+        _require(self.obs_clip > 0, "obs_clip", self.obs_clip, "> 0")
+        _require(self.reward_clip > 0, "reward_clip", self.reward_clip, "> 0")
+        _require(self.adam_eps > 0, "adam_eps", self.adam_eps, "> 0")
+
+
 # ---------------------------------------------------------------------------------- schedule
 
 
@@ -262,6 +336,41 @@ class OffPolicySchedule:
         _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, ">= 1")
 
 
+@dataclass
+class OnPolicySchedule:
+    """How long and how big an on-policy (PPO) run is. All counts in env steps summed over envs.
+
+    A rollout is ``rollout_transitions`` env steps: each of ``hardware.num_envs`` envs steps
+    ``rollout_transitions / num_envs`` times, so the batch per update does not change with the
+    number of envs (2048 = CleanRL's 1 env x 2048 steps; with hardware=cpu's 8 envs, 8 x 256).
+    The NEXT_STEP reset step after an episode end is not a transition: it is masked out, so a
+    rollout holds slightly fewer than ``rollout_transitions`` transitions.
+    """
+
+    total_env_steps: int = MISSING
+    rollout_transitions: int = 2048  # env steps per rollout, summed over envs (a multiple of num_envs)
+    num_epochs: int = 10  # passes over each rollout
+    num_minibatches: int = 32  # minibatches per epoch (2048 / 32 = 64 transitions each)
+    lr: float = 3e-4  # Adam's learning rate at env step 0
+    anneal_lr: bool = True  # decay lr linearly to 0 at total_env_steps (per rollout, as CleanRL)
+    log_interval_env_steps: int = 10_000
+    eval_interval_env_steps: int = 50_000
+    eval_episodes: int = 10
+    save_interval_env_steps: int = 100_000
+    stop_at_eval_return: Optional[float] = None  # end the run once an evaluation's mean return reaches it
+
+    def __post_init__(self) -> None:
+        _require(self.total_env_steps > 0, "total_env_steps", self.total_env_steps, "> 0")
+        _require(self.rollout_transitions >= 1, "rollout_transitions", self.rollout_transitions, ">= 1")
+        _require(self.num_epochs >= 1, "num_epochs", self.num_epochs, ">= 1")
+        _require(1 <= self.num_minibatches <= self.rollout_transitions, "num_minibatches", self.num_minibatches,
+                 f"in [1, rollout_transitions ({self.rollout_transitions})]")
+        _require(self.lr > 0, "lr", self.lr, "> 0")
+        for key in ("log_interval_env_steps", "eval_interval_env_steps", "save_interval_env_steps"):
+            _require(getattr(self, key) > 0, key, getattr(self, key), "> 0")
+        _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, ">= 1")
+
+
 # ---------------------------------------------------------------------------------- hardware
 
 ENV_BACKENDS = ("auto", "ale_vector", "gymnasium_sync", "gymnasium_async")
@@ -273,7 +382,7 @@ class HardwareConfig:
 
     device: str = "cpu"  # cpu or cuda
     amp: bool = False  # CUDA autocast (float16) + GradScaler; heads and targets stay float32
-    torch_threads: int = 2  # intra-op threads for torch on the CPU
+    torch_threads: int = 1  # intra-op threads for torch on the CPU (1: small nets and env threads do not contend)
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise
     env_backend: str = "auto"
@@ -331,10 +440,10 @@ class RootConfig:
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "env": {"atari": AtariEnvConfig, "classic": ClassicEnvConfig},
-    "network": {"nature_cnn": NatureCNNConfig, "mlp": MLPConfig},
-    "algo": {"dqn": DQNConfig, "iqn": IQNConfig},
-    "schedule": {"off_policy": OffPolicySchedule},
+    "env": {"atari": AtariEnvConfig, "classic": ClassicEnvConfig, "mujoco": MujocoEnvConfig},
+    "network": {"nature_cnn": NatureCNNConfig, "mlp": MLPConfig, "actor_critic": ActorCriticConfig},
+    "algo": {"dqn": DQNConfig, "iqn": IQNConfig, "ppo": PPOConfig},
+    "schedule": {"off_policy": OffPolicySchedule, "on_policy": OnPolicySchedule},
     "hardware": {"hardware": HardwareConfig},
     "logger": {"logger": LoggerConfig},
 }

@@ -19,7 +19,9 @@ from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
 from rlkit.logging import METRICS_FILE, ConsoleProgress, MetricsFile, WandbSink
-from rlkit.loops.off_policy import train_off_policy
+from rlkit.algos.dqn.learner import NonFiniteError
+from rlkit.loops.off_policy import EnvFailure, train_off_policy
+from rlkit.loops.on_policy import train_on_policy
 from rlkit.loops.run_outputs import RunOutputs
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
@@ -123,7 +125,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         device = build.select_device(run)
         seeding.seed_everything(run.seed)
         envs, eval_envs = build.build_envs(run, entry)
-        parts = build.build_off_policy(run, entry, envs, eval_envs, device)
+        build_parts = build.build_on_policy if entry.loop == "on_policy" else build.build_off_policy
+        parts = build_parts(run, entry, envs, eval_envs, device)
         if run.resume:
             found = checkpoint.list_checkpoints(run_dir)
             if not found:
@@ -150,9 +153,11 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
 def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, resume_state, resume_replay,
            ctx: JobContext) -> dict[str, Any]:
     spec = parts.envs.spec
+    on_policy = build.algo_entry(run).loop == "on_policy"
+    network = parts.learner.network if on_policy else parts.learner.online
     print(f"run dir: {run_dir}")
     print(f"env: {spec.env_id}, {parts.envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
-          f" ({count_parameters(parts.learner.online):,} parameters); device: {run.hardware.device}")
+          f" ({count_parameters(network):,} parameters); device: {run.hardware.device}")
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:
         print(f"resuming from env step {start_env_step:,}")
@@ -171,8 +176,18 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, 
                          keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step)
     exit_code = 1
     try:
-        result = train_off_policy(parts, outputs, resume_state, resume_replay)
+        if on_policy:
+            result = train_on_policy(parts, outputs, resume_state)
+        else:
+            result = train_off_policy(parts, outputs, resume_state, resume_replay)
         exit_code = 0
+    except NonFiniteError as err:
+        return {"error": f"{err}: the run stopped; the last good checkpoint is kept and"
+                         f" {run_dir / 'nonfinite_diagnostic.json'} holds the values and recent grad norms",
+                "exit_code": 3, "run_dir": str(run_dir)}
+    except EnvFailure as err:
+        return {"error": f"{err}; resume with: python -m rlkit resume={run_dir}", "exit_code": 4,
+                "run_dir": str(run_dir)}
     finally:
         outputs.close(exit_code)
         parts.envs.close()

@@ -6,6 +6,6 @@ from rlkit.registry import Registry
 ENVS: Registry = Registry("env")
 
 # Families register themselves on import.
-from rlkit.envs import atari, classic  # noqa: E402,F401
+from rlkit.envs import atari, classic, mujoco  # noqa: E402,F401
 
 __all__ = ["ENVS", "EnvSpec", "StepResult", "VecEnv"]

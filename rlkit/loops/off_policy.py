@@ -25,6 +25,10 @@ from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
 
 
+class EnvFailure(RuntimeError):
+    """The envs raised; the loop saved a resumable checkpoint first."""
+
+
 @dataclass
 class OffPolicyCounters:
     env_step: int = 0  # transitions taken, summed over envs (reset steps excluded)
@@ -106,7 +110,12 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
         while counters.env_step < sched.total_env_steps and not stop.requested:
             warm = counters.env_step >= sched.warmup_env_steps
             actions = parts.actor.act(obs, counters.env_step) if warm else parts.actor.random(num_envs)
-            result = parts.envs.step(actions)
+            try:
+                result = parts.envs.step(actions)
+            except Exception as err:  # a dead env worker: keep what was learned, then stop
+                save()
+                raise EnvFailure(f"the training envs failed at env step {counters.env_step:,}"
+                                 f" ({type(err).__name__}: {err}); a checkpoint was saved") from err
             reward = result.reward if parts.reward_clip is None else np.clip(result.reward, -parts.reward_clip,
                                                                             parts.reward_clip)
             parts.buffer.add(actions, reward, result.terminated, result.truncated, result.obs, is_reset_step)

@@ -1,0 +1,147 @@
+"""make bench-ppo: PPO on MuJoCo at 1M env steps: Hopper x3 seeds, HalfCheetah x3, Humanoid x1, Ant x1.
+
+Each run is its own `python -m rlkit algo=ppo env=...` process (at most --parallel at a time, one
+torch thread each), with the default PPO settings (CleanRL's ppo_continuous_action: 2048
+transitions per rollout, 10 epochs of 32 minibatches, lr 3e-4 annealed) and 20 evaluations of
+10 episodes (mean action, frozen observation statistics) spread over the budget. Writes under
+benchmarks/results/:
+
+  <name>_curves.csv   env, seed, kind (eval | train), env_step, wall_time_s, return_mean, return_std
+  <name>.json         every run's curves, final returns and wall time, and the per-env table
+  <name>.md           final evaluation return mean +- std across seeds, training return, wall time
+
+Runs take long (about 15-30 min per 1M-step run on one core of this CPU): start it in the background
+(`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO))
+
+from rlkit.logging import read_metrics  # noqa: E402
+
+DEFAULT_RUNS = ["hopper:0", "hopper:1", "hopper:2", "halfcheetah:0", "halfcheetah:1", "halfcheetah:2",
+                "humanoid:0", "ant:0"]
+# Published 1M-step PPO results, for the table (DESIGN.md): CleanRL ppo_continuous_action (MuJoCo v4,
+# training returns), Tianshou PPO (v3).
+REFERENCES = {"hopper": "CleanRL 2052 +- 314; Tianshou 2609", "halfcheetah": "CleanRL 2906 +- 1129; Tianshou 5784",
+              "humanoid": "CleanRL 742 +- 156", "ant": "Tianshou 3258"}
+
+
+def run_overrides(steps: int) -> list[str]:
+    rollout = 2048
+    eval_interval = max(steps // 20, rollout)
+    return [f"schedule.total_env_steps={steps}", f"schedule.eval_interval_env_steps={eval_interval}",
+            "schedule.eval_episodes=10", f"schedule.log_interval_env_steps={max(steps // 100, rollout)}",
+            f"schedule.save_interval_env_steps={max(steps // 4, rollout)}", "hardware.torch_threads=1",
+            "logger.progress_bar=false", "logger.wandb_mode=disabled"]
+
+
+def curves(run_dir: Path) -> tuple[list[dict], list[dict]]:
+    rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+    evals = [{"env_step": r["env_step"], "wall_time_s": r["wall_time_s"], "return_mean": r["eval/return_mean"],
+              "return_std": r["eval/return_std"]} for r in rows if "eval/return_mean" in r]
+    train = [{"env_step": r["env_step"], "wall_time_s": r["wall_time_s"],
+              "return_mean": r["train/episode_return_mean"], "return_std": None}
+             for r in rows if "train/episode_return_mean" in r and "loss" in r]
+    return evals, train
+
+
+def table(finished: dict[str, dict]) -> dict[str, dict]:
+    by_env: dict[str, dict] = {}
+    for run in finished.values():
+        by_env.setdefault(run["env"], []).append(run)
+    out = {}
+    for env, runs in by_env.items():
+        evals = [r["final_eval_return"] for r in runs if r["final_eval_return"] is not None]
+        trains = [r["final_train_return"] for r in runs if r["final_train_return"] is not None]
+        out[env] = {"seeds": sorted(r["seed"] for r in runs), "eval_mean": float(np.mean(evals)) if evals else None,
+                    "eval_std": float(np.std(evals)) if evals else None,
+                    "train_mean": float(np.mean(trains)) if trains else None,
+                    "train_std": float(np.std(trains)) if trains else None,
+                    "wall_s_mean": float(np.mean([r["wall_s"] for r in runs])),
+                    "failed_runs": sum(r["exit_code"] != 0 for r in runs)}
+    return out
+
+
+def fmt(mean, std) -> str:
+    return "-" if mean is None else f"{mean:.0f} +- {std:.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--total-env-steps", type=int, default=1_000_000)
+    parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help="env:seed pairs (env = a conf/env option)")
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--name", default="ppo_learning")
+    parser.add_argument("overrides", nargs="*", default=[], help="extra overrides for every run")
+    args = parser.parse_args()
+    steps = args.total_env_steps
+    common = ["algo=ppo", *run_overrides(steps), *args.overrides]
+    out_root = REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out_root.mkdir(parents=True, exist_ok=True)
+    pending = [tuple(run.split(":")) for run in args.runs]
+    running: dict[str, tuple[subprocess.Popen, float, Path, str, int]] = {}
+    finished: dict[str, dict] = {}
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            env, seed = pending.pop(0)
+            key = f"{env}_seed{seed}"
+            run_dir = out_root / key
+            cmd = [sys.executable, "-m", "rlkit", f"env={env}", f"seed={seed}", *common, f"hydra.run.dir={run_dir}"]
+            log = open(out_root / f"{key}.log", "w")
+            running[key] = (subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), time.time(),
+                            run_dir, env, int(seed))
+            print(f"started {key}: {' '.join(cmd)}", flush=True)
+        time.sleep(2 if steps < 100_000 else 15)
+        for key, (proc, started, run_dir, env, seed) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[key]
+            evals, train = curves(run_dir)
+            finished[key] = {"env": env, "seed": seed, "exit_code": proc.returncode,
+                             "wall_s": round(time.time() - started), "run_dir": str(run_dir.relative_to(REPO)),
+                             "eval_curve": evals, "train_curve": train,
+                             "final_eval_return": evals[-1]["return_mean"] if evals else None,
+                             "final_train_return": train[-1]["return_mean"] if train else None}
+            print(f"{key} done: exit {proc.returncode}, final eval {finished[key]['final_eval_return']},"
+                  f" train {finished[key]['final_train_return']}, {finished[key]['wall_s']} s", flush=True)
+    summary = table(finished)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"{args.name}_curves.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["env", "seed", "kind", "env_step", "wall_time_s", "return_mean", "return_std"])
+        for run in finished.values():
+            for kind in ("eval", "train"):
+                for point in run[f"{kind}_curve"]:
+                    writer.writerow([run["env"], run["seed"], kind, point["env_step"], point["wall_time_s"],
+                                     point["return_mean"], point["return_std"]])
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(
+        {"overrides": common, "total_env_steps": steps, "table": summary, "runs": finished}, indent=1) + "\n")
+    lines = [f"# {args.name}: PPO, {steps:,} env steps per run ({' '.join(common)})", "",
+             "| env | seeds | final eval return (10 episodes, mean action) | final training return (last 100 episodes)"
+             " | wall s per run | reference at 1M |", "|---|---|---|---|---|---|"]
+    for env, row in summary.items():
+        failed = f" ({row['failed_runs']} failed)" if row["failed_runs"] else ""
+        lines.append(f"| {env} | {len(row['seeds'])}{failed} | {fmt(row['eval_mean'], row['eval_std'])}"
+                     f" | {fmt(row['train_mean'], row['train_std'])} | {row['wall_s_mean']:.0f}"
+                     f" | {REFERENCES.get(env, '-')} |")
+    lines += ["", "mean +- std across seeds (population std; one seed: std 0)."]
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

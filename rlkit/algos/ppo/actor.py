@@ -1,0 +1,79 @@
+"""Acting with a Gaussian policy: normalize observations, sample actions, read values.
+
+Training: ``observe`` normalizes each new obs batch with the running statistics (and adds it to
+them, as gymnasium's NormalizeObservation); ``act`` samples a ~ N(mean, std) and returns the
+unclipped sample with its log-prob and the state value (the env clips the action it executes).
+Evaluation: ``act_eval`` normalizes with the statistics frozen and takes the mean action
+(or a sample when ``deterministic_eval`` is off).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from rlkit.algos.ppo.losses import gaussian_log_prob
+from rlkit.networks.actor_critic import GaussianActorCritic
+from rlkit.normalizers import ObservationNormalizer
+
+
+class PolicyStep(NamedTuple):
+    actions: torch.Tensor  # [E, A] unclipped samples
+    log_probs: torch.Tensor  # [E]
+    values: torch.Tensor  # [E]
+
+    def env_actions(self) -> np.ndarray:
+        return self.actions.cpu().numpy()  # [E, A] float32
+
+
+class PPOActor:
+    def __init__(self, network: GaussianActorCritic, obs_normalizer: ObservationNormalizer | None, *,
+                 device: torch.device, deterministic_eval: bool, seed: int) -> None:
+        self.network = network
+        self.obs_normalizer = obs_normalizer
+        self.device = device
+        self.deterministic_eval = deterministic_eval
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def observe(self, obs: np.ndarray) -> np.ndarray:
+        """Raw obs [E, *obs_shape] -> the policy's input [E, *obs_shape] float32 (statistics updated)."""
+        if self.obs_normalizer is None:
+            return np.asarray(obs, dtype=np.float32)
+        return self.obs_normalizer(obs, update=True)
+
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(obs, dtype=torch.float32).to(self.device)  # [E, *obs_shape]
+
+    @torch.no_grad()
+    def act(self, policy_obs: np.ndarray) -> PolicyStep:
+        """policy_obs [E, *obs_shape] (from ``observe``) -> sampled actions, their log-probs, values."""
+        mean, log_std, values = self.network(self._tensor(policy_obs))  # [E, A], [A], [E]
+        noise = torch.randn(mean.shape, generator=self.generator, device=self.device)  # [E, A]
+        actions = mean + log_std.exp() * noise  # [E, A]
+        return PolicyStep(actions, gaussian_log_prob(actions, mean, log_std), values)
+
+    @torch.no_grad()
+    def value(self, policy_obs: np.ndarray) -> torch.Tensor:
+        return self.network.value(self._tensor(policy_obs))  # [E]
+
+    @torch.no_grad()
+    def act_eval(self, obs: np.ndarray) -> np.ndarray:
+        """Raw obs [E, *obs_shape] -> actions [E, A] float32 with frozen normalization."""
+        if self.obs_normalizer is not None:
+            obs = self.obs_normalizer(obs, update=False)
+        mean, log_std, _ = self.network(self._tensor(obs))  # [E, A], [A], [E]
+        if not self.deterministic_eval:
+            noise = torch.randn(mean.shape, generator=self.generator, device=self.device)  # [E, A]
+            mean = mean + log_std.exp() * noise  # [E, A]
+        return mean.cpu().numpy()
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(),
+                "obs_normalizer": self.obs_normalizer.state_dict() if self.obs_normalizer is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        if self.obs_normalizer is not None:
+            self.obs_normalizer.load_state_dict(state["obs_normalizer"])

@@ -1,0 +1,87 @@
+"""Rollout storage for on-policy learning: T vector steps of E envs, filled in order, read once.
+
+NEXT_STEP reset steps are kept as rows with ``valid = False`` rather than dropped, so every
+sub-env's rows stay aligned in time ([T, E] tensors, no ragged lists). A reset row is useful
+even though it is no transition: its obs is the final obs of the episode that just ended (NEXT_STEP
+returns it from the ending step), so its value V(final obs) is exactly what a truncated episode
+bootstraps from (see ``rlkit.algos.ppo.losses.generalized_advantages``). GAE gives invalid rows
+advantage 0 and the learner leaves them out of every minibatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class RolloutBatch:
+    obs: torch.Tensor  # [T, E, *obs_shape] float32, normalized as the policy saw them
+    actions: torch.Tensor  # [T, E, A] float32, the unclipped samples
+    log_probs: torch.Tensor  # [T, E] log pi_old(a | s)
+    values: torch.Tensor  # [T, E] V_old(s)
+    rewards: torch.Tensor  # [T, E] training rewards (scaled), 0 on reset rows
+    terminated: torch.Tensor  # [T, E] bool
+    truncated: torch.Tensor  # [T, E] bool
+    valid: torch.Tensor  # [T, E] bool, False on NEXT_STEP reset rows
+    last_value: torch.Tensor  # [E] V_old of the obs after the rollout
+
+    @property
+    def num_transitions(self) -> int:
+        return int(self.valid.sum())
+
+
+class RolloutBuffer:
+    """Preallocated [T, E] tensors on the learner's device; ``add`` T times, then ``batch``."""
+
+    def __init__(self, num_steps: int, num_envs: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...],
+                 device: torch.device) -> None:
+        self.num_steps, self.num_envs = num_steps, num_envs
+        shape = (num_steps, num_envs)
+
+        def zeros(*extra: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.zeros(*shape, *extra, dtype=dtype, device=device)
+
+        self.obs = zeros(*obs_shape)  # [T, E, *obs_shape]
+        self.actions = zeros(*action_shape)  # [T, E, A]
+        self.log_probs = zeros()  # [T, E]
+        self.values = zeros()  # [T, E]
+        self.rewards = zeros()  # [T, E]
+        self.terminated = zeros(dtype=torch.bool)  # [T, E]
+        self.truncated = zeros(dtype=torch.bool)  # [T, E]
+        self.valid = zeros(dtype=torch.bool)  # [T, E]
+        self.device = device
+        self.step = 0
+
+    @property
+    def full(self) -> bool:
+        return self.step == self.num_steps
+
+    def add(self, obs: np.ndarray, actions: torch.Tensor, log_probs: torch.Tensor, values: torch.Tensor,
+            rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, valid: np.ndarray) -> None:
+        """One vector step: obs [E, *obs_shape] (the policy's input), actions [E, A], log_probs, values,
+        rewards, terminated, truncated, valid: [E]. Reset rows (valid False) get reward 0 and no flags."""
+        if self.full:
+            raise IndexError("the rollout is full: call batch() before adding more steps")
+        t = self.step
+        put = lambda array, dtype: torch.as_tensor(array, dtype=dtype).to(self.device)  # noqa: E731
+        valid_t = put(valid, torch.bool)  # [E]
+        self.obs[t] = put(obs, torch.float32)
+        self.actions[t] = actions
+        self.log_probs[t] = log_probs
+        self.values[t] = values
+        self.rewards[t] = put(rewards, torch.float32) * valid_t
+        self.terminated[t] = put(terminated, torch.bool) & valid_t
+        self.truncated[t] = put(truncated, torch.bool) & valid_t
+        self.valid[t] = valid_t
+        self.step += 1
+
+    def batch(self, last_value: torch.Tensor) -> RolloutBatch:
+        """The full rollout (views: read them before the next ``add``); the buffer restarts at row 0."""
+        if not self.full:
+            raise IndexError(f"the rollout has {self.step} of {self.num_steps} steps")
+        self.step = 0
+        return RolloutBatch(self.obs, self.actions, self.log_probs, self.values, self.rewards, self.terminated,
+                            self.truncated, self.valid, last_value.detach().float())

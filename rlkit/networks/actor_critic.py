@@ -1,0 +1,80 @@
+"""A Gaussian policy and a value function for continuous control (PPO's network).
+
+The policy mean comes from a tanh MLP; the log-std is a learned vector that does not depend on
+the state (CleanRL's ppo_continuous_action, Schulman et al. 2017's MuJoCo setup). Orthogonal
+init: gain sqrt(2) on hidden layers, 0.01 on the mean layer (so the first policy is near zero
+mean, the log-std alone sets its spread), 1.0 on the value layer; biases 0.
+
+``trunk: separate`` gives the policy and the value function their own MLPs (CleanRL);
+``trunk: shared`` feeds one MLP to both heads (the course report's network): the value loss
+then shapes the policy's features too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.config import ActorCriticConfig
+from rlkit.networks import NETWORKS
+
+
+def orthogonal_linear(in_dim: int, out_dim: int, gain: float) -> nn.Linear:
+    layer = nn.Linear(in_dim, out_dim)
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def tanh_mlp(in_dim: int, hidden_sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Flatten()]
+    for w_in, w_out in zip([in_dim, *hidden_sizes[:-1]], hidden_sizes):
+        layers += [orthogonal_linear(w_in, w_out, math.sqrt(2.0)), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+class GaussianActorCritic(nn.Module):
+    """obs [B, *obs_shape] float32 -> (mean [B, A], log_std [A], value [B]).
+
+    The observations it sees are already normalized (the actor normalizes them at collection time
+    and the rollout stores them normalized), so the network has no input statistics of its own.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: list[int], trunk: str,
+                 init_log_std: float = 0.0) -> None:
+        super().__init__()
+        width = hidden_sizes[-1]
+        if trunk not in ("separate", "shared"):
+            raise ValueError(f"unknown trunk '{trunk}': separate or shared")
+        self.policy_body = tanh_mlp(obs_dim, hidden_sizes)
+        self.value_body = tanh_mlp(obs_dim, hidden_sizes) if trunk == "separate" else None  # shared: policy_body
+        self.mean_head = orthogonal_linear(width, action_dim, 0.01)
+        self.value_head = orthogonal_linear(width, 1, 1.0)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        policy_features = self.policy_body(obs)  # [B, H]
+        value_features = policy_features if self.value_body is None else self.value_body(obs)  # [B, H]
+        mean = self.mean_head(policy_features)  # [B, A]
+        value = self.value_head(value_features).squeeze(-1)  # [B]
+        return mean, self.log_std, value
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        body = self.policy_body if self.value_body is None else self.value_body
+        return self.value_head(body(obs)).squeeze(-1)  # [B]
+
+
+@NETWORKS.register("actor_critic")
+def build_actor_critic(config: ActorCriticConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
+                       action_shape: tuple[int, ...] | None = None) -> GaussianActorCritic:
+    """A policy network for continuous actions; value-based algorithms (no action_shape) are refused."""
+    if action_shape is None or len(action_shape) != 1:
+        raise ValueError("actor_critic is a Gaussian policy for continuous actions (algo=ppo);"
+                         " value-based algorithms need a torso: mlp, mlp_small or nature_cnn")
+    if np.dtype(obs_dtype) != np.float32:
+        raise ValueError(f"actor_critic takes float32 observations, not {np.dtype(obs_dtype)} (use mlp or nature_cnn)")
+    return GaussianActorCritic(math.prod(obs_shape), action_shape[0], list(config.hidden_sizes), config.trunk,
+                               config.init_log_std)

@@ -1,0 +1,77 @@
+"""algo=ppo, the MuJoCo envs, the actor-critic network and the on-policy schedules compose and check ranges."""
+
+import pytest
+
+from rlkit.config import (ActorCriticConfig, ConfigValueError, MujocoEnvConfig, OnPolicySchedule, PPOConfig,
+                          to_run_config)
+from tests.conftest import compose_config, group_options
+
+MUJOCO_IDS = {"ant": "Ant-v5", "halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "humanoid": "Humanoid-v5",
+              "inverted_pendulum": "InvertedPendulum-v5", "walker2d": "Walker2d-v5"}
+ON_POLICY_SCHEDULES = ["mujoco_1m", "ppo_smoke"]
+
+
+def test_the_mujoco_env_options_are_the_ones_composed_here():
+    mujoco = [e for e in group_options("env") if to_run_config(compose_config([f"env={e}"])).env.name == "mujoco"]
+    assert mujoco == sorted(MUJOCO_IDS)
+
+
+@pytest.mark.parametrize("env", sorted(MUJOCO_IDS))
+def test_every_mujoco_env_composes_with_ppo(env):
+    run = to_run_config(compose_config([f"env={env}", "algo=ppo"]))
+    assert isinstance(run.env, MujocoEnvConfig) and run.env.gym_id == MUJOCO_IDS[env]
+    assert run.env.max_episode_steps is None  # the task's own 1000-step limit
+    assert isinstance(run.network, ActorCriticConfig)  # the env picks the network
+    assert run.network.trunk == "separate" and run.network.hidden_sizes == [64, 64]
+    assert isinstance(run.algo, PPOConfig) and isinstance(run.schedule, OnPolicySchedule)  # algo picks the schedule
+
+
+def test_ppo_defaults_are_cleanrl_ppo_continuous_action():
+    run = to_run_config(compose_config(["env=hopper", "algo=ppo"]))
+    algo, sched = run.algo, run.schedule
+    assert (algo.gamma, algo.gae_lambda, algo.clip_coef) == (0.99, 0.95, 0.2)
+    assert (algo.value_coef, algo.entropy_coef) == (0.5, 0.0)
+    assert algo.max_grad_norm == 0.5 and algo.target_kl is None and algo.adam_eps == 1e-5
+    assert algo.clip_value_loss and algo.normalize_advantages and algo.normalize_obs and algo.normalize_reward
+    assert algo.obs_clip == algo.reward_clip == 10.0 and algo.eval_deterministic
+    assert sched.total_env_steps == 1_000_000 and sched.lr == 3e-4 and sched.anneal_lr
+    # CleanRL's batch: 2048 transitions per rollout, 32 minibatches of 64, 10 epochs - with hardware=cpu's 8 envs
+    assert sched.rollout_transitions == 2048 and sched.num_minibatches == 32 and sched.num_epochs == 10
+    assert sched.rollout_transitions % run.hardware.num_envs == 0
+    assert sched.rollout_transitions // run.hardware.num_envs == 256 and sched.rollout_transitions // 32 == 64
+
+
+@pytest.mark.parametrize("schedule", ON_POLICY_SCHEDULES)
+def test_on_policy_schedules_compose_and_a_command_line_choice_wins(schedule):
+    assert set(ON_POLICY_SCHEDULES) | {"cpu_small", "smoke", "cartpole", "report"} == set(group_options("schedule"))
+    run = to_run_config(compose_config(["env=hopper", "algo=ppo", f"schedule={schedule}"]))
+    assert isinstance(run.schedule, OnPolicySchedule)
+    assert (run.schedule.total_env_steps == 384) == (schedule == "ppo_smoke")
+
+
+def test_shared_trunk_option():
+    run = to_run_config(compose_config(["env=hopper", "algo=ppo", "network.trunk=shared"]))
+    assert run.network.trunk == "shared"
+
+
+@pytest.mark.parametrize("override,key", [
+    ("algo.clip_coef=0", "algo.clip_coef"),
+    ("algo.gae_lambda=1.5", "algo.gae_lambda"),
+    ("algo.gamma=-0.1", "algo.gamma"),
+    ("algo.max_grad_norm=0", "algo.max_grad_norm"),
+    ("algo.target_kl=0", "algo.target_kl"),
+    ("algo.entropy_coef=-0.01", "algo.entropy_coef"),
+    ("schedule.num_epochs=0", "schedule.num_epochs"),
+    ("schedule.num_minibatches=0", "schedule.num_minibatches"),
+    ("schedule.num_minibatches=4096", "schedule.num_minibatches"),
+    ("schedule.lr=0", "schedule.lr"),
+    ("schedule.eval_episodes=0", "schedule.eval_episodes"),
+    ("network.trunk=tied", "network.trunk"),
+    ("network.hidden_sizes=[]", "network.hidden_sizes"),
+    ("env.gym_id=Hopper-v4", "env.gym_id"),
+    ("env.max_episode_steps=0", "env.max_episode_steps"),
+])
+def test_out_of_range_ppo_values_name_the_key(override, key):
+    with pytest.raises(ConfigValueError) as info:
+        to_run_config(compose_config(["env=hopper", "algo=ppo", override]))
+    assert info.value.key == key and str(info.value).startswith(key + "=")
