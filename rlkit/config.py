@@ -160,6 +160,21 @@ class ActorCriticConfig:
 BACKUPS = ("max", "expected", "soft", "report_soft")
 
 
+def _check_value_based(algo: Any) -> None:
+    """The checks shared by the value-based algorithms' schemas (DQN, IQN)."""
+    _require(0.0 <= algo.gamma <= 1.0, "gamma", algo.gamma, "in [0, 1]")
+    _require(algo.n_step >= 1, "n_step", algo.n_step, ">= 1")
+    _one_of("backup", algo.backup, BACKUPS)
+    _one_of("exploration", algo.exploration, ("epsilon_greedy", "boltzmann"))
+    _one_of("target_update", algo.target_update, ("hard", "soft"))
+    _require(0.0 < algo.polyak_tau <= 1.0, "polyak_tau", algo.polyak_tau, "in (0, 1]")
+    _require(algo.grad_clip_norm is None or algo.grad_clip_norm > 0, "grad_clip_norm", algo.grad_clip_norm,
+             "null or > 0")
+    _require(algo.adam_eps > 0, "adam_eps", algo.adam_eps, "> 0")
+    _require(algo.target_clip is None or algo.target_clip > 0, "target_clip", algo.target_clip, "null or > 0")
+    _require(0.0 <= algo.eval_epsilon <= 1.0, "eval_epsilon", algo.eval_epsilon, "in [0, 1]")
+
+
 @dataclass
 class DQNConfig:
     """The DQN family: one TD loss whose target is a swappable piece (Double, backup kind)."""
@@ -182,19 +197,8 @@ class DQNConfig:
     eval_epsilon: float = 0.001  # epsilon of evaluation episodes
 
     def __post_init__(self) -> None:
-        _require(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
-        _require(self.n_step >= 1, "n_step", self.n_step, ">= 1")
-        _one_of("backup", self.backup, BACKUPS)
+        _check_value_based(self)
         _one_of("td_loss", self.td_loss, ("huber", "mse"))
-        _one_of("exploration", self.exploration, ("epsilon_greedy", "boltzmann"))
-        _one_of("target_update", self.target_update, ("hard", "soft"))
-        _require(0.0 < self.polyak_tau <= 1.0, "polyak_tau", self.polyak_tau, "in (0, 1]")
-        _require(self.grad_clip_norm is None or self.grad_clip_norm > 0, "grad_clip_norm",
-                 self.grad_clip_norm, "null or > 0")
-        _require(self.adam_eps > 0, "adam_eps", self.adam_eps, "> 0")
-        _require(self.target_clip is None or self.target_clip > 0, "target_clip", self.target_clip,
-                 "null or > 0")
-        _require(0.0 <= self.eval_epsilon <= 1.0, "eval_epsilon", self.eval_epsilon, "in [0, 1]")
 
 
 RISK_MEASURES = ("neutral", "cvar", "wang")
@@ -229,17 +233,7 @@ class IQNConfig:
     risk_eta: float = 1.0  # CVaR level in (0, 1]; Wang shift (eta < 0 is risk-averse)
 
     def __post_init__(self) -> None:
-        _require(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
-        _require(self.n_step >= 1, "n_step", self.n_step, ">= 1")
-        _one_of("backup", self.backup, BACKUPS)
-        _one_of("exploration", self.exploration, ("epsilon_greedy", "boltzmann"))
-        _one_of("target_update", self.target_update, ("hard", "soft"))
-        _require(0.0 < self.polyak_tau <= 1.0, "polyak_tau", self.polyak_tau, "in (0, 1]")
-        _require(self.grad_clip_norm is None or self.grad_clip_norm > 0, "grad_clip_norm",
-                 self.grad_clip_norm, "null or > 0")
-        _require(self.adam_eps > 0, "adam_eps", self.adam_eps, "> 0")
-        _require(self.target_clip is None or self.target_clip > 0, "target_clip", self.target_clip, "null or > 0")
-        _require(0.0 <= self.eval_epsilon <= 1.0, "eval_epsilon", self.eval_epsilon, "in [0, 1]")
+        _check_value_based(self)
         _require(self.kappa >= 0, "kappa", self.kappa, ">= 0")
         for key in ("num_online_taus", "num_target_taus", "num_acting_taus"):
             value = getattr(self, key)

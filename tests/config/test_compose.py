@@ -7,7 +7,7 @@ from rlkit.config import (AtariEnvConfig, ConfigValueError, DQNConfig, MLPConfig
                           OffPolicySchedule, to_run_config)
 from tests.conftest import compose_config, group_options
 
-VALUE_BASED_SCHEDULES = ["cpu_small", "smoke", "cartpole", "report"]
+VALUE_BASED_SCHEDULES = ["cpu_small", "cpu_small_pixels", "smoke", "cartpole", "report"]
 MUJOCO_ENVS = ["ant", "halfcheetah", "hopper", "humanoid", "inverted_pendulum", "walker2d"]  # test_ppo_config.py
 
 
@@ -27,6 +27,7 @@ def test_every_env_composes_with_dqn(env):
     else:
         assert run.env.obs_type == "pixels" and run.env.frame_stack == 4 and run.env.screen_size == 84
         assert isinstance(run.network, NatureCNNConfig)
+        assert run.schedule.updates_per_env_step == 0.125  # the pixel env presets pick cpu_small_pixels
     # reward clipping: off for Boxing and Pong (as in the report), sign-clipping for the large-score games
     want_clip = 1.0 if env.split("_ram")[0] in ("breakout", "video_pinball") else None
     assert run.env.reward_clip == want_clip
