@@ -16,6 +16,7 @@ from torch import nn
 
 from rlkit.algos.dqn import losses
 from rlkit.networks.torso import Torso
+from rlkit.optim import make_adam
 from rlkit.schedules import LinearSchedule
 
 
@@ -114,7 +115,7 @@ class ValueLearner:
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.temperature_schedule = temperature_schedule
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=lr_schedule(0), eps=adam_eps)
+        self.optimizer = make_adam(self.online.parameters(), lr=lr_schedule(0), eps=adam_eps)
         self.grad_clip_norm = grad_clip_norm
         self.target_update = target_update
         self.polyak_tau = polyak_tau

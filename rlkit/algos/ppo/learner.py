@@ -15,6 +15,7 @@ from rlkit.algos.dqn.learner import NonFiniteError
 from rlkit.algos.ppo import losses
 from rlkit.buffers.rollout import RolloutBatch
 from rlkit.networks.actor_critic import GaussianActorCritic
+from rlkit.optim import make_adam
 from rlkit.schedules import LinearSchedule, constant
 
 EPOCH_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
@@ -27,10 +28,7 @@ class PPOLearner:
                  target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
                  seed: int) -> None:
         self.network = network.to(device)
-        try:  # fused Adam: one kernel for all parameters, ~3x faster steps for these small nets on a CPU
-            self.optimizer = torch.optim.Adam(self.network.parameters(), lr=lr, eps=adam_eps, fused=True)
-        except RuntimeError:  # torch < 2.4 has no fused Adam on the CPU
-            self.optimizer = torch.optim.Adam(self.network.parameters(), lr=lr, eps=adam_eps)
+        self.optimizer = make_adam(self.network.parameters(), lr=lr, eps=adam_eps)
         self.lr_schedule = LinearSchedule(lr, 0.0, total_env_steps) if anneal_lr else constant(lr)
         self.num_epochs, self.num_minibatches = num_epochs, num_minibatches
         self.gamma, self.gae_lambda = gamma, gae_lambda
