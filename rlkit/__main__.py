@@ -1,6 +1,8 @@
 """python -m rlkit [group=option ...] [key=value ...]: validate -> build -> run."""
 
 import sys
+import tempfile
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -10,6 +12,28 @@ from omegaconf import DictConfig
 from rlkit.config import register_schemas
 
 register_schemas()
+
+def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | None:
+    """Hydra creates the run dir before rlkit runs and fails with a traceback if it cannot: check the
+    static part of hydra.run.dir (hydra.sweep.dir with -m) first: its nearest existing ancestor must
+    take a file. Returns an error message, or None when the dir can be written."""
+    multirun = "-m" in argv or "--multirun" in argv
+    for key in ("hydra.sweep.dir",) if multirun else ("hydra.run.dir",):
+        given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == key]
+        value = given[-1] if given else default
+        static = Path(value.split("${", 1)[0] or ".")
+        probe = static
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            if not probe.is_dir():
+                raise NotADirectoryError(f"{probe} is not a directory")
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as err:
+            name = key if given else "the output dir"
+            return f"{name}={value!r} is not allowed: a writable directory that rlkit can create ({err})"
+    return None
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -25,4 +49,8 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
+    problem = unwritable_output_dir(sys.argv[1:])
+    if problem:
+        print(f"rlkit: error: {problem}", file=sys.stderr)
+        sys.exit(2)
     main()

@@ -85,6 +85,8 @@ def save_checkpoint(run_dir: Path, env_step: int, state: dict[str, Any], replay_
     for entry in folder.glob("replay_*.npz"):
         if entry.name != replay_path(run_dir, env_step).name and replay_state is not None:
             entry.unlink(missing_ok=True)
+    for entry in folder.glob("*.tmp"):  # left by a process killed mid-write; this one's are all renamed
+        entry.unlink(missing_ok=True)
     return path
 
 

@@ -47,16 +47,28 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def config_differences(saved: DictConfig, new: DictConfig) -> list[str]:
-    a = _flatten(OmegaConf.to_container(saved, resolve=True))
-    b = _flatten(OmegaConf.to_container(new, resolve=True))
+def config_differences(saved: DictConfig | dict, new: DictConfig | dict) -> list[str]:
+    """'key: old -> new' for every leaf that differs (run-control keys aside)."""
+    def leaves(config):
+        return _flatten(OmegaConf.to_container(config, resolve=True) if isinstance(config, DictConfig) else config)
+    a, b = leaves(saved), leaves(new)
     keys = sorted((set(a) | set(b)) - set(RUN_CONTROL_KEYS))
     return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}" for k in keys if a.get(k) != b.get(k)]
 
 
-def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, DictConfig]:
+# Keys that shape the saved state (weights, replay, per-env trackers): a resume cannot change them.
+STRUCTURAL_KEYS = ("env.", "network.", "algo.name", "hardware.num_envs", "schedule.replay_capacity_transitions",
+                   "schedule.rollout_transitions")
+
+
+def _structural(differences: list[str]) -> list[str]:
+    return [d for d in differences if d.split(":", 1)[0].startswith(STRUCTURAL_KEYS)]
+
+
+def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, DictConfig, list[str], bool]:
     """The config to continue a run with: the run's own overrides plus any new ones, refused if they
-    change the run's config unless allow_config_change=true."""
+    change the run's config unless allow_config_change=true (and always if they change its shapes).
+    Returns the run dir, the config, the run's overrides from now on, and whether they changed."""
     from hydra import compose
 
     run_dir = Path(cfg.resume)
@@ -69,12 +81,25 @@ def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, Di
     new_overrides = [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS]
     composed = compose(config_name="config", overrides=saved_overrides + new_overrides)
     differences = config_differences(saved, composed)
+    if _structural(differences):
+        raise ConfigValueError("resume", cfg.resume, "overrides that keep the run's env, network, algo and buffer"
+                               " shapes; these keys cannot change on resume: " + "; ".join(_structural(differences)))
     if differences and not cfg.allow_config_change:
         raise ConfigValueError("resume", cfg.resume, "a config equal to the run's own; these keys differ: "
                                + "; ".join(differences) + " (add allow_config_change=true to accept)")
     composed.resume = str(run_dir)
     composed.allow_config_change = cfg.allow_config_change
-    return run_dir, composed
+    return run_dir, composed, saved_overrides + new_overrides, bool(differences)
+
+
+def check_checkpoint_config(state: dict, path: Path, cfg: DictConfig, allow_config_change: bool) -> None:
+    """A checkpoint carries the config that wrote it: refuse one written by another config."""
+    if "config" not in state:
+        return
+    differences = config_differences(state["config"], cfg)
+    if _structural(differences) or (differences and not allow_config_change):
+        raise CheckpointError(f"checkpoint {path} was written by another config than this run's: "
+                              + "; ".join(differences))
 
 
 def _remove_if_empty(path: Path) -> None:
@@ -84,11 +109,15 @@ def _remove_if_empty(path: Path) -> None:
         pass
 
 
+def _write_run_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> None:
+    for name, content in ((CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True)),
+                          (OVERRIDES_FILE, OmegaConf.to_yaml(OmegaConf.create(overrides)))):
+        checkpoint.atomic_write(run_dir / name, lambda handle, text=content: handle.write(text.encode()))
+
+
 def _write_new_run_files(run_dir: Path, cfg: DictConfig, task_overrides: list[str]) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / CONFIG_FILE, resolve=True)
-    kept = [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS]
-    OmegaConf.save(OmegaConf.create(kept), run_dir / OVERRIDES_FILE)
+    _write_run_config(run_dir, cfg, [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS])
     run_id = uuid.uuid4().hex[:12]
     (run_dir / RUN_ID_FILE).write_text(run_id + "\n")
     return run_id
@@ -117,9 +146,9 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     multirun = ctx.sweep_dir is not None
     resume_state = resume_replay = None
     try:
-        run_dir = hydra_dir
+        run_dir, run_overrides, config_changed = hydra_dir, None, False
         if cfg.resume:
-            run_dir, cfg = resolve_resume(cfg, task_overrides)
+            run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
         run = to_run_config(cfg)
         entry = build.algo_entry(run)
         device = build.select_device(run)
@@ -132,6 +161,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
             if not found:
                 raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again instead")
             resume_state = checkpoint.load_checkpoint(found[-1][1])
+            check_checkpoint_config(resume_state, found[-1][1], cfg, run.allow_config_change)
             if resume_state.get("has_replay"):
                 resume_replay = checkpoint.load_replay(run_dir, found[-1][0])
     except USER_ERRORS as err:
@@ -143,6 +173,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     try:
         if run.resume:
             run_id = (run_dir / RUN_ID_FILE).read_text().strip()
+            if config_changed:  # accepted changes hold for later resumes too
+                _write_run_config(run_dir, cfg, run_overrides)
         else:
             run_id = _write_new_run_files(run_dir, cfg, task_overrides)
     except OSError as err:
@@ -173,7 +205,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, 
                          metrics=MetricsFile(run_dir / METRICS_FILE, resume_env_step=start_env_step if resume_state else None),
                          wandb=wandb,
                          console=ConsoleProgress(run.schedule.total_env_steps, start_env_step, run.logger.progress_bar),
-                         keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step)
+                         keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step,
+                         config=OmegaConf.to_container(cfg, resolve=True))
     exit_code = 1
     try:
         if on_policy:

@@ -37,7 +37,7 @@ from gymnasium.wrappers import FrameStackObservation
 
 from rlkit.config import AtariEnvConfig, ConfigValueError
 from rlkit.envs import ENVS
-from rlkit.envs.base import EnvSpec, StepResult, VecEnv
+from rlkit.envs.base import EnvSpec, StepResult, VecEnv, close_gymnasium_vector_env
 
 gym.register_envs(ale_py)
 
@@ -402,7 +402,7 @@ class GymnasiumAtariBackend:
         return StepResult(obs, reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
 
     def close(self) -> None:
-        self.env.close()
+        close_gymnasium_vector_env(self.env)
 
 
 # ------------------------------------------------------------------------------------- builder

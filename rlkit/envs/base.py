@@ -63,3 +63,16 @@ class VecEnv(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def close_gymnasium_vector_env(env) -> None:
+    """Close a gymnasium vector env, also after a worker died: AsyncVectorEnv.close waits for the
+    pending step and raises on the dead pipe, so its workers are then terminated directly."""
+    try:
+        env.close()
+    except Exception:  # a dead worker's pipe (EOFError, BrokenPipeError, ...)
+        for process in getattr(env, "processes", []):
+            if process.is_alive():
+                process.terminate()
+            process.join(timeout=5)
+        env.closed = True  # its __del__ must not try again

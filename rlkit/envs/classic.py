@@ -15,7 +15,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from rlkit.config import ClassicEnvConfig, ConfigValueError
 from rlkit.envs import ENVS
-from rlkit.envs.base import EnvSpec, StepResult, VecEnv
+from rlkit.envs.base import EnvSpec, StepResult, VecEnv, close_gymnasium_vector_env
 
 _BACKENDS = ("auto", "gymnasium_sync", "gymnasium_async")
 
@@ -63,7 +63,7 @@ class ClassicVecEnv:
         return StepResult(self._obs(obs), reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
 
     def close(self) -> None:
-        self.env.close()
+        close_gymnasium_vector_env(self.env)
 
 
 @ENVS.register("classic")

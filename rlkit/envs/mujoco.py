@@ -25,7 +25,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from rlkit.config import MujocoEnvConfig
 from rlkit.envs import ENVS
-from rlkit.envs.base import EnvSpec, StepResult, VecEnv
+from rlkit.envs.base import EnvSpec, StepResult, VecEnv, close_gymnasium_vector_env
 
 _BACKENDS = ("auto", "gymnasium_sync", "gymnasium_async")
 
@@ -87,7 +87,7 @@ class MujocoVecEnv:
                           np.asarray(truncated, dtype=bool))
 
     def close(self) -> None:
-        self.env.close()
+        close_gymnasium_vector_env(self.env)
 
 
 @ENVS.register("mujoco")

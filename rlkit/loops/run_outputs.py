@@ -52,6 +52,7 @@ class RunOutputs:
     console: ConsoleProgress
     keep_checkpoints: int
     frames_per_env_step: int
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved config, saved in each checkpoint
     process: psutil.Process = field(default_factory=psutil.Process)
     started: float = field(default_factory=time.monotonic)
     last_row: dict[str, Any] = field(default_factory=dict)
@@ -85,7 +86,8 @@ class RunOutputs:
         self.console.update(env_step, "  ".join(parts), force=force)
 
     def save(self, env_step: int, state: dict, replay_state: dict[str, np.ndarray] | None) -> Path:
-        return checkpoint.save_checkpoint(self.run_dir, env_step, state, replay_state, self.keep_checkpoints)
+        return checkpoint.save_checkpoint(self.run_dir, env_step, dict(state, config=self.config), replay_state,
+                                          self.keep_checkpoints)
 
     def write_diagnostic(self, name: str, content: dict[str, Any]) -> Path:
         path = self.run_dir / name
