@@ -137,11 +137,12 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
                 while counters.next_save_env_step <= counters.env_step:
                     counters.next_save_env_step += sched.save_interval_env_steps
             out.progress(counters.env_step)
-    except NonFiniteError as err:
-        out.write_diagnostic("nonfinite_diagnostic.json", {"metric": err.metric, "env_step": err.env_step,
-                                                           "details": err.details,
-                                                           "weights_finite": parts.learner.weights_finite()})
-        raise
+    except NonFiniteError as err:  # the learner saw the rollout's first step; report the step reached
+        out.write_diagnostic("nonfinite_diagnostic.json", {
+            "metric": err.metric, "env_step": counters.env_step, "rollout_start_env_step": err.env_step,
+            "details": err.details, "recent_grad_norms": list(parts.learner.recent_grad_norms),
+            "weights_finite": parts.learner.weights_finite()})
+        raise NonFiniteError(err.metric, counters.env_step, err.details) from None
     finally:
         stop.restore()
     if stop.requested:

@@ -28,6 +28,20 @@ class NonFiniteError(RuntimeError):
         super().__init__(f"non-finite {metric} at env step {env_step}")
 
 
+def tensor_statistics(**tensors: torch.Tensor) -> dict[str, dict[str, float]]:
+    """min / max / mean / std and the non-finite count of each tensor, for a non-finite diagnostic."""
+    out = {}
+    for name, tensor in tensors.items():
+        values = tensor.detach().float().cpu()
+        finite = values[torch.isfinite(values)]
+        out[name] = {"shape": list(values.shape), "nonfinite_count": int(values.numel() - finite.numel()),
+                     "min": float(finite.min()) if finite.numel() else math.nan,
+                     "max": float(finite.max()) if finite.numel() else math.nan,
+                     "mean": float(finite.mean()) if finite.numel() else math.nan,
+                     "std": float(finite.std()) if finite.numel() > 1 else 0.0}
+    return out
+
+
 class QNetwork(nn.Module):
     """torso -> Linear(out_dim, A). The head runs in float32 even under autocast."""
 
@@ -159,7 +173,7 @@ class ValueLearner:
         self._update_target(env_step)
         self.metrics.add(dict(metrics, loss=loss.detach()), grad_norm)
         self.last_lr, self.last_temperature = lr, temperature
-        self.check_finite(loss, grad_norm, env_step, amp_may_skip=self.amp)
+        self.check_finite(loss, grad_norm, env_step, amp_may_skip=self.amp, batch=tb)
 
     def pop_metrics(self) -> dict[str, float]:
         """Means since the last call (grad norm before clipping), plus the current lr and temperature."""
@@ -168,12 +182,15 @@ class ValueLearner:
             out.update(lr=self.last_lr, temperature=self.last_temperature)
         return out
 
-    def check_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor, env_step: int, amp_may_skip: bool) -> None:
+    def check_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor, env_step: int, amp_may_skip: bool,
+                     batch: TorchBatch) -> None:
         # One sync per update on the CPU is free; on CUDA the check reads two scalars.
-        if not torch.isfinite(loss):
-            raise NonFiniteError("loss", env_step, {"loss": float(loss)})
-        if not amp_may_skip and not torch.isfinite(grad_norm):
-            raise NonFiniteError("grad_norm", env_step, {"grad_norm": float(grad_norm)})
+        loss_ok, grad_ok = bool(torch.isfinite(loss)), amp_may_skip or bool(torch.isfinite(grad_norm))
+        if not (loss_ok and grad_ok):
+            raise NonFiniteError("loss" if not loss_ok else "grad_norm", env_step, {
+                "loss": float(loss.detach()), "grad_norm": float(grad_norm),
+                "batch": tensor_statistics(obs=batch.obs, rewards=batch.rewards, discounts=batch.discounts,
+                                           next_obs=batch.next_obs)})
 
     def weights_finite(self) -> bool:
         return all(torch.isfinite(p).all() for p in self._online_params)

@@ -9,9 +9,11 @@ passes it (CleanRL's rule). The math lives in ``losses.py``; the learner never s
 
 from __future__ import annotations
 
+import collections
+
 import torch
 
-from rlkit.algos.dqn.learner import NonFiniteError
+from rlkit.algos.dqn.learner import NonFiniteError, tensor_statistics
 from rlkit.algos.ppo import losses
 from rlkit.buffers.rollout import RolloutBatch
 from rlkit.networks.actor_critic import GaussianActorCritic
@@ -38,6 +40,7 @@ class PPOLearner:
         self.target_kl = target_kl
         self.device = device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)  # minibatch shuffles
+        self.recent_grad_norms: collections.deque[float] = collections.deque(maxlen=50)  # before clipping
         self.num_updates = 0  # gradient steps
         self.num_rollouts = 0
         self._rows: list[dict[str, float]] = []  # one per rollout since the last ``pop_metrics``
@@ -72,9 +75,12 @@ class PPOLearner:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.max_grad_norm)
+                self.recent_grad_norms.append(float(grad_norm))
                 if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
-                    raise NonFiniteError("loss" if not torch.isfinite(loss) else "grad_norm", env_step,
-                                         {"loss": float(loss), "grad_norm": float(grad_norm)})
+                    raise NonFiniteError("loss" if not torch.isfinite(loss) else "grad_norm", env_step, {
+                        "loss": float(loss.detach()), "grad_norm": float(grad_norm),
+                        "minibatch": tensor_statistics(obs=obs[index], actions=actions[index],
+                                                       advantages=advantages[index], returns=returns[index])})
                 self.optimizer.step()
                 for key, value in dict(metrics, loss=loss.detach(), grad_norm=grad_norm).items():
                     sums[key] += float(value)
