@@ -3,7 +3,10 @@
 Each seed is its own `python -m rlkit` process (at most --parallel at a time, one torch thread
 each). Writes benchmarks/results/atari_boxing_ram_dqn.{json,md} with the curves (training and
 evaluation returns against env steps and frames), the final returns and the wall time.
-Runs take long: start it in the background (`make bench-atari &`).
+Runs take hours on 2 cores: start it in the background (`make bench-atari &`). A killed benchmark
+continues where its runs' last checkpoints left off (one every 100k env steps):
+`make bench-atari ARGS="--continue outputs/bench/atari_boxing_ram_dqn/<stamp>"`; the wall time
+sums the segments.
 """
 
 from __future__ import annotations
@@ -21,7 +24,30 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
+from rlkit.checkpoint import list_checkpoints  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
+
+
+def wall_time_s(rows: list[dict]) -> float:
+    """Summed over the run's segments: each resumed process counts its wall time from 0 again."""
+    total = last = 0.0
+    for row in rows:
+        if row["wall_time_s"] < last:  # a new segment
+            total += last
+        last = row["wall_time_s"]
+    return total + last
+
+
+def collect(run_dir: Path, exit_code: int) -> dict:
+    """One run's curves (training and evaluation returns against env steps), finals and wall time."""
+    rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+    train = [(r["env_step"], r["train/episode_return_mean"]) for r in rows if "train/episode_return_mean" in r
+             and "loss" in r]
+    evals = [(r["env_step"], r["eval/return_mean"]) for r in rows if "eval/return_mean" in r]
+    return {"exit_code": exit_code, "wall_s": round(wall_time_s(rows)) if rows else 0,
+            "run_dir": str(run_dir.relative_to(REPO)), "train_curve": train, "eval_curve": evals,
+            "final_train_return": train[-1][1] if train else None,
+            "final_eval_return": evals[-1][1] if evals else None}
 
 
 def main() -> None:
@@ -30,14 +56,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--name", default="atari_boxing_ram_dqn")
+    parser.add_argument("--continue", dest="continue_dir", type=Path, default=None,
+                        help="a benchmark dir of an earlier, interrupted invocation: resume its runs")
     parser.add_argument("overrides", nargs="*", default=["algo=dqn", "env=boxing_ram"])
     args = parser.parse_args()
-    out_root = REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
     steps = args.total_env_steps
     common = args.overrides + [f"schedule.total_env_steps={steps}", f"schedule.eval_interval_env_steps={steps // 10}",
                                f"schedule.log_interval_env_steps={max(steps // 200, 1000)}",
-                               f"schedule.save_interval_env_steps={steps // 4}", "hardware.torch_threads=1",
-                               "hardware.env_threads=1", "logger.progress_bar=false"]
+                               f"schedule.save_interval_env_steps={min(steps // 4, 100_000)}",
+                               "hardware.torch_threads=1", "hardware.env_threads=1", "logger.progress_bar=false"]
     out_root.mkdir(parents=True, exist_ok=True)
     pending = list(args.seeds)
     running: dict[int, tuple[subprocess.Popen, float, Path]] = {}
@@ -46,23 +74,25 @@ def main() -> None:
         while pending and len(running) < args.parallel:
             seed = pending.pop(0)
             run_dir = out_root / f"seed{seed}"
-            cmd = [sys.executable, "-m", "rlkit", *common, f"seed={seed}", f"hydra.run.dir={run_dir}"]
-            log = open(out_root / f"seed{seed}.log", "w")
-            running[seed] = (subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), time.time(), run_dir)
+            saved = list_checkpoints(run_dir)
+            if saved and saved[-1][0] >= steps:  # finished in an earlier invocation
+                finished[seed] = collect(run_dir, exit_code=0)
+                continue
+            if saved:  # an interrupted run: continue it (the save interval may be new)
+                cmd = [sys.executable, "-m", "rlkit", f"resume={run_dir}",
+                       *[o for o in common if o.startswith("schedule.save_interval")], "allow_config_change=true",
+                       f"hydra.run.dir={out_root / 'resume_scratch'}"]
+            else:
+                cmd = [sys.executable, "-m", "rlkit", *common, f"seed={seed}", f"hydra.run.dir={run_dir}"]
+            log = open(out_root / f"seed{seed}.log", "a")
+            running[seed] = (subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), run_dir)
             print(f"started seed {seed}: {' '.join(cmd)}", flush=True)
         time.sleep(10)
-        for seed, (proc, started, run_dir) in list(running.items()):
+        for seed, (proc, run_dir) in list(running.items()):
             if proc.poll() is None:
                 continue
             del running[seed]
-            rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
-            train = [(r["env_step"], r["train/episode_return_mean"]) for r in rows if "train/episode_return_mean" in r
-                     and "loss" in r]
-            evals = [(r["env_step"], r["eval/return_mean"]) for r in rows if "eval/return_mean" in r]
-            finished[seed] = {"exit_code": proc.returncode, "wall_s": round(time.time() - started),
-                              "run_dir": str(run_dir.relative_to(REPO)), "train_curve": train, "eval_curve": evals,
-                              "final_train_return": train[-1][1] if train else None,
-                              "final_eval_return": evals[-1][1] if evals else None}
+            finished[seed] = collect(run_dir, proc.returncode)
             print(f"seed {seed} done: exit {proc.returncode}, eval {finished[seed]['final_eval_return']},"
                   f" train {finished[seed]['final_train_return']}, {finished[seed]['wall_s']} s", flush=True)
     finals_eval = [f["final_eval_return"] for f in finished.values() if f["final_eval_return"] is not None]

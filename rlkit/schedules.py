@@ -20,3 +20,9 @@ class LinearSchedule:
 
 def constant(value: float) -> LinearSchedule:
     return LinearSchedule(value, value, 1)
+
+
+def next_multiple(env_step: int, interval: int) -> int:
+    """The first multiple of ``interval`` past ``env_step``: where a periodic log, evaluation or
+    save falls next. Recomputed on resume, so a resume that changes an interval takes effect at once."""
+    return (env_step // interval + 1) * interval

@@ -23,6 +23,7 @@ from rlkit.config import OffPolicySchedule
 from rlkit.envs.base import VecEnv
 from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
+from rlkit.schedules import next_multiple
 
 
 class EnvFailure(RuntimeError):
@@ -76,6 +77,9 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
     env_seed = seeding.derive_seed(parts.seed, "train_env")
     if resume_state is not None:  # emulator state is not saved: envs restart, the buffer marks the seam
         counters = OffPolicyCounters(**resume_state["counters"])
+        counters.next_log_env_step = next_multiple(counters.env_step, sched.log_interval_env_steps)
+        counters.next_eval_env_step = next_multiple(counters.env_step, sched.eval_interval_env_steps)
+        counters.next_save_env_step = next_multiple(counters.env_step, sched.save_interval_env_steps)
         parts.learner.load_state_dict(resume_state["learner"])
         parts.actor.load_state_dict(resume_state["actor"])
         tracker.load_state_dict(resume_state["episodes"])

@@ -27,6 +27,7 @@ from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.off_policy import EnvFailure
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
 from rlkit.normalizers import RewardScaler
+from rlkit.schedules import next_multiple
 
 
 @dataclass
@@ -62,6 +63,9 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
     env_seed = seeding.derive_seed(parts.seed, "train_env")
     if resume_state is not None:  # simulator state is not saved: envs restart at a rollout boundary
         counters = OnPolicyCounters(**resume_state["counters"])
+        counters.next_log_env_step = next_multiple(counters.env_step, sched.log_interval_env_steps)
+        counters.next_eval_env_step = next_multiple(counters.env_step, sched.eval_interval_env_steps)
+        counters.next_save_env_step = next_multiple(counters.env_step, sched.save_interval_env_steps)
         parts.learner.load_state_dict(resume_state["learner"])
         parts.actor.load_state_dict(resume_state["actor"])
         if parts.reward_scaler is not None:
