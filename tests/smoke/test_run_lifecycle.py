@@ -1,10 +1,16 @@
 """Seeding, resume and bad input at the job level (CartPole, in-process)."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from rlkit import checkpoint
 from rlkit.logging import METRICS_FILE, read_metrics
-from tests.conftest import run_in_process
+from tests.conftest import REPO, run_in_process
 
 NOISY_KEYS = {"wall_time_s", "sps", "system/cpu_percent", "system/rss_gb"}
 DETERMINISM = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=2000", "schedule.warmup_env_steps=200",
@@ -70,3 +76,36 @@ def test_bad_input_gives_one_message_and_no_run_dir(overrides, fragment, tmp_pat
     assert result["exit_code"] == 2
     assert fragment in result["error"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_and_ctrl_c_save_a_checkpoint_before_exiting(signum, tmp_path):
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, WANDB_MODE="disabled")
+    proc = subprocess.Popen([sys.executable, "-m", "rlkit", "env=cartpole", "schedule=smoke",
+                             "schedule.total_env_steps=10000000", "schedule.save_interval_env_steps=1000000",
+                             "logger.progress_bar=false", f"hydra.run.dir={run_dir}"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (run_dir / METRICS_FILE).exists() or len(read_metrics(run_dir / METRICS_FILE)) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert f"stopped by {signal.Signals(signum).name}" in output and f"resume={run_dir}" in output
+    step, path = checkpoint.list_checkpoints(run_dir)[-1]  # the periodic save is 1M steps away: this is the stop's
+    assert 200 <= step < 1_000_000 and checkpoint.load_checkpoint(path)["counters"]["env_step"] == step
+    assert read_metrics(run_dir / METRICS_FILE)[-1]["env_step"] <= step
+
+
+def test_a_resume_with_a_new_save_interval_uses_it_at_once(tmp_path):
+    run_dir = tmp_path / "run"
+    base = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", "schedule.save_interval_env_steps=400",
+            "logger.progress_bar=false"]
+    run_in_process(base, run_dir)
+    resumed = run_in_process([f"resume={run_dir}", "schedule.total_env_steps=1400", "schedule.save_interval_env_steps=100",
+                              "allow_config_change=true"], tmp_path / "unused")
+    assert resumed["exit_code"] == 0, resumed.get("error")
+    steps = [s for s, _ in checkpoint.list_checkpoints(run_dir)]  # the newest 3
+    assert len(steps) == 3 and steps[-1] >= 1400 and steps[-2] < 1400 and steps[-1] - steps[-3] <= 216
