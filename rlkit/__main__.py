@@ -2,16 +2,16 @@
 
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from rlkit.config import register_schemas
 
 register_schemas()
+
 
 def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | None:
     """Hydra creates the run dir before rlkit runs and fails with a traceback if it cannot: check the
@@ -39,12 +39,23 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
     from rlkit.launch import JobContext, run_job
+    from rlkit.sweeps import write_outcome
 
-    result = run_job(cfg, JobContext.from_hydra())
-    if result.get("exit_code", 0) != 0:
-        print(f"rlkit: error: {result['error']}", file=sys.stderr)
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
+    ctx = JobContext.from_hydra()
+    if ctx.sweep_dir is None:
+        result = run_job(cfg, ctx)
+        if result.get("exit_code", 0) != 0:
+            print(f"rlkit: error: {result['error']}", file=sys.stderr)
             sys.exit(result["exit_code"])
+        return result
+    try:  # in a sweep, one job's failure must not end the others: record it, go on
+        result = run_job(cfg, ctx)
+    except Exception as err:  # noqa: BLE001 - a crash of this job, reported in the sweep summary
+        traceback.print_exc()
+        result = {"error": f"{type(err).__name__}: {err}", "exit_code": 1}
+    write_outcome(ctx.output_dir, ctx.task_overrides, result)
+    if result.get("exit_code", 0) != 0:
+        print(f"rlkit: error in job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
     return result
 
 
@@ -54,3 +65,7 @@ if __name__ == "__main__":
         print(f"rlkit: error: {problem}", file=sys.stderr)
         sys.exit(2)
     main()
+    from rlkit.sweeps import SweepState
+
+    if SweepState.failed_jobs:
+        sys.exit(1)

@@ -26,6 +26,7 @@ from rlkit.loops.run_outputs import RunOutputs
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
 from rlkit.stats import welch_t_test_greater
+from rlkit.sweeps import sweep_name
 
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
@@ -196,7 +197,7 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, 
     name = ",".join(o for o in ctx.task_overrides if _override_key(o) not in RUN_CONTROL_KEYS) or "default"
     group = run.logger.wandb_group
     if group is None and ctx.sweep_dir is not None:
-        group = ctx.sweep_dir.name
+        group = sweep_name(ctx.sweep_dir)
     wandb = WandbSink(run.logger.wandb_mode, project=run.logger.wandb_project, entity=run.logger.wandb_entity,
                       group=group, name=name, job_type=run.algo.name,
                       tags=[run.algo.name, spec.env_id.split()[0], *run.logger.tags],

@@ -1,0 +1,98 @@
+"""Multiruns through the CLI: the basic, joblib and submitit_local launchers (Ray where installed),
+one outcome and one W&B run per job, a failing job reported while the others complete."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlkit.logging import METRICS_FILE, read_metrics
+from rlkit.report import summarize
+from rlkit.sweeps import OUTCOME_FILE, SUMMARY_FILE
+from tests.conftest import REPO
+
+SMOKE = ["env=cartpole", "schedule=smoke", "logger.progress_bar=false"]
+
+
+def _multirun(args: list[str], sweep_dir: Path, **env_overrides) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "disabled", **env_overrides}
+    return subprocess.run([sys.executable, "-m", "rlkit", "-m", *args, f"hydra.sweep.dir={sweep_dir}"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
+
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]],
+                         ids=["basic", "joblib"])
+def test_a_4_job_multirun_gives_4_runs_and_a_report_that_matches_them(launcher, tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = _multirun(SMOKE + ["seed=0,1", "schedule.lr=0.001,0.0003", *launcher], sweep)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = _job_dirs(sweep)
+    assert [j.name for j in jobs] == ["0", "1", "2", "3"]
+    seen = set()
+    for job in jobs:
+        rows = read_metrics(job / METRICS_FILE)
+        outcome = json.loads((job / OUTCOME_FILE).read_text())
+        last_eval = [r for r in rows if "eval/return_mean" in r][-1]
+        assert outcome["exit_code"] == 0 and outcome["env_step"] == last_eval["env_step"] >= 400
+        assert outcome["eval/return_mean"] == last_eval["eval/return_mean"]
+        assert summarize(job)["eval_return"] == last_eval["eval/return_mean"]
+        seen.add(tuple(sorted(o for o in outcome["overrides"] if o.startswith(("seed=", "schedule.lr=")))))
+    assert len(seen) == 4  # every combination ran once
+    summary = (sweep / SUMMARY_FILE).read_text()
+    assert summary.count("| ok |") == 4 and "all jobs finished" in proc.stdout
+
+
+def test_a_failing_job_is_reported_and_the_others_complete(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = _multirun(SMOKE + ["schedule.lr=0.001,-1,0.0003", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], sweep)
+    assert proc.returncode == 1  # the sweep says it had a failure
+    assert "1 job(s) FAILED" in proc.stdout
+    outcomes = {j.name: json.loads((j / OUTCOME_FILE).read_text()) for j in _job_dirs(sweep)}
+    assert [o["exit_code"] for o in outcomes.values()] == [0, 2, 0]
+    assert "schedule.lr=-1.0 is not allowed: > 0" in outcomes["1"]["error"]
+    assert "schedule.lr=-1.0 is not allowed" in (sweep / SUMMARY_FILE).read_text()
+    for name in ("0", "2"):
+        assert (sweep / name / METRICS_FILE).is_file()
+
+
+def test_a_2_job_submitit_local_sweep_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = _multirun(SMOKE + ["seed=0,1", "hydra/launcher=submitit_local"], sweep)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [json.loads((j / OUTCOME_FILE).read_text())["exit_code"] for j in _job_dirs(sweep)] == [0, 0]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+                    reason="the Ray launcher is an optional extra: pip install -e '.[ray]'")
+def test_a_2_job_ray_sweep_runs_on_this_machine(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = _multirun(SMOKE + ["seed=0,1", "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2"], sweep)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [json.loads((j / OUTCOME_FILE).read_text())["exit_code"] for j in _job_dirs(sweep)] == [0, 0]
+
+
+def test_wandb_offline_writes_one_run_per_job_with_distinct_ids_and_the_sweep_group(tmp_path):
+    sweep = tmp_path / "outputs" / "sweeps" / "my_study" / "2026-01-01" / "12-00-00"
+    proc = _multirun(SMOKE + ["seed=0,1,2", "logger.wandb_mode=offline", "hydra/launcher=joblib"], sweep,
+                     WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wandb_home"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ids = []
+    for job in _job_dirs(sweep):
+        run_id = (job / "run_id.txt").read_text().strip()
+        offline = list((job / "wandb").glob("offline-run-*"))
+        assert len(offline) == 1 and offline[0].name.endswith(run_id)  # one run per job, its own dir
+        record = (offline[0] / f"run-{run_id}.wandb").read_bytes()
+        assert b"my_study/2026-01-01/12-00-00" in record  # group = the sweep's name
+        assert f"seed={job.name}".encode() in record  # name from the overrides
+        ids.append(run_id)
+    assert len(set(ids)) == 3
