@@ -1,6 +1,13 @@
 import json
 
-from rlkit.report import find_run_dirs, main, summarize
+import numpy as np
+import pytest
+
+from rlkit.report import (align_curves, final_score, find_run_dirs, group_variants, is_sweep_dir, load_run, main,
+                          response_file, summarize, swept_keys)
+from rlkit.stats import bootstrap_ci, iqm
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _write_run(path, rows, overrides):
@@ -27,8 +34,129 @@ def test_summary_reads_the_numbers_of_the_metrics_file(tmp_path):
 
 def test_cli_prints_a_table_and_refuses_missing_paths(tmp_path, capsys):
     _write_run(tmp_path / "run", [{"env_step": 10, "eval/return_mean": 3.0, "eval/return_std": 0.5}], [])
-    assert main([str(tmp_path / "run"), "--out", str(tmp_path / "table.md")]) == 0
+    out_dir = tmp_path / "report"
+    assert main([str(tmp_path / "run"), "--out", str(tmp_path / "table.md"), "--out-dir", str(out_dir)]) == 0
     out = capsys.readouterr().out
-    assert "| 3.0 +- 0.5 |" in out and (tmp_path / "table.md").read_text().strip() == out.strip()
+    table = (tmp_path / "table.md").read_text().strip()
+    assert "| 3.0 +- 0.5 |" in table and table.startswith("| run |") and table in out
     assert main([str(tmp_path / "nope")]) == 2
     assert "no such path" in capsys.readouterr().err
+
+
+# Final eval returns of the synthetic sweep, by lr, for seeds 1, 2, 3. By hand:
+# lr=0.001: mean (10 + 20 + 60) / 3 = 30; IQM of n=3 weighs the sorted values 1/6, 2/3, 1/6: (10 + 80 + 60) / 6 = 25
+# lr=0.0003: mean (16 + 4 + 7) / 3 = 9; IQM (4 + 4 * 7 + 16) / 6 = 8
+FINAL_EVALS = {"0.001": [10.0, 20.0, 60.0], "0.0003": [16.0, 4.0, 7.0]}
+HAND = {"schedule.lr=0.001": (30.0, 25.0), "schedule.lr=0.0003": (9.0, 8.0)}
+
+
+def _write_sweep(root):
+    """2 lr values x 3 seeds as Hydra lays them out: numbered job dirs; seed s runs at 100 s + 10 SPS (median)."""
+    job = 0
+    for lr, finals in FINAL_EVALS.items():
+        for seed, final in enumerate(finals, start=1):
+            end = 300 + 10 * seed  # the seeds stop at different env steps
+            rows = [{"env_step": 100, "sps": 100.0 * seed, "loss": 1.0, "grad_norm": 2.0,
+                     "train/episode_return_mean": 1.0},
+                    {"env_step": 150, "eval/return_mean": final / 2, "eval/return_std": 1.0},
+                    {"env_step": end, "sps": 100.0 * seed + 20, "loss": 0.5, "grad_norm": 1.0,
+                     "train/episode_return_mean": 2.0},
+                    {"env_step": end, "eval/return_mean": final, "eval/return_std": 1.0}]
+            _write_run(root / str(job), rows, ["experiment=cartpole_dqn", f"schedule.lr={lr}", f"seed={seed}"])
+            (root / str(job) / "config.yaml").write_text(f"seed: {seed}\nschedule:\n  lr: {lr}\n")
+            job += 1
+    return root
+
+
+def _table_rows(markdown, section):
+    """{first cell: other cells} of the Markdown table under ``## section``."""
+    lines = markdown.split(f"## {section}\n")[1].split("\n## ")[0].splitlines()
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    return {row[0]: row[1:] for row in cells[2:]}
+
+
+def _is_png(path):
+    data = path.read_bytes()
+    return data[:8] == PNG_SIGNATURE and len(data) > 5000
+
+
+def test_seeds_of_a_sweep_are_grouped_into_variants(tmp_path):
+    sweep = _write_sweep(tmp_path / "sweep")
+    assert is_sweep_dir(sweep) and not is_sweep_dir(sweep / "0")
+    runs = [load_run(d) for d in find_run_dirs([sweep])]
+    keys, variants = group_variants(runs)
+    assert keys == ["schedule.lr"]  # experiment is the same everywhere, seed is not a variant
+    assert [v.label for v in variants] == ["schedule.lr=0.0003", "schedule.lr=0.001"]  # numeric order
+    for variant in variants:
+        lr = variant.settings["schedule.lr"]
+        assert sorted(r.path.name for r in variant.runs) == (["3", "4", "5"] if lr == "0.0003" else ["0", "1", "2"])
+        seeds = sorted(o for r in variant.runs for o in r.overrides if o.startswith("seed="))
+        assert seeds == ["seed=1", "seed=2", "seed=3"]
+        assert sorted(final_score(r.rows) for r in variant.runs) == sorted(FINAL_EVALS[lr])
+    assert swept_keys([["seed=1", "a=1", "b=x"], ["seed=2", "a=1", "b=y"], ["a=1", "+c=2", "b=x"]]) == ["b", "c"]
+
+
+def test_report_of_a_sweep_has_the_variant_numbers_and_figures(tmp_path, capsys):
+    sweep = _write_sweep(tmp_path / "sweep")
+    assert main([str(sweep)]) == 0  # a sweep dir is also the default output dir
+    out = capsys.readouterr().out
+    markdown = (sweep / "report.md").read_text()
+    assert markdown in out and f"wrote {sweep / 'report.md'}" in out
+    variants = _table_rows(markdown, "Variants")
+    assert set(variants) == set(HAND)
+    for label, (mean, iqm_by_hand) in HAND.items():
+        seeds, mean_text, iqm_text, low_text, high_text, sps_text = variants[label]
+        lr = label.split("=")[1]
+        scores = [json.loads(line)["eval/return_mean"]
+                  for job in sorted(sweep.iterdir()) if job.is_dir()
+                  for line in (job / "metrics.jsonl").read_text().splitlines()[-1:]
+                  if f"- schedule.lr={lr}\n" in (job / "overrides.yaml").read_text()]
+        low, high = bootstrap_ci(scores, np.mean)
+        assert seeds == "3" and sps_text == "210"  # runs' median SPS 110, 210, 310
+        assert float(mean_text) == pytest.approx(mean) == pytest.approx(np.mean(scores))
+        assert float(iqm_text) == pytest.approx(iqm_by_hand) == pytest.approx(iqm(scores))
+        assert float(low_text) == pytest.approx(low, abs=0.005) and float(high_text) == pytest.approx(high, abs=0.005)
+        assert low <= mean <= high
+    assert len(_table_rows(markdown, "Runs")) == 6
+    assert "(curves.png)" in markdown and "(response_schedule.lr.png)" in markdown
+    assert _is_png(sweep / "curves.png") and _is_png(sweep / "response_schedule.lr.png")
+
+
+def test_a_run_without_evaluation_is_scored_by_its_last_training_return(tmp_path, monkeypatch, capsys):
+    rows = [{"env_step": 100, "sps": 50.0, "train/episode_return_mean": 1.0},
+            {"env_step": 200, "sps": 70.0, "train/episode_return_mean": 4.0}]
+    _write_run(tmp_path / "run", rows, ["seed=3"])
+    assert final_score(rows) == 4.0
+    assert final_score(rows + [{"env_step": 200, "eval/return_mean": 9.0}]) == 9.0
+    assert final_score([{"env_step": 0}]) is None
+    monkeypatch.chdir(tmp_path)
+    assert main([str(tmp_path / "run")]) == 0  # a run dir: the report goes to ./report
+    capsys.readouterr()
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert _table_rows(markdown, "Variants")["(defaults)"][:3] == ["1", "4.00", "4.00"]
+    assert _is_png(tmp_path / "report" / "curves.png")
+    assert not list((tmp_path / "report").glob("response_*"))  # nothing swept
+
+
+def test_two_swept_keys_get_one_response_figure_each(tmp_path, capsys):
+    for job, (lr, backup) in enumerate([("0.1", "max"), ("0.1", "soft"), ("1", "max"), ("1", "soft")]):
+        rows = [{"env_step": 10, "eval/return_mean": float(job)}, {"env_step": 20, "eval/return_mean": float(job + 1)}]
+        _write_run(tmp_path / "sweep" / str(job), rows, [f"schedule.lr={lr}", f"+algo.backup={backup}", "seed=0"])
+    assert main([str(tmp_path / "sweep"), "--out-dir", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert set(_table_rows((tmp_path / "out" / "report.md").read_text(), "Variants")) == {
+        "schedule.lr=0.1 algo.backup=max", "schedule.lr=0.1 algo.backup=soft",
+        "schedule.lr=1 algo.backup=max", "schedule.lr=1 algo.backup=soft"}
+    assert _is_png(tmp_path / "out" / "response_schedule.lr.png")  # numeric x, one series per backup
+    assert _is_png(tmp_path / "out" / "response_algo.backup.png")  # categorical x, one series per lr
+    assert response_file("hydra/launcher") == "response_hydra_launcher.png"
+
+
+def test_curves_are_interpolated_onto_the_env_steps_every_seed_covers():
+    a = (np.array([0.0, 10.0, 20.0]), np.array([0.0, 10.0, 20.0]))
+    b = (np.array([5.0, 15.0, 25.0]), np.array([1.0, 3.0, 5.0]))
+    grid, values = align_curves([a, b])
+    np.testing.assert_array_equal(grid, [5.0, 10.0, 15.0, 20.0])  # from the latest start to the earliest end
+    np.testing.assert_array_equal(values, [[5.0, 10.0, 15.0, 20.0], [1.0, 2.0, 3.0, 4.0]])
+    grid, values = align_curves([a, (np.array([30.0]), np.array([1.0]))])
+    assert grid.size == 0 and values.shape == (2, 0)  # no env step is covered by both
