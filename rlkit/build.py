@@ -12,6 +12,7 @@ from rlkit.buffers import FrameReplay
 from rlkit.buffers.rollout import RolloutBuffer
 from rlkit.config import ConfigValueError, OffPolicySchedule, OnPolicySchedule, RootConfig
 from rlkit.envs import ENVS, EnvSpec, VecEnv
+from rlkit.health import HealthLimits, HealthTracker
 from rlkit.loops.off_policy import OffPolicyParts
 from rlkit.loops.on_policy import OnPolicyParts
 from rlkit import seeding
@@ -81,6 +82,13 @@ def replay_for(run: RootConfig, spec: EnvSpec, gamma: float, n_step: int) -> Fra
                        spec.frame_stack, action_dtype=action_dtype, n_step=n_step, gamma=gamma)
 
 
+def health_tracker(run: RootConfig) -> HealthTracker:
+    health = run.health
+    limits = HealthLimits(health.min_return_trend, health.max_grad_norm_growth, health.max_grad_norm_jitter)
+    return HealthTracker(limits, stop_hopeless=health.stop_hopeless,
+                         judge_from_env_step=int(health.judge_after_fraction * run.schedule.total_env_steps))
+
+
 def build_off_policy(run: RootConfig, entry: AlgoEntry, envs: VecEnv, eval_envs: VecEnv,
                      device: torch.device) -> OffPolicyParts:
     try:
@@ -90,7 +98,7 @@ def build_off_policy(run: RootConfig, entry: AlgoEntry, envs: VecEnv, eval_envs:
     buffer = replay_for(run, envs.spec, run.algo.gamma, run.algo.n_step)
     return OffPolicyParts(envs=envs, eval_envs=eval_envs, buffer=buffer, learner=learner, actor=actor,
                           schedule=run.schedule, reward_clip=run.env.reward_clip,
-                          eval_epsilon=run.algo.eval_epsilon, seed=run.seed)
+                          eval_epsilon=run.algo.eval_epsilon, seed=run.seed, health=health_tracker(run))
 
 
 def build_on_policy(run: RootConfig, entry: AlgoEntry, envs: VecEnv, eval_envs: VecEnv,
@@ -108,7 +116,7 @@ def build_on_policy(run: RootConfig, entry: AlgoEntry, envs: VecEnv, eval_envs: 
     buffer = RolloutBuffer(sched.rollout_transitions // num_envs, num_envs, envs.spec.obs_shape,
                            envs.spec.action_shape, device)
     return OnPolicyParts(envs=envs, eval_envs=eval_envs, buffer=buffer, learner=learner, actor=actor,
-                         reward_scaler=reward_scaler, schedule=sched, seed=run.seed)
+                         reward_scaler=reward_scaler, schedule=sched, seed=run.seed, health=health_tracker(run))
 
 
 def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int):

@@ -415,12 +415,32 @@ class LoggerConfig:
 
 
 @dataclass
+class HealthConfig:
+    """The learning-health verdict (rlkit/health.py): always measured and logged; acted on only
+    with stop_hopeless=true (off by default: measure its false-positive rate on your task first)."""
+
+    stop_hopeless: bool = False  # end runs judged hopeless (a checkpoint is saved; resumable)
+    judge_after_fraction: float = 0.3  # act only after this fraction of schedule.total_env_steps
+    min_return_trend: float = 0.1  # Kendall's tau of training return vs time below this: not improving
+    max_grad_norm_growth: float = 10.0  # median grad norm, late half / early half, above this: diverging
+    max_grad_norm_jitter: float = 0.5  # median |log ratio| of consecutive grad norms above this: oscillating
+
+    def __post_init__(self) -> None:
+        _require(0.0 <= self.judge_after_fraction <= 1.0, "judge_after_fraction", self.judge_after_fraction,
+                 "in [0, 1]")
+        _require(-1.0 <= self.min_return_trend <= 1.0, "min_return_trend", self.min_return_trend, "in [-1, 1]")
+        _require(self.max_grad_norm_growth > 0, "max_grad_norm_growth", self.max_grad_norm_growth, "> 0")
+        _require(self.max_grad_norm_jitter > 0, "max_grad_norm_jitter", self.max_grad_norm_jitter, "> 0")
+
+
+@dataclass
 class RootConfig:
     seed: int = 0
     resume: Optional[str] = None  # a run dir to continue from its last checkpoint
     allow_config_change: bool = False  # with resume: accept overrides that differ from the run's config
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     random_baseline_episodes: int = 0  # after training, compare eval returns to this many random-policy episodes
+    health: HealthConfig = field(default_factory=HealthConfig)
     env: Any = MISSING
     network: Any = MISSING
     algo: Any = MISSING
@@ -469,5 +489,10 @@ def to_run_config(cfg: DictConfig) -> RootConfig:
             raise err.prefixed(group) from None
         if not hasattr(parts[group], "__dataclass_fields__"):
             raise ConfigValueError(group, OmegaConf.to_container(node), "a config built on a schema in rlkit/config.py")
-    scalars = {k: cfg[k] for k in root_fields if k in cfg}
+    scalars: dict[str, Any] = {}
+    for key in root_fields & set(cfg.keys()):
+        try:
+            scalars[key] = OmegaConf.to_object(cfg[key]) if isinstance(cfg[key], DictConfig) else cfg[key]
+        except ConfigValueError as err:
+            raise err.prefixed(key) from None
     return RootConfig(**scalars, **parts)

@@ -21,6 +21,7 @@ from rlkit.algos.dqn.learner import NonFiniteError, ValueLearner
 from rlkit.buffers import FrameReplay
 from rlkit.config import OffPolicySchedule
 from rlkit.envs.base import VecEnv
+from rlkit.health import HealthTracker
 from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
 from rlkit.schedules import next_multiple
@@ -54,6 +55,7 @@ class OffPolicyParts:
     reward_clip: float | None
     eval_epsilon: float
     seed: int
+    health: HealthTracker
 
 
 def _checkpoint_state(parts: OffPolicyParts, counters: OffPolicyCounters, tracker: EpisodeTracker,
@@ -61,7 +63,7 @@ def _checkpoint_state(parts: OffPolicyParts, counters: OffPolicyCounters, tracke
     return {"counters": vars(counters).copy(), "learner": parts.learner.state_dict(),
             "actor": parts.actor.state_dict(), "episodes": tracker.state_dict(),
             "replay_rng": replay_rng.bit_generator.state, "eval_rng": eval_rng.bit_generator.state,
-            "torch_rng": seeding.torch_rng_state()}
+            "torch_rng": seeding.torch_rng_state(), "health": parts.health.state_dict()}
 
 
 def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict | None = None,
@@ -83,6 +85,8 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
         parts.learner.load_state_dict(resume_state["learner"])
         parts.actor.load_state_dict(resume_state["actor"])
         tracker.load_state_dict(resume_state["episodes"])
+        if "health" in resume_state:
+            parts.health.load_state_dict(resume_state["health"])
         replay_rng.bit_generator.state = resume_state["replay_rng"]
         eval_rng.bit_generator.state = resume_state["eval_rng"]
         seeding.set_torch_rng_state(resume_state["torch_rng"])
@@ -144,7 +148,10 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
                        "updates": parts.learner.num_updates, "buffer_fill": len(parts.buffer),
                        "replay_ratio": counters.samples_since_log / max(counters.env_steps_since_log, 1),
                        "sps": counters.env_steps_since_log / max(out.seconds_since_log(), 1e-9)}
+                row.update(parts.health.observe(row))
                 out.log(counters.env_step, row)
+                if parts.health.should_stop(row, counters.env_step):
+                    stop.request("health verdict (hopeless)")
                 counters.samples_since_log = counters.env_steps_since_log = 0
                 counters.next_log_env_step += sched.log_interval_env_steps
             if counters.env_step >= counters.next_save_env_step:

@@ -23,6 +23,7 @@ from rlkit.algos.ppo.learner import PPOLearner
 from rlkit.buffers.rollout import RolloutBuffer
 from rlkit.config import OnPolicySchedule
 from rlkit.envs.base import VecEnv
+from rlkit.health import HealthTracker
 from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.off_policy import EnvFailure
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
@@ -51,6 +52,7 @@ class OnPolicyParts:
     reward_scaler: RewardScaler | None
     schedule: OnPolicySchedule
     seed: int
+    health: HealthTracker
 
 
 def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | None = None) -> dict:
@@ -71,6 +73,8 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
         if parts.reward_scaler is not None:
             parts.reward_scaler.load_state_dict(resume_state["reward_scaler"])
         tracker.load_state_dict(resume_state["episodes"])
+        if "health" in resume_state:
+            parts.health.load_state_dict(resume_state["health"])
         seeding.set_torch_rng_state(resume_state["torch_rng"])
         env_seed = seeding.derive_seed(parts.seed, f"train_env_resume_{counters.env_step}")
     obs = parts.actor.observe(parts.envs.reset(seed=env_seed))  # [E, *obs_shape] normalized
@@ -98,7 +102,7 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
         state = {"counters": vars(counters).copy(), "learner": parts.learner.state_dict(),
                  "actor": parts.actor.state_dict(), "episodes": tracker.state_dict(),
                  "reward_scaler": parts.reward_scaler.state_dict() if parts.reward_scaler else None,
-                 "torch_rng": seeding.torch_rng_state()}
+                 "torch_rng": seeding.torch_rng_state(), "health": parts.health.state_dict()}
         out.save(counters.env_step, state, None)
 
     try:
@@ -132,7 +136,10 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
             if counters.env_step >= counters.next_log_env_step:
                 row = {**parts.learner.pop_metrics(), **tracker.summary(), **out.system_metrics(),
                        "sps": counters.env_steps_since_log / max(out.seconds_since_log(), 1e-9)}
+                row.update(parts.health.observe(row))
                 out.log(counters.env_step, row)
+                if parts.health.should_stop(row, counters.env_step):
+                    stop.request("health verdict (hopeless)")
                 counters.env_steps_since_log = 0
                 while counters.next_log_env_step <= counters.env_step:
                     counters.next_log_env_step += sched.log_interval_env_steps

@@ -17,7 +17,8 @@ from rlkit.logging import ConsoleProgress, MetricsFile, WandbSink
 
 
 class StopRequest:
-    """SIGTERM / SIGINT set a flag the loop checks once per vector step; it then saves and exits."""
+    """SIGTERM / SIGINT (or ``request``) set a flag the loop checks once per vector step; it then
+    saves a checkpoint and exits."""
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
@@ -34,6 +35,10 @@ class StopRequest:
         if self.signal_name is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
         self.signal_name = signal.Signals(signum).name
+
+    def request(self, reason: str) -> None:
+        """Stop for a reason of the run's own (e.g. the health verdict), like a signal would."""
+        self.signal_name = reason
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

@@ -1,0 +1,47 @@
+"""The learning-health measures and verdict on hand-made histories."""
+
+import math
+
+import pytest
+
+from rlkit.health import HealthLimits, HealthTracker, grad_norm_growth, grad_norm_jitter, judge, kendall_tau
+
+LIMITS = HealthLimits(min_return_trend=0.1, max_grad_norm_growth=10.0, max_grad_norm_jitter=0.5)
+
+
+def test_kendall_tau_counts_concordant_minus_discordant_pairs():
+    assert kendall_tau([1, 2, 3, 4]) == 1.0
+    assert kendall_tau([4, 3, 2, 1]) == -1.0
+    # [1, 3, 2]: pairs (1,3) +, (1,2) +, (3,2) -  ->  (2 - 1) / 3
+    assert kendall_tau([1, 3, 2]) == pytest.approx(1 / 3)
+    assert kendall_tau([5, 5, 5]) == 0.0
+
+
+def test_grad_norm_growth_and_jitter():
+    assert grad_norm_growth([1, 1, 100, 100]) == pytest.approx(100.0)
+    assert grad_norm_growth([2, 2, 1, 1]) == pytest.approx(0.5)
+    # log ratios: |ln 2|, |ln 1/2|, |ln 2| -> median ln 2
+    assert grad_norm_jitter([1, 2, 1, 2]) == pytest.approx(math.log(2))
+    assert grad_norm_jitter([3, 3, 3, 3]) == 0.0
+
+
+def test_hopeless_needs_both_a_flat_return_and_an_unstable_grad_norm():
+    flat, rising = [11, 10, 11, 10, 11, 10], [10, 20, 30, 40, 50, 60]  # tau -0.2 and +1
+    diverging, steady, oscillating = [1, 1, 1, 50, 50, 50], [1, 1.1, 1, 1.1, 1, 1.1], [1, 4, 1, 4, 1, 4]
+    assert judge(flat, diverging, LIMITS)["health/hopeless"] == 1.0
+    assert judge(flat, oscillating, LIMITS)["health/hopeless"] == 1.0
+    assert judge(flat, steady, LIMITS)["health/hopeless"] == 0.0  # flat but calm: still learning maybe
+    assert judge(rising, diverging, LIMITS)["health/hopeless"] == 0.0  # improving: growing Q values are fine
+    assert judge(flat[:3], diverging[:3], LIMITS) == {}  # too few rows to say anything
+
+
+def test_tracker_acts_only_when_enabled_and_after_the_judging_step():
+    rows = [{"train/episode_return_mean": r, "grad_norm": g} for r, g in zip([10, 11, 10, 11, 10], [1, 1, 50, 50, 50])]
+    for stop_hopeless, from_step, want in ((True, 0, True), (False, 0, False), (True, 10_000, False)):
+        tracker = HealthTracker(LIMITS, stop_hopeless=stop_hopeless, judge_from_env_step=from_step)
+        measures = [tracker.observe(row) for row in rows][-1]
+        assert measures["health/hopeless"] == 1.0
+        assert tracker.should_stop(measures, env_step=5_000) is want
+    restored = HealthTracker(LIMITS, stop_hopeless=True, judge_from_env_step=0)
+    restored.load_state_dict(tracker.state_dict())
+    assert restored.observe({}) == tracker.observe({})
