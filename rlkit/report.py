@@ -91,7 +91,10 @@ def summarize_run(run: Run) -> dict:
     train = [r[TRAIN_RETURN] for r in rows if TRAIN_RETURN in r]
     evals = [(r["env_step"], r[EVAL_RETURN], r.get("eval/return_std", 0.0)) for r in rows if EVAL_RETURN in r]
     sps = [r["sps"] for r in rows if r.get("sps")]
+    stops = [i for i, r in enumerate(rows) if "health/stopped" in r]
+    later_training = stops and any("sps" in r for r in rows[stops[-1]:])  # resumed past the stop
     return {"run": str(run.path), "overrides": " ".join(run.overrides) or "(defaults)",
+            "health_stopped_at": rows[stops[-1]]["env_step"] if stops and not later_training else None,
             "env_steps": max((r["env_step"] for r in rows), default=0),
             "train_return": train[-1] if train else None,
             "eval_return": evals[-1][1] if evals else None, "eval_std": evals[-1][2] if evals else None,
@@ -324,12 +327,13 @@ def _fmt(value, digits: int = 1) -> str:
 
 
 def markdown_table(summaries: list[dict]) -> str:
-    lines = ["| run | overrides | env steps | train return | eval return | best eval | SPS |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| run | overrides | env steps | train return | eval return | best eval | SPS | stopped by health at |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in summaries:
         eval_text = "-" if s["eval_return"] is None else f"{s['eval_return']:.1f} +- {s['eval_std']:.1f}"
+        stopped = "-" if s["health_stopped_at"] is None else f"{s['health_stopped_at']:,}"
         lines.append(f"| {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
-                     f" {eval_text} | {_fmt(s['best_eval_return'])} | {_fmt(s['sps'], 0)} |")
+                     f" {eval_text} | {_fmt(s['best_eval_return'])} | {_fmt(s['sps'], 0)} | {stopped} |")
     return "\n".join(lines)
 
 

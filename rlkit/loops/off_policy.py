@@ -152,6 +152,7 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
                 out.log(counters.env_step, row)
                 if parts.health.should_stop(row, counters.env_step):
                     stop.request("health verdict (hopeless)")
+                    out.log(counters.env_step, {"health/stopped": 1.0})
                 counters.samples_since_log = counters.env_steps_since_log = 0
                 counters.next_log_env_step += sched.log_interval_env_steps
             if counters.env_step >= counters.next_save_env_step:

@@ -140,6 +140,7 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
                 out.log(counters.env_step, row)
                 if parts.health.should_stop(row, counters.env_step):
                     stop.request("health verdict (hopeless)")
+                    out.log(counters.env_step, {"health/stopped": 1.0})
                 counters.env_steps_since_log = 0
                 while counters.next_log_env_step <= counters.env_step:
                     counters.next_log_env_step += sched.log_interval_env_steps

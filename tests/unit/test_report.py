@@ -160,3 +160,15 @@ def test_curves_are_interpolated_onto_the_env_steps_every_seed_covers():
     np.testing.assert_array_equal(values, [[5.0, 10.0, 15.0, 20.0], [1.0, 2.0, 3.0, 4.0]])
     grid, values = align_curves([a, (np.array([30.0]), np.array([1.0]))])
     assert grid.size == 0 and values.shape == (2, 0)  # no env step is covered by both
+
+
+def test_runs_stopped_by_the_health_verdict_show_where(tmp_path):
+    stopped = [{"env_step": 100, "sps": 50.0, "train/episode_return_mean": 1.0, "health/hopeless": 1.0},
+               {"env_step": 100, "health/stopped": 1.0}]
+    _write_run(tmp_path / "stopped", stopped, ["schedule.lr=0.1"])
+    _write_run(tmp_path / "resumed", stopped + [{"env_step": 200, "sps": 50.0, "train/episode_return_mean": 2.0}],
+               ["schedule.lr=0.1"])
+    assert summarize(tmp_path / "stopped")["health_stopped_at"] == 100
+    assert summarize(tmp_path / "resumed")["health_stopped_at"] is None
+    assert main([str(tmp_path / "stopped"), "--out-dir", str(tmp_path / "report")]) == 0
+    assert "| 100 |" in (tmp_path / "report" / "report.md").read_text()
