@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	# torch==2.13.0 is the CPU build on this disk; a looser pin pulls a multi-GB CUDA build.
 	# GPU users: see README "GPU" for the CUDA wheel index.
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,optuna]"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -37,7 +37,7 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> dict:
+def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import JobContext, run_job
     from rlkit.sweeps import write_outcome
 
@@ -56,7 +56,10 @@ def main(cfg: DictConfig) -> dict:
     write_outcome(ctx.output_dir, ctx.task_overrides, result)
     if result.get("exit_code", 0) != 0:
         print(f"rlkit: error in job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
-    return result
+    # A sweep job's value is its final evaluation return (what the Optuna sweeper maximizes); None
+    # for a failed or stopped job (Optuna records a failed trial). Everything else is in outcome.json.
+    final = result.get("eval/return_mean")
+    return None if final is None else float(final)
 
 
 if __name__ == "__main__":

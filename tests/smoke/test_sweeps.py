@@ -96,3 +96,19 @@ def test_wandb_offline_writes_one_run_per_job_with_distinct_ids_and_the_sweep_gr
         assert f"seed={job.name}".encode() in record  # name from the overrides
         ids.append(run_id)
     assert len(set(ids)) == 3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="the Optuna sweeper is an optional extra")
+def test_an_optuna_search_runs_its_trials_and_records_a_failed_one(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = _multirun(SMOKE + ["experiment=search_lr_batch_cpu", "schedule.total_env_steps=600",
+                              "schedule.warmup_env_steps=100", "hydra.sweeper.n_trials=4",
+                              "schedule.batch_size=choice(16,128)"], sweep)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    outcomes = [json.loads((j / OUTCOME_FILE).read_text()) for j in _job_dirs(sweep)]
+    assert len(outcomes) == 4
+    for outcome in outcomes:  # batch 128 > warm-up 100 fails; batch 16 runs
+        batch = [o for o in outcome["overrides"] if o.startswith("schedule.batch_size=")][0]
+        assert (outcome["exit_code"] == 0) == batch.endswith("=16"), outcome
+    best = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in best and "schedule.lr" in best
