@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train test test-fast bench bench-atari bench-ppo study-batch-size study-updates-per-step study-lr clean-outputs
+.PHONY: setup train test test-fast bench bench-atari bench-ppo study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ bench-ppo: $(STAMP)
 
 # The report's three studies, CPU-sized (DQN on CartPole, 3 seeds per value, 2 jobs at a time), then
 # the offline report (report.md and figures in the sweep dir). The GPU-sized ones: experiment=study_*.
-study-batch-size study-updates-per-step study-lr: $(STAMP)
+study-batch-size study-updates-per-step study-lr study-health: $(STAMP)
 	@dir=outputs/sweeps/$(subst -,_,$@)_cpu/$$(date +%Y-%m-%d_%H-%M-%S); \
 	$(PY) -m rlkit -m experiment=$(subst -,_,$@)_cpu hydra.sweep.dir=$$dir $(ARGS); status=$$?; \
 	$(PY) -m rlkit.report $$dir; exit $$status
