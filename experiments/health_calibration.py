@@ -31,7 +31,8 @@ def replay(run_dir: Path, health: HealthConfig) -> dict:
     """The step at which the verdict would have stopped this run (None: never) and its final return."""
     config = OmegaConf.load(run_dir / "config.yaml")
     total = int(config.schedule.total_env_steps)
-    limits = HealthLimits(health.min_return_trend, health.max_grad_norm_growth, health.max_grad_norm_jitter)
+    clip = config.algo.get("max_grad_norm") if config.algo.name == "ppo" else config.algo.get("grad_clip_norm")
+    limits = HealthLimits.from_config(health, clip)
     tracker = HealthTracker(limits, stop_hopeless=True, judge_from_env_step=int(health.judge_after_fraction * total))
     rows = read_metrics(run_dir / METRICS_FILE)
     stop_step = None
@@ -60,8 +61,8 @@ def main() -> int:
     false_positives = [r for r in learned if r["would_stop_at"] is not None]
     hits = [r for r in failed if r["would_stop_at"] is not None]
     lines = [f"# Health verdict calibration (defaults: judge after {health.judge_after_fraction:.0%} of the budget,"
-             f" return trend < {health.min_return_trend}, grad-norm growth > {health.max_grad_norm_growth}"
-             f" or jitter > {health.max_grad_norm_jitter})", "",
+             f" recent return trend < {health.min_return_trend} and grad-norm growth > {health.max_grad_norm_growth}"
+             f" or jitter > {health.max_grad_norm_jitter} or grad norm / clip > {health.max_grad_norm_over_clip})", "",
              "| run | overrides | final eval return | would stop at env step |", "|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['overrides']} | {r['final_eval_return']} | {r['would_stop_at'] or '-'} |"
               for r in results]

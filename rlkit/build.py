@@ -84,7 +84,8 @@ def replay_for(run: RootConfig, spec: EnvSpec, gamma: float, n_step: int) -> Fra
 
 def health_tracker(run: RootConfig) -> HealthTracker:
     health = run.health
-    limits = HealthLimits(health.min_return_trend, health.max_grad_norm_growth, health.max_grad_norm_jitter)
+    clip = run.algo.max_grad_norm if run.algo.name == "ppo" else run.algo.grad_clip_norm
+    limits = HealthLimits.from_config(health, clip)
     return HealthTracker(limits, stop_hopeless=health.stop_hopeless,
                          judge_from_env_step=int(health.judge_after_fraction * run.schedule.total_env_steps))
 

@@ -421,9 +421,10 @@ class HealthConfig:
 
     stop_hopeless: bool = False  # end runs judged hopeless (a checkpoint is saved; resumable)
     judge_after_fraction: float = 0.3  # act only after this fraction of schedule.total_env_steps
-    min_return_trend: float = 0.1  # Kendall's tau of training return vs time below this: not improving
+    min_return_trend: float = 0.1  # Kendall's tau of recent training returns vs time below this: not improving
     max_grad_norm_growth: float = 10.0  # median grad norm, late half / early half, above this: diverging
     max_grad_norm_jitter: float = 0.5  # median |log ratio| of consecutive grad norms above this: oscillating
+    max_grad_norm_over_clip: float = 5.0  # median recent grad norm / the grad clip above this: saturated
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.judge_after_fraction <= 1.0, "judge_after_fraction", self.judge_after_fraction,
@@ -431,6 +432,7 @@ class HealthConfig:
         _require(-1.0 <= self.min_return_trend <= 1.0, "min_return_trend", self.min_return_trend, "in [-1, 1]")
         _require(self.max_grad_norm_growth > 0, "max_grad_norm_growth", self.max_grad_norm_growth, "> 0")
         _require(self.max_grad_norm_jitter > 0, "max_grad_norm_jitter", self.max_grad_norm_jitter, "> 0")
+        _require(self.max_grad_norm_over_clip > 0, "max_grad_norm_over_clip", self.max_grad_norm_over_clip, "> 0")
 
 
 @dataclass

@@ -4,15 +4,18 @@ The course report's observation: runs whose return has not started to rise early
 norm oscillates or diverges rarely recover. Both signals are measured on the log rows so far
 (one training-return mean and one mean grad norm, before clipping, per row):
 
-- ``return_trend``: Kendall's tau of the training return against time, in [-1, 1] (scale-free:
-  +1 = rose at every row, 0 = no trend).
+- ``return_trend``: Kendall's tau of the training return against time over the recent half of the
+  rows, in [-1, 1] (scale-free: +1 = rose at every row, 0 = no trend, < 0 = falling).
 - ``grad_norm_growth``: median grad norm over the second half of the rows / over the first half
-  (divergence).
-- ``grad_norm_jitter``: median |log(g_t / g_{t-1})| between consecutive rows (oscillation: 0.5 is
-  a typical jump of x1.65 from one row to the next).
+  (divergence from the run's own start).
+- ``grad_norm_jitter``: median |log(g_t / g_{t-1})| between consecutive recent rows (oscillation:
+  0.5 is a typical jump of x1.65 from one row to the next).
+- ``grad_norm_over_clip``: median recent grad norm / the grad-clip threshold (a run diverged from
+  its first updates clips every update: growth cannot see it, this can).
 
-A run is judged hopeless, once ``judge_after_fraction`` of its budget is done, when its return
-trend is below ``min_return_trend`` AND its grad norm diverges or oscillates past the limits.
+A run is judged hopeless, once ``judge_after_fraction`` of its budget is done, when its recent
+return trend is below ``min_return_trend`` AND its grad norm diverges, oscillates or saturates the
+clip past the limits.
 Stopping on it is off by default (``health.stop_hopeless``); the measures are logged always.
 """
 
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+from rlkit.config import HealthConfig
 
 MIN_ROWS = 4  # fewer log rows than this say nothing
 
@@ -34,6 +39,11 @@ def kendall_tau(values: Sequence[float]) -> float:
         return 0.0
     diff = np.sign(x[None, :] - x[:, None])  # [n, n], entry (i, j) = sign(x_j - x_i)
     return float(np.triu(diff, k=1).sum() / (n * (n - 1) / 2))
+
+
+def recent(values: Sequence[float]) -> Sequence[float]:
+    """The recent half of a history (at least MIN_ROWS values)."""
+    return values[-max(MIN_ROWS, len(values) // 2):]
 
 
 def grad_norm_growth(grad_norms: Sequence[float]) -> float:
@@ -52,15 +62,26 @@ class HealthLimits:
     min_return_trend: float = 0.1
     max_grad_norm_growth: float = 10.0
     max_grad_norm_jitter: float = 0.5
+    max_grad_norm_over_clip: float = 5.0
+    grad_clip_norm: float | None = None  # the run's clip threshold (null: no clip, no saturation measure)
+
+    @staticmethod
+    def from_config(health: HealthConfig, grad_clip_norm: float | None) -> "HealthLimits":
+        return HealthLimits(health.min_return_trend, health.max_grad_norm_growth, health.max_grad_norm_jitter,
+                            health.max_grad_norm_over_clip, grad_clip_norm)
 
 
 def judge(returns: Sequence[float], grad_norms: Sequence[float], limits: HealthLimits) -> dict[str, float]:
     """The measures and ``hopeless`` (1.0 or 0.0) for one run's log rows so far."""
     if len(returns) < MIN_ROWS or len(grad_norms) < MIN_ROWS:
         return {}
-    trend, growth, jitter = kendall_tau(returns), grad_norm_growth(grad_norms), grad_norm_jitter(grad_norms)
-    unstable = growth > limits.max_grad_norm_growth or jitter > limits.max_grad_norm_jitter
+    trend, growth = kendall_tau(recent(returns)), grad_norm_growth(grad_norms)
+    jitter = grad_norm_jitter(recent(grad_norms))
+    over_clip = float(np.median(recent(grad_norms))) / limits.grad_clip_norm if limits.grad_clip_norm else 0.0
+    unstable = (growth > limits.max_grad_norm_growth or jitter > limits.max_grad_norm_jitter
+                or over_clip > limits.max_grad_norm_over_clip)
     return {"health/return_trend": trend, "health/grad_norm_growth": growth, "health/grad_norm_jitter": jitter,
+            "health/grad_norm_over_clip": over_clip,
             "health/hopeless": float(trend < limits.min_return_trend and unstable)}
 
 

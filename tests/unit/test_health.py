@@ -6,7 +6,8 @@ import pytest
 
 from rlkit.health import HealthLimits, HealthTracker, grad_norm_growth, grad_norm_jitter, judge, kendall_tau
 
-LIMITS = HealthLimits(min_return_trend=0.1, max_grad_norm_growth=10.0, max_grad_norm_jitter=0.5)
+LIMITS = HealthLimits(min_return_trend=0.1, max_grad_norm_growth=10.0, max_grad_norm_jitter=0.5,
+                      max_grad_norm_over_clip=5.0, grad_clip_norm=10.0)
 
 
 def test_kendall_tau_counts_concordant_minus_discordant_pairs():
@@ -33,6 +34,17 @@ def test_hopeless_needs_both_a_flat_return_and_an_unstable_grad_norm():
     assert judge(flat, steady, LIMITS)["health/hopeless"] == 0.0  # flat but calm: still learning maybe
     assert judge(rising, diverging, LIMITS)["health/hopeless"] == 0.0  # improving: growing Q values are fine
     assert judge(flat[:3], diverging[:3], LIMITS) == {}  # too few rows to say anything
+    saturated = [300, 400, 350, 420, 380, 400]  # 40x the clip from the first update on: no growth, no jitter
+    measures = judge(flat, saturated, LIMITS)
+    assert measures["health/grad_norm_growth"] < 2 and measures["health/grad_norm_over_clip"] == pytest.approx(39)
+    assert measures["health/hopeless"] == 1.0
+    no_clip = HealthLimits(grad_clip_norm=None)
+    assert judge(flat, saturated, no_clip)["health/hopeless"] == 0.0
+
+
+def test_the_return_trend_looks_at_the_recent_half():
+    rose_then_collapsed = [10, 30, 50, 70, 60, 40, 20, 10]  # recent half [60, 40, 20, 10]: tau -1
+    assert judge(rose_then_collapsed, [1] * 8, LIMITS)["health/return_trend"] == -1.0
 
 
 def test_tracker_acts_only_when_enabled_and_after_the_judging_step():
