@@ -109,3 +109,24 @@ def test_a_resume_with_a_new_save_interval_uses_it_at_once(tmp_path):
     assert resumed["exit_code"] == 0, resumed.get("error")
     steps = [s for s, _ in checkpoint.list_checkpoints(run_dir)]  # the newest 3
     assert len(steps) == 3 and steps[-1] >= 1400 and steps[-2] < 1400 and steps[-1] - steps[-3] <= 216
+
+
+@pytest.mark.parametrize("overrides", [
+    ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=2000"],
+    ["env=inverted_pendulum", "algo=ppo", "schedule=ppo_smoke", "schedule.total_env_steps=1536"],
+], ids=["off_policy", "on_policy"])
+def test_the_health_verdict_stops_a_run_only_when_asked(overrides, tmp_path):
+    # limits no run can meet: every verdict is "hopeless" once there are enough rows
+    strict = ["health.min_return_trend=1.0", "health.max_grad_norm_over_clip=1e-9", "health.judge_after_fraction=0.5",
+              "logger.progress_bar=false"]
+    watched = run_in_process(overrides + strict, tmp_path / "watched")
+    assert watched["exit_code"] == 0 and "stopped_by" not in watched  # measured, not acted on
+    rows = read_metrics(tmp_path / "watched" / METRICS_FILE)
+    assert any(r.get("health/hopeless") == 1.0 for r in rows)
+    stopped = run_in_process(overrides + strict + ["health.stop_hopeless=true"], tmp_path / "stopped")
+    assert stopped["stopped_by"] == "health verdict (hopeless)"
+    total = int([o for o in overrides if o.startswith("schedule.total_env_steps=")][0].split("=")[1])
+    assert total // 2 <= stopped["env_step"] < total  # not before judge_after_fraction of the budget
+    rows = read_metrics(tmp_path / "stopped" / METRICS_FILE)
+    assert rows[-1] == {**rows[-1], "env_step": stopped["env_step"], "health/stopped": 1.0}
+    assert checkpoint.list_checkpoints(tmp_path / "stopped")[-1][0] == stopped["env_step"]
