@@ -26,3 +26,11 @@ def next_multiple(env_step: int, interval: int) -> int:
     """The first multiple of ``interval`` past ``env_step``: where a periodic log, evaluation or
     save falls next. Recomputed on resume, so a resume that changes an interval takes effect at once."""
     return (env_step // interval + 1) * interval
+
+
+def next_periodic_env_steps(env_step: int, schedule) -> dict[str, int]:
+    """Where the next log, evaluation and save fall after ``env_step`` for a schedule's intervals
+    (the counters' ``next_*_env_step`` fields), at the start and after a resume."""
+    return {"next_log_env_step": next_multiple(env_step, schedule.log_interval_env_steps),
+            "next_eval_env_step": next_multiple(env_step, schedule.eval_interval_env_steps),
+            "next_save_env_step": next_multiple(env_step, schedule.save_interval_env_steps)}

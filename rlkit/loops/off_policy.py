@@ -24,7 +24,7 @@ from rlkit.envs.base import VecEnv
 from rlkit.health import HealthTracker
 from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
-from rlkit.schedules import next_multiple
+from rlkit.schedules import next_periodic_env_steps
 
 
 class EnvFailure(RuntimeError):
@@ -70,18 +70,14 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
                      resume_replay: dict | None = None) -> dict[str, float]:
     sched = parts.schedule
     num_envs = parts.envs.num_envs
-    counters = OffPolicyCounters(next_log_env_step=sched.log_interval_env_steps,
-                                 next_eval_env_step=sched.eval_interval_env_steps,
-                                 next_save_env_step=sched.save_interval_env_steps)
+    counters = OffPolicyCounters(**next_periodic_env_steps(0, sched))
     tracker = EpisodeTracker(num_envs)
     replay_rng = np.random.default_rng(seeding.derive_seed(parts.seed, "replay"))
     eval_rng = np.random.default_rng(seeding.derive_seed(parts.seed, "eval_actor"))
     env_seed = seeding.derive_seed(parts.seed, "train_env")
     if resume_state is not None:  # emulator state is not saved: envs restart, the buffer marks the seam
-        counters = OffPolicyCounters(**resume_state["counters"])
-        counters.next_log_env_step = next_multiple(counters.env_step, sched.log_interval_env_steps)
-        counters.next_eval_env_step = next_multiple(counters.env_step, sched.eval_interval_env_steps)
-        counters.next_save_env_step = next_multiple(counters.env_step, sched.save_interval_env_steps)
+        saved = resume_state["counters"]  # intervals may have changed: they apply from here
+        counters = OffPolicyCounters(**{**saved, **next_periodic_env_steps(saved["env_step"], sched)})
         parts.learner.load_state_dict(resume_state["learner"])
         parts.actor.load_state_dict(resume_state["actor"])
         tracker.load_state_dict(resume_state["episodes"])

@@ -28,7 +28,7 @@ from rlkit.loops.episodes import EpisodeTracker, run_episodes
 from rlkit.loops.off_policy import EnvFailure
 from rlkit.loops.run_outputs import RunOutputs, StopRequest
 from rlkit.normalizers import RewardScaler
-from rlkit.schedules import next_multiple
+from rlkit.schedules import next_periodic_env_steps
 
 
 @dataclass
@@ -58,16 +58,12 @@ class OnPolicyParts:
 def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | None = None) -> dict:
     sched = parts.schedule
     num_envs = parts.envs.num_envs
-    counters = OnPolicyCounters(next_log_env_step=sched.log_interval_env_steps,
-                                next_eval_env_step=sched.eval_interval_env_steps,
-                                next_save_env_step=sched.save_interval_env_steps)
+    counters = OnPolicyCounters(**next_periodic_env_steps(0, sched))
     tracker = EpisodeTracker(num_envs)
     env_seed = seeding.derive_seed(parts.seed, "train_env")
     if resume_state is not None:  # simulator state is not saved: envs restart at a rollout boundary
-        counters = OnPolicyCounters(**resume_state["counters"])
-        counters.next_log_env_step = next_multiple(counters.env_step, sched.log_interval_env_steps)
-        counters.next_eval_env_step = next_multiple(counters.env_step, sched.eval_interval_env_steps)
-        counters.next_save_env_step = next_multiple(counters.env_step, sched.save_interval_env_steps)
+        saved = resume_state["counters"]  # intervals may have changed: they apply from here
+        counters = OnPolicyCounters(**{**saved, **next_periodic_env_steps(saved["env_step"], sched)})
         parts.learner.load_state_dict(resume_state["learner"])
         parts.actor.load_state_dict(resume_state["actor"])
         if parts.reward_scaler is not None:
