@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,18 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
-from rlkit.checkpoint import list_checkpoints  # noqa: E402
+from benchmarks.runs import Job, run_jobs, wall_time_s  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
-
-
-def wall_time_s(rows: list[dict]) -> float:
-    """Summed over the run's segments: each resumed process counts its wall time from 0 again."""
-    total = last = 0.0
-    for row in rows:
-        if row["wall_time_s"] < last:  # a new segment
-            total += last
-        last = row["wall_time_s"]
-    return total + last
 
 
 def collect(run_dir: Path, exit_code: int) -> dict:
@@ -66,35 +55,17 @@ def main() -> None:
                                f"schedule.log_interval_env_steps={max(steps // 200, 1000)}",
                                f"schedule.save_interval_env_steps={min(steps // 4, 100_000)}",
                                "hardware.torch_threads=1", "hardware.env_threads=1", "logger.progress_bar=false"]
-    out_root.mkdir(parents=True, exist_ok=True)
-    pending = list(args.seeds)
-    running: dict[int, tuple[subprocess.Popen, float, Path]] = {}
     finished: dict[int, dict] = {}
-    while pending or running:
-        while pending and len(running) < args.parallel:
-            seed = pending.pop(0)
-            run_dir = out_root / f"seed{seed}"
-            saved = list_checkpoints(run_dir)
-            if saved and saved[-1][0] >= steps:  # finished in an earlier invocation
-                finished[seed] = collect(run_dir, exit_code=0)
-                continue
-            if saved:  # an interrupted run: continue it (the save interval may be new)
-                cmd = [sys.executable, "-m", "rlkit", f"resume={run_dir}",
-                       *[o for o in common if o.startswith("schedule.save_interval")], "allow_config_change=true",
-                       f"hydra.run.dir={out_root / 'resume_scratch'}"]
-            else:
-                cmd = [sys.executable, "-m", "rlkit", *common, f"seed={seed}", f"hydra.run.dir={run_dir}"]
-            log = open(out_root / f"seed{seed}.log", "a")
-            running[seed] = (subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), run_dir)
-            print(f"started seed {seed}: {' '.join(cmd)}", flush=True)
-        time.sleep(10)
-        for seed, (proc, run_dir) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            del running[seed]
-            finished[seed] = collect(run_dir, proc.returncode)
-            print(f"seed {seed} done: exit {proc.returncode}, eval {finished[seed]['final_eval_return']},"
-                  f" train {finished[seed]['final_train_return']}, {finished[seed]['wall_s']} s", flush=True)
+
+    def done(job: Job, run_dir: Path, exit_code: int) -> None:
+        seed = int(job.key.removeprefix("seed"))
+        finished[seed] = collect(run_dir, exit_code)
+        print(f"seed {seed} done: exit {exit_code}, eval {finished[seed]['final_eval_return']},"
+              f" train {finished[seed]['final_train_return']}, {finished[seed]['wall_s']} s", flush=True)
+
+    jobs = [Job(f"seed{seed}", [*common, f"seed={seed}"], [o for o in common if o.startswith("schedule.save_interval")])
+            for seed in args.seeds]
+    run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=10)
     finals_eval = [f["final_eval_return"] for f in finished.values() if f["final_eval_return"] is not None]
     finals_train = [f["final_train_return"] for f in finished.values() if f["final_train_return"] is not None]
     summary = {"overrides": common, "total_env_steps": steps, "atari_frames": steps * 4, "runs": finished,

@@ -12,6 +12,7 @@ benchmarks/results/:
 
 Runs take long (about 15-30 min per 1M-step run on one core of this CPU): start it in the background
 (`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
+A killed benchmark continues from its runs' checkpoints: `make bench-ppo ARGS="--continue <benchmark dir>"`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
+from benchmarks.runs import Job, run_jobs, wall_time_s  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
 
 DEFAULT_RUNS = ["hopper:0", "hopper:1", "hopper:2", "halfcheetah:0", "halfcheetah:1", "halfcheetah:2",
@@ -86,38 +87,30 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help="env:seed pairs (env = a conf/env option)")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--name", default="ppo_learning")
+    parser.add_argument("--continue", dest="continue_dir", type=Path, default=None,
+                        help="a benchmark dir of an earlier, interrupted invocation: resume its runs")
     parser.add_argument("overrides", nargs="*", default=[], help="extra overrides for every run")
     args = parser.parse_args()
     steps = args.total_env_steps
     common = ["algo=ppo", *run_overrides(steps), *args.overrides]
-    out_root = REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
-    out_root.mkdir(parents=True, exist_ok=True)
-    pending = [tuple(run.split(":")) for run in args.runs]
-    running: dict[str, tuple[subprocess.Popen, float, Path, str, int]] = {}
+    out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
     finished: dict[str, dict] = {}
-    while pending or running:
-        while pending and len(running) < args.parallel:
-            env, seed = pending.pop(0)
-            key = f"{env}_seed{seed}"
-            run_dir = out_root / key
-            cmd = [sys.executable, "-m", "rlkit", f"env={env}", f"seed={seed}", *common, f"hydra.run.dir={run_dir}"]
-            log = open(out_root / f"{key}.log", "w")
-            running[key] = (subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), time.time(),
-                            run_dir, env, int(seed))
-            print(f"started {key}: {' '.join(cmd)}", flush=True)
-        time.sleep(2 if steps < 100_000 else 15)
-        for key, (proc, started, run_dir, env, seed) in list(running.items()):
-            if proc.poll() is None:
-                continue
-            del running[key]
-            evals, train = curves(run_dir)
-            finished[key] = {"env": env, "seed": seed, "exit_code": proc.returncode,
-                             "wall_s": round(time.time() - started), "run_dir": str(run_dir.relative_to(REPO)),
-                             "eval_curve": evals, "train_curve": train,
+
+    def done(job: Job, run_dir: Path, exit_code: int) -> None:
+        env, seed = job.key.rsplit("_seed", 1)
+        evals, train = curves(run_dir)
+        rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+        finished[job.key] = {"env": env, "seed": int(seed), "exit_code": exit_code,
+                             "wall_s": round(wall_time_s(rows)) if rows else 0,
+                             "run_dir": str(run_dir.relative_to(REPO)), "eval_curve": evals, "train_curve": train,
                              "final_eval_return": evals[-1]["return_mean"] if evals else None,
                              "final_train_return": train[-1]["return_mean"] if train else None}
-            print(f"{key} done: exit {proc.returncode}, final eval {finished[key]['final_eval_return']},"
-                  f" train {finished[key]['final_train_return']}, {finished[key]['wall_s']} s", flush=True)
+        print(f"{job.key} done: exit {exit_code}, final eval {finished[job.key]['final_eval_return']},"
+              f" train {finished[job.key]['final_train_return']}, {finished[job.key]['wall_s']} s", flush=True)
+
+    jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], [])
+            for env, seed in (run.split(":") for run in args.runs)]
+    run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
     summary = table(finished)
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / f"{args.name}_curves.csv", "w", newline="") as handle:
