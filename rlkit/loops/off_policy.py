@@ -144,11 +144,7 @@ def train_off_policy(parts: OffPolicyParts, out: RunOutputs, resume_state: dict 
                        "updates": parts.learner.num_updates, "buffer_fill": len(parts.buffer),
                        "replay_ratio": counters.samples_since_log / max(counters.env_steps_since_log, 1),
                        "sps": counters.env_steps_since_log / max(out.seconds_since_log(), 1e-9)}
-                row.update(parts.health.observe(row))
-                out.log(counters.env_step, row)
-                if parts.health.should_stop(row, counters.env_step):
-                    stop.request("health verdict (hopeless)")
-                    out.log(counters.env_step, {"health/stopped": 1.0})
+                out.log_training_row(counters.env_step, row, parts.health, stop)
                 counters.samples_since_log = counters.env_steps_since_log = 0
                 counters.next_log_env_step += sched.log_interval_env_steps
             if counters.env_step >= counters.next_save_env_step:

@@ -132,11 +132,7 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
             if counters.env_step >= counters.next_log_env_step:
                 row = {**parts.learner.pop_metrics(), **tracker.summary(), **out.system_metrics(),
                        "sps": counters.env_steps_since_log / max(out.seconds_since_log(), 1e-9)}
-                row.update(parts.health.observe(row))
-                out.log(counters.env_step, row)
-                if parts.health.should_stop(row, counters.env_step):
-                    stop.request("health verdict (hopeless)")
-                    out.log(counters.env_step, {"health/stopped": 1.0})
+                out.log_training_row(counters.env_step, row, parts.health, stop)
                 counters.env_steps_since_log = 0
                 while counters.next_log_env_step <= counters.env_step:
                     counters.next_log_env_step += sched.log_interval_env_steps

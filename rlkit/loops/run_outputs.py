@@ -13,6 +13,7 @@ import numpy as np
 import psutil
 
 from rlkit import checkpoint
+from rlkit.health import HealthTracker
 from rlkit.logging import ConsoleProgress, MetricsFile, WandbSink
 
 
@@ -77,6 +78,15 @@ class RunOutputs:
         self.wandb.log(row)
         self.last_row.update(row)
         return row
+
+    def log_training_row(self, env_step: int, row: dict[str, Any], health: HealthTracker, stop: StopRequest) -> None:
+        """Log a periodic training row with the health measures; ask the loop to stop (and say so
+        in the metrics) when the verdict is acted on."""
+        row.update(health.observe(row))
+        self.log(env_step, row)
+        if health.should_stop(row, env_step):
+            stop.request("health verdict (hopeless)")
+            self.log(env_step, {"health/stopped": 1.0})
 
     def system_metrics(self) -> dict[str, float]:
         return {"system/cpu_percent": self.process.cpu_percent(),
