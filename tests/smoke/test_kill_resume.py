@@ -48,11 +48,19 @@ def _wait_for(condition, proc: subprocess.Popen, what: str, timeout_s: float = 2
         time.sleep(poll_s)
 
 
-def _writing_checkpoint(run_dir: Path) -> bool:
+def _writing_checkpoint(run_dir: Path, since: float) -> bool:
+    """A checkpoint or replay file being written now (not a stale .tmp of an earlier killed process)."""
     try:
-        return any(name.endswith(".tmp") for name in os.listdir(run_dir / checkpoint.CHECKPOINT_DIR))
+        entries = list(os.scandir(run_dir / checkpoint.CHECKPOINT_DIR))
     except FileNotFoundError:
         return False
+    for entry in entries:
+        try:
+            if entry.name.endswith(".tmp") and entry.stat().st_mtime >= since:
+                return True
+        except FileNotFoundError:  # renamed between the listing and the stat
+            pass
+    return False
 
 
 def _latest(run_dir: Path) -> int:
@@ -104,8 +112,12 @@ def _kill_resume_cycle(spec: dict, tmp_path: Path, seed: int) -> None:
     logs = []
     for k, how in enumerate(KILLS):
         before = _latest(run_dir)
+        if logs:  # a resumed process: let it reach its checkpoint before choosing the moment
+            _wait_for(lambda: _log_has(logs, "resuming from"), proc, f"kill {k}: the resume to start")
         if how == "during_write":
-            _wait_for(lambda: _writing_checkpoint(run_dir), proc, f"kill {k}: a checkpoint write", poll_s=0.0002)
+            since = time.time()
+            _wait_for(lambda: _writing_checkpoint(run_dir, since), proc, f"kill {k}: a checkpoint write",
+                      poll_s=0.0002)
         else:
             # training under way: a first checkpoint exists, or this resumed process logged a row past it
             _wait_for(lambda: _latest(run_dir) > before or (_log_has(logs, "resuming from")
