@@ -13,6 +13,9 @@ benchmarks/results/:
 Runs take long (about 15-30 min per 1M-step run on one core of this CPU): start it in the background
 (`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
 A killed benchmark continues from its runs' checkpoints: `make bench-ppo ARGS="--continue <benchmark dir>"`.
+Each finished run is also recorded in benchmarks/results/<name>_runs/<env>_seed<k>.json (commit it): a later
+invocation with the same budget and overrides keeps recorded runs and runs only the rest, so the benchmark
+can be completed over several sessions or machines (`--rerun` ignores the records).
 """
 
 from __future__ import annotations
@@ -77,6 +80,16 @@ def table(finished: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+def recorded_runs(records: Path, common: list[str]) -> dict[str, dict]:
+    """Runs finished by an earlier invocation with the same overrides (hence the same budget)."""
+    runs = {}
+    for path in sorted(records.glob("*.json")) if records.is_dir() else []:
+        run = json.loads(path.read_text())
+        if run.get("overrides") == common and run["exit_code"] == 0:
+            runs[path.stem] = run
+    return runs
+
+
 def fmt(mean, std) -> str:
     return "-" if mean is None else f"{mean:.0f} +- {std:.0f}"
 
@@ -89,12 +102,16 @@ def main() -> None:
     parser.add_argument("--name", default="ppo_learning")
     parser.add_argument("--continue", dest="continue_dir", type=Path, default=None,
                         help="a benchmark dir of an earlier, interrupted invocation: resume its runs")
+    parser.add_argument("--rerun", action="store_true", help="run every run again, ignoring recorded ones")
     parser.add_argument("overrides", nargs="*", default=[], help="extra overrides for every run")
     args = parser.parse_args()
     steps = args.total_env_steps
     common = ["algo=ppo", *run_overrides(steps), *args.overrides]
     out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
-    finished: dict[str, dict] = {}
+    records = RESULTS / f"{args.name}_runs"
+    finished: dict[str, dict] = {} if args.rerun else recorded_runs(records, common)
+    if finished:
+        print(f"kept {len(finished)} recorded runs from {records}: {', '.join(sorted(finished))}", flush=True)
 
     def done(job: Job, run_dir: Path, exit_code: int) -> None:
         env, seed = job.key.rsplit("_seed", 1)
@@ -104,12 +121,16 @@ def main() -> None:
                              "wall_s": round(wall_time_s(rows)) if rows else 0,
                              "run_dir": str(run_dir.relative_to(REPO)), "eval_curve": evals, "train_curve": train,
                              "final_eval_return": evals[-1]["return_mean"] if evals else None,
-                             "final_train_return": train[-1]["return_mean"] if train else None}
+                             "final_train_return": train[-1]["return_mean"] if train else None,
+                             "overrides": common, "parallel": args.parallel}
+        if exit_code == 0:
+            records.mkdir(parents=True, exist_ok=True)
+            (records / f"{job.key}.json").write_text(json.dumps(finished[job.key], indent=1) + "\n")
         print(f"{job.key} done: exit {exit_code}, final eval {finished[job.key]['final_eval_return']},"
               f" train {finished[job.key]['final_train_return']}, {finished[job.key]['wall_s']} s", flush=True)
 
     jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], [])
-            for env, seed in (run.split(":") for run in args.runs)]
+            for env, seed in (run.split(":") for run in args.runs) if f"{env}_seed{seed}" not in finished]
     run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
     summary = table(finished)
     RESULTS.mkdir(parents=True, exist_ok=True)
