@@ -2,7 +2,8 @@
 
 Each seed is its own `python -m rlkit` process (at most --parallel at a time, one torch thread
 each). Writes benchmarks/results/atari_boxing_ram_dqn.{json,md} with the curves (training and
-evaluation returns against env steps and frames), the final returns and the wall time.
+evaluation returns against env steps and frames), the final returns and the wall time, and the
+curves as benchmarks/results/atari_boxing_ram_dqn.png.
 Runs take hours on 2 cores: start it in the background (`make bench-atari &`). A killed benchmark
 continues where its runs' last checkpoints left off (one every 100k env steps):
 `make bench-atari ARGS="--continue outputs/bench/atari_boxing_ram_dqn/<stamp>"`; the wall time
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
-from benchmarks.runs import Job, run_jobs, wall_time_s  # noqa: E402
+from benchmarks.runs import Job, plot_panels, run_jobs, wall_time_s  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
 
 
@@ -83,6 +84,11 @@ def main() -> None:
     lines += ["", f"mean training return {summary['train_mean']} +- {summary['train_std']};"
                   f" mean evaluation return {summary['eval_mean']} +- {summary['eval_std']}"]
     (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    plot_panels({"training return (mean of the last 100 episodes)":
+                 {f"seed {s}": f["train_curve"] for s, f in finished.items()},
+                 "evaluation return (10 episodes, epsilon 0.001)":
+                 {f"seed {s}": f["eval_curve"] for s, f in finished.items()}},
+                RESULTS / f"{args.name}.png", f"{args.name}: {' '.join(args.overrides)}, {steps:,} env steps")
     print("\n".join(lines))
 
 

@@ -9,6 +9,7 @@ benchmarks/results/:
   <name>_curves.csv   env, seed, kind (eval | train), env_step, wall_time_s, return_mean, return_std
   <name>.json         every run's curves, final returns and wall time, and the per-env table
   <name>.md           final evaluation return mean +- std across seeds, training return, wall time
+  <name>.png          evaluation curves, one panel per env, one line per seed
 
 Runs take long (about 15-30 min per 1M-step run on one core of this CPU): start it in the background
 (`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
@@ -33,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
-from benchmarks.runs import Job, run_jobs, wall_time_s  # noqa: E402
+from benchmarks.runs import Job, plot_panels, run_jobs, wall_time_s  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
 
 DEFAULT_RUNS = ["hopper:0", "hopper:1", "hopper:2", "halfcheetah:0", "halfcheetah:1", "halfcheetah:2",
@@ -154,6 +155,12 @@ def main() -> None:
                      f" | {REFERENCES.get(env, '-')} |")
     lines += ["", "mean +- std across seeds (population std; one seed: std 0)."]
     (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    panels: dict[str, dict] = {}
+    for run in finished.values():
+        panels.setdefault(run["env"], {})[f"seed {run['seed']}"] = [(p["env_step"], p["return_mean"])
+                                                                    for p in run["eval_curve"]]
+    plot_panels({f"{env}: evaluation return": lines for env, lines in panels.items()},
+                RESULTS / f"{args.name}.png", f"{args.name}: PPO, {steps:,} env steps per run")
     print("\n".join(lines))
 
 

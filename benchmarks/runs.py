@@ -66,3 +66,25 @@ def run_jobs(jobs: list[Job], out_root: Path, total_env_steps: int, parallel: in
             if proc.poll() is not None:
                 del running[key]
                 on_done(job, run_dir, proc.returncode)
+
+
+def plot_panels(panels: dict[str, dict[str, list[tuple[float, float]]]], path: Path, title: str) -> None:
+    """One panel per key (a metric, or an env), one line per label (a seed) of (env step, return) points."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), layout="constrained", squeeze=False)
+    for ax, (panel, lines) in zip(axes[0], panels.items()):
+        for label, points in sorted(lines.items()):
+            if points:
+                steps, returns = zip(*points)
+                ax.plot(steps, returns, marker="o" if len(points) == 1 else None, label=label)
+        ax.set_title(panel, fontsize="medium")
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0][0].set_ylabel("return")
+    fig.suptitle(title, fontsize="medium")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
