@@ -1,7 +1,7 @@
 """make bench-atari: DQN on Boxing RAM for 2M env steps, 3 seeds, on this CPU.
 
-Each seed is its own `python -m rlkit` process (at most --parallel at a time, one torch thread
-each). Writes benchmarks/results/atari_boxing_ram_dqn.{json,md} with the curves (training and
+Each seed is its own `python -m rlkit` process (all at once unless --parallel says fewer, one
+torch thread each). Writes benchmarks/results/atari_boxing_ram_dqn.{json,md} with the curves (training and
 evaluation returns against env steps and frames), the final returns and the wall time, and the
 curves as benchmarks/results/atari_boxing_ram_dqn.png.
 Runs take hours on 2 cores: start it in the background (`make bench-atari &`). A killed benchmark
@@ -44,7 +44,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--total-env-steps", type=int, default=2_000_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=None,
+                        help="runs at a time (default: all seeds at once; on 2 cores 3 single-threaded runs end"
+                             " together, sooner than 2 then 1)")
     parser.add_argument("--name", default="atari_boxing_ram_dqn")
     parser.add_argument("--continue", dest="continue_dir", type=Path, default=None,
                         help="a benchmark dir of an earlier, interrupted invocation: resume its runs")
@@ -52,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
     steps = args.total_env_steps
+    parallel = args.parallel or len(args.seeds)
     common = args.overrides + [f"schedule.total_env_steps={steps}", f"schedule.eval_interval_env_steps={steps // 10}",
                                f"schedule.log_interval_env_steps={max(steps // 200, 1000)}",
                                f"schedule.save_interval_env_steps={min(steps // 4, 100_000)}",
@@ -66,7 +69,7 @@ def main() -> None:
 
     jobs = [Job(f"seed{seed}", [*common, f"seed={seed}"], [o for o in common if o.startswith("schedule.save_interval")])
             for seed in args.seeds]
-    run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=10)
+    run_jobs(jobs, out_root, steps, parallel, done, poll_s=10)
     finals_eval = [f["final_eval_return"] for f in finished.values() if f["final_eval_return"] is not None]
     finals_train = [f["final_train_return"] for f in finished.values() if f["final_train_return"] is not None]
     summary = {"overrides": common, "total_env_steps": steps, "atari_frames": steps * 4, "runs": finished,
