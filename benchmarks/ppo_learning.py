@@ -50,7 +50,7 @@ def run_overrides(steps: int) -> list[str]:
     eval_interval = max(steps // 20, rollout)
     return [f"schedule.total_env_steps={steps}", f"schedule.eval_interval_env_steps={eval_interval}",
             "schedule.eval_episodes=10", f"schedule.log_interval_env_steps={max(steps // 100, rollout)}",
-            f"schedule.save_interval_env_steps={max(steps // 4, rollout)}", "hardware.torch_threads=1",
+            f"schedule.save_interval_env_steps={max(min(steps // 4, 100_000), rollout)}", "hardware.torch_threads=1",
             "logger.progress_bar=false", "logger.wandb_mode=disabled"]
 
 
@@ -81,12 +81,17 @@ def table(finished: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+def result_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that change what a run learns (not how often it saves or how it prints)."""
+    return [o for o in overrides if not o.startswith(("schedule.save_interval", "logger.progress_bar"))]
+
+
 def recorded_runs(records: Path, common: list[str]) -> dict[str, dict]:
-    """Runs finished by an earlier invocation with the same overrides (hence the same budget)."""
+    """Runs finished by an earlier invocation with the same budget and result-changing overrides."""
     runs = {}
     for path in sorted(records.glob("*.json")) if records.is_dir() else []:
         run = json.loads(path.read_text())
-        if run.get("overrides") == common and run["exit_code"] == 0:
+        if result_overrides(run.get("overrides", [])) == result_overrides(common) and run["exit_code"] == 0:
             runs[path.stem] = run
     return runs
 
@@ -130,9 +135,12 @@ def main() -> None:
         print(f"{job.key} done: exit {exit_code}, final eval {finished[job.key]['final_eval_return']},"
               f" train {finished[job.key]['final_train_return']}, {finished[job.key]['wall_s']} s", flush=True)
 
-    jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], [])
+    save_interval = [o for o in common if o.startswith("schedule.save_interval")]
+    jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], save_interval)
             for env, seed in (run.split(":") for run in args.runs) if f"{env}_seed{seed}" not in finished]
     run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
+    if not args.rerun:  # with runs recorded meanwhile by another invocation (other --runs, same overrides)
+        finished = {**recorded_runs(records, common), **finished}
     summary = table(finished)
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / f"{args.name}_curves.csv", "w", newline="") as handle:
