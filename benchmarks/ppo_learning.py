@@ -111,6 +111,11 @@ def main() -> None:
     parser.add_argument("--rerun", action="store_true", help="run every run again, ignoring recorded ones")
     parser.add_argument("overrides", nargs="*", default=[], help="extra overrides for every run")
     args = parser.parse_args()
+    for run in args.runs:
+        env, _, seed = run.partition(":")
+        if not env or not seed.isdigit():
+            parser.error(f"--runs takes env:seed pairs such as hopper:0, got '{run}'"
+                         " (overrides go before --runs: network.trunk=shared --runs hopper:0)")
     steps = args.total_env_steps
     common = ["algo=ppo", *run_overrides(steps), *args.overrides]
     out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
