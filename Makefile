@@ -28,7 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
 
-# DQN on Boxing RAM, 2M env steps, 3 seeds at once (about 1.5 h on 2 cores); ARGS="--continue <dir>" resumes.
+# DQN on Boxing RAM, 2M env steps, 3 seeds at once (2.3 h on 2 cores, with other work beside it); ARGS="--continue <dir>" resumes.
 bench-atari: $(STAMP)
 	$(PY) benchmarks/atari_learning.py $(ARGS)
 

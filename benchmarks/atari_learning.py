@@ -84,8 +84,10 @@ def main() -> None:
              "|---|---|---|---|"]
     lines += [f"| {s} | {f['final_train_return']} | {f['final_eval_return']} | {f['wall_s']} |"
               for s, f in sorted(finished.items())]
-    lines += ["", f"mean training return {summary['train_mean']} +- {summary['train_std']};"
-                  f" mean evaluation return {summary['eval_mean']} +- {summary['eval_std']}"]
+    def mean_std(key: str) -> str:
+        return "-" if summary[f"{key}_mean"] is None else f"{summary[f'{key}_mean']:.1f} +- {summary[f'{key}_std']:.1f}"
+    lines += ["", f"mean training return {mean_std('train')}; mean evaluation return {mean_std('eval')}"
+                  " (population std across seeds); wall time per run, summed over resumed segments."]
     (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     plot_panels({"training return (mean of the last 100 episodes)":
                  {f"seed {s}": f["train_curve"] for s, f in finished.items()},
