@@ -20,11 +20,11 @@ from rlkit.logging import METRICS_FILE, read_metrics
 from tests.conftest import REPO
 
 KILLS = ("random", "during_write", "random", "during_write", "random", "during_write")
-CARTPOLE = dict(args=["env=cartpole", "schedule=smoke", "schedule.total_env_steps=12000",
+CARTPOLE = dict(args=["env=cartpole", "schedule=smoke", "schedule.total_env_steps=40000",
                       "schedule.warmup_env_steps=500", "schedule.replay_capacity_transitions=300000",
                       "schedule.log_interval_env_steps=500", "schedule.save_interval_env_steps=1000",
                       "schedule.eval_interval_env_steps=4000"],
-                total=12000, warmup=500, log=500, eval=4000, updates_per_env_step=0.25)
+                total=40000, warmup=500, log=500, eval=4000, updates_per_env_step=0.25)
 BOXING_RAM = dict(args=["env=boxing_ram", "schedule=smoke", "schedule.total_env_steps=6000",
                         "schedule.warmup_env_steps=500", "schedule.replay_capacity_transitions=60000",
                         "schedule.batch_size=32", "schedule.log_interval_env_steps=500",
