@@ -25,12 +25,12 @@ CARTPOLE = dict(args=["env=cartpole", "schedule=smoke", "schedule.total_env_step
                       "schedule.log_interval_env_steps=500", "schedule.save_interval_env_steps=1000",
                       "schedule.eval_interval_env_steps=4000"],
                 total=40000, warmup=500, log=500, eval=4000, updates_per_env_step=0.25)
-BOXING_RAM = dict(args=["env=boxing_ram", "schedule=smoke", "schedule.total_env_steps=6000",
+BOXING_RAM = dict(args=["env=boxing_ram", "schedule=smoke", "schedule.total_env_steps=12000",
                         "schedule.warmup_env_steps=500", "schedule.replay_capacity_transitions=60000",
                         "schedule.batch_size=32", "schedule.log_interval_env_steps=500",
                         "schedule.save_interval_env_steps=500", "schedule.eval_interval_env_steps=3000",
                         "schedule.eval_episodes=1"],
-                  total=6000, warmup=500, log=500, eval=3000, updates_per_env_step=0.25)
+                  total=12000, warmup=500, log=500, eval=3000, updates_per_env_step=0.25)
 NUM_ENVS = 8  # hardware=cpu
 
 
