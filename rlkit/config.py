@@ -258,6 +258,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5  # clip the global grad norm
     target_kl: Optional[float] = None  # stop the epochs early when approx KL passes it (null = off)
     normalize_advantages: bool = True  # per minibatch: (A - mean) / (std + 1e-8)
+    recompute_advantages: bool = False  # GAE again before every epoch after the first, with the current critic
     normalize_obs: bool = True  # running mean/std of observations (frozen in evaluation)
     obs_clip: float = 10.0  # clip normalized observations to [-c, c]
     normalize_reward: bool = True  # divide rewards by the running std of the discounted return

@@ -27,6 +27,7 @@ class RolloutBatch:
     truncated: torch.Tensor  # [T, E] bool
     valid: torch.Tensor  # [T, E] bool, False on NEXT_STEP reset rows
     last_value: torch.Tensor  # [E] V_old of the obs after the rollout
+    last_obs: torch.Tensor | None = None  # [E, *obs_shape] the obs after the rollout (to recompute values)
 
     @property
     def num_transitions(self) -> int:
@@ -78,10 +79,10 @@ class RolloutBuffer:
         self.valid[t] = valid_t
         self.step += 1
 
-    def batch(self, last_value: torch.Tensor) -> RolloutBatch:
+    def batch(self, last_value: torch.Tensor, last_obs: torch.Tensor | None = None) -> RolloutBatch:
         """The full rollout (views: read them before the next ``add``); the buffer restarts at row 0."""
         if not self.full:
             raise IndexError(f"the rollout has {self.step} of {self.num_steps} steps")
         self.step = 0
         return RolloutBatch(self.obs, self.actions, self.log_probs, self.values, self.rewards, self.terminated,
-                            self.truncated, self.valid, last_value.detach().float())
+                            self.truncated, self.valid, last_value.detach().float(), last_obs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from rlkit import seeding
 from rlkit.algos.dqn.learner import NonFiniteError
@@ -124,7 +125,7 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
                 counters.env_steps_since_log += new_steps
                 is_reset_step = done & valid
                 obs = parts.actor.observe(result.obs)
-            parts.learner.update(parts.buffer.batch(parts.actor.value(obs)), rollout_start_env_step)
+            parts.learner.update(parts.buffer.batch(parts.actor.value(obs), torch.as_tensor(obs)), rollout_start_env_step)
             if counters.env_step >= counters.next_eval_env_step:
                 out.log(counters.env_step, evaluate())
                 while counters.next_eval_env_step <= counters.env_step:

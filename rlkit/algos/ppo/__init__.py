@@ -36,7 +36,8 @@ def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device
         gae_lambda=algo.gae_lambda, clip_coef=algo.clip_coef, clip_value_loss=algo.clip_value_loss,
         value_coef=algo.value_coef, entropy_coef=algo.entropy_coef, max_grad_norm=algo.max_grad_norm,
         target_kl=algo.target_kl, normalize_advantages=algo.normalize_advantages, adam_eps=algo.adam_eps,
-        device=device, seed=seeding.derive_seed(run.seed, "minibatches"))
+        device=device, seed=seeding.derive_seed(run.seed, "minibatches"),
+        recompute_advantages=algo.recompute_advantages)
     obs_normalizer = ObservationNormalizer(spec.obs_shape, clip=algo.obs_clip) if algo.normalize_obs else None
     actor = PPOActor(learner.network, obs_normalizer, device=device, deterministic_eval=algo.eval_deterministic,
                      seed=seeding.derive_seed(run.seed, "actor"))

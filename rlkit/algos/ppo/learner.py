@@ -3,6 +3,10 @@
 Per rollout (``update``): set the lr (linear anneal to 0 over the run, per rollout as CleanRL),
 compute GAE over the [T, E] rollout, drop the NEXT_STEP reset rows, then for each epoch shuffle
 the transitions into ``num_minibatches`` minibatches and take one clipped gradient step on each.
+With ``recompute_advantages`` every epoch after the first recomputes the values of the rollout's
+observations with the current critic and GAE from them (Andrychowicz et al. 2021, "What Matters
+in On-Policy RL", section 3.5; Tianshou's recompute_adv); the old values used for value clipping
+stay the rollout's.
 With ``target_kl`` set, the epochs stop after the first epoch whose last minibatch's approx KL
 passes it (CleanRL's rule). The math lives in ``losses.py``; the learner never sees the env.
 """
@@ -28,7 +32,7 @@ class PPOLearner:
                  num_epochs: int, num_minibatches: int, gamma: float, gae_lambda: float, clip_coef: float,
                  clip_value_loss: bool, value_coef: float, entropy_coef: float, max_grad_norm: float,
                  target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
-                 seed: int) -> None:
+                 seed: int, recompute_advantages: bool = False) -> None:
         self.network = network.to(device)
         self.optimizer = make_adam(self.network.parameters(), lr=lr, eps=adam_eps)
         self.lr_schedule = LinearSchedule(lr, 0.0, total_env_steps) if anneal_lr else constant(lr)
@@ -38,6 +42,7 @@ class PPOLearner:
                                  entropy_coef=entropy_coef, normalize_advantages=normalize_advantages)
         self.max_grad_norm = max_grad_norm
         self.target_kl = target_kl
+        self.recompute_advantages = recompute_advantages
         self.device = device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)  # minibatch shuffles
         self.recent_grad_norms: collections.deque[float] = collections.deque(maxlen=50)  # before clipping
@@ -50,21 +55,23 @@ class PPOLearner:
         lr = self.lr_schedule(env_step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        advantages, returns = losses.generalized_advantages(
-            batch.rewards, batch.values, batch.last_value, batch.terminated, batch.truncated, batch.valid,
-            self.gamma, self.gae_lambda)  # [T, E], [T, E]
+        advantages, returns = self._advantages(batch, batch.values, batch.last_value)  # [N], [N]
+        rollout_returns = returns  # [N] from the rollout's own values (explained variance)
         keep = batch.valid.flatten()  # [T * E]
         obs = batch.obs.flatten(0, 1)[keep]  # [N, *obs_shape]
         actions = batch.actions.flatten(0, 1)[keep]  # [N, A]
         old_log_probs = batch.log_probs.flatten()[keep]  # [N]
         old_values = batch.values.flatten()[keep]  # [N]
-        advantages, returns = advantages.flatten()[keep], returns.flatten()[keep]  # [N], [N]
         num = obs.shape[0]
         if num == 0:  # every row was a reset step (possible only with 1-step rollouts)
             return
+        if self.recompute_advantages and batch.last_obs is None:
+            raise ValueError("recompute_advantages needs the rollout's last_obs")
         sums = dict.fromkeys(EPOCH_METRICS, 0.0)
         steps = epochs = 0
-        for _ in range(self.num_epochs):
+        for epoch in range(self.num_epochs):
+            if self.recompute_advantages and epoch > 0:
+                advantages, returns = self._advantages(batch, *self._current_values(batch))  # [N], [N]
             epochs += 1
             order = torch.randperm(num, generator=self.generator).to(self.device)  # [N]
             for index in order.tensor_split(min(self.num_minibatches, num)):  # [~N / num_minibatches] each
@@ -90,9 +97,26 @@ class PPOLearner:
         self.num_updates += steps
         self.num_rollouts += 1
         row = {key: total / steps for key, total in sums.items()}  # grad_norm: before clipping
-        row.update(explained_variance=float(losses.explained_variance(old_values, returns)), lr=lr, epochs=epochs,
+        row.update(explained_variance=float(losses.explained_variance(old_values, rollout_returns)), lr=lr, epochs=epochs,
                    policy_std=float(self.network.log_std.detach().exp().mean()), rollout_transitions=num)
         self._rows.append(row)
+
+    def _advantages(self, batch: RolloutBatch, values: torch.Tensor,
+                    last_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE advantages and lambda-returns of the valid rows, from values [T, E] and last_value [E]: [N], [N]."""
+        advantages, returns = losses.generalized_advantages(
+            batch.rewards, values, last_value, batch.terminated, batch.truncated, batch.valid,
+            self.gamma, self.gae_lambda)  # [T, E], [T, E]
+        keep = batch.valid.flatten()  # [T * E]
+        return advantages.flatten()[keep], returns.flatten()[keep]
+
+    @torch.no_grad()
+    def _current_values(self, batch: RolloutBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The current critic's values of every rollout row [T, E] (reset rows included: their obs is
+        the finished episode's final obs) and of the obs after the rollout [E]."""
+        num_steps, num_envs = batch.values.shape
+        values = self.network.value(batch.obs.flatten(0, 1)).view(num_steps, num_envs)  # [T, E]
+        return values, self.network.value(batch.last_obs.to(self.device))  # [T, E], [E]
 
     def pop_metrics(self) -> dict[str, float]:
         """Means over the rollouts learned from since the last call, plus the update counters."""

@@ -60,7 +60,7 @@ def test_evaluation_takes_the_mean_action_with_frozen_statistics():
     assert not np.allclose(stochastic.act_eval(raw), eval_actions)
 
 
-def rollout(net, steps=8, envs=4, reset_rows=()):
+def rollout(net, steps=8, envs=4, reset_rows=(), keep_last_obs=False):
     actor = PPOActor(net, None, device=CPU, deterministic_eval=True, seed=1)
     buffer = RolloutBuffer(steps, envs, (1, 4), (2,), CPU)
     rng = np.random.default_rng(2)
@@ -78,7 +78,8 @@ def rollout(net, steps=8, envs=4, reset_rows=()):
         # reward = the first action coordinate: the policy should learn to push it up
         reward = step.actions[:, 0].numpy().astype(np.float32)
         buffer.add(obs, step.actions, step.log_probs, step.values, reward, done, np.zeros(envs, bool), valid)
-    return buffer.batch(actor.value(rng.normal(size=(envs, 1, 4)).astype(np.float32)))
+    last_obs = rng.normal(size=(envs, 1, 4)).astype(np.float32)
+    return buffer.batch(actor.value(last_obs), torch.from_numpy(last_obs) if keep_last_obs else None)
 
 
 def test_lr_anneals_linearly_to_zero_and_updates_are_epochs_times_minibatches():
@@ -116,3 +117,40 @@ def test_updates_move_the_policy_towards_higher_advantage_actions():
     assert net(probe)[0][:, 0].mean().item() > before + 0.05  # the first action coordinate pays
     row = learner.pop_metrics()
     assert row["grad_norm"] > 0 and 0 <= row["clip_fraction"] <= 1 and row["approx_kl"] >= 0
+
+
+def test_recompute_advantages_uses_the_current_critic_from_the_second_epoch(monkeypatch):
+    from rlkit.algos.ppo import losses
+    seen_returns = []  # the lambda-returns each epoch's (single) minibatch got, sorted (the order is shuffled)
+    real_loss = losses.ppo_loss
+
+    def recording_loss(mean, log_std, values, actions, old_log_prob, old_values, advantages, returns, **kw):
+        seen_returns.append(sorted(returns.tolist()))
+        return real_loss(mean, log_std, values, actions, old_log_prob, old_values, advantages, returns, **kw)
+
+    monkeypatch.setattr(losses, "ppo_loss", recording_loss)
+
+    def gae_returns(batch, values, last_value):  # [N] sorted, valid rows only
+        returns = losses.generalized_advantages(batch.rewards, values, last_value, batch.terminated,
+                                                batch.truncated, batch.valid, 0.99, 0.95)[1]
+        return sorted(returns.flatten()[batch.valid.flatten()].tolist())
+
+    for recompute in (False, True):
+        seen_returns.clear()
+        # lr 0: the critic stays as it is, so the recomputed values are exactly its values of the rollout
+        learner = learner_for(network(), lr=0.0, anneal_lr=False, num_epochs=2, num_minibatches=1,
+                              recompute_advantages=recompute)
+        batch = rollout(learner.network, reset_rows=[(4, 1)], keep_last_obs=True)
+        with torch.no_grad():
+            critic_values = learner.network.value(batch.obs.flatten(0, 1)).view(8, 4)  # [T, E]
+            critic_last = learner.network.value(batch.last_obs)  # [E]
+        batch.values.fill_(3.0)  # stale rollout values, far from the critic's
+        batch.last_value.fill_(3.0)
+        learner.update(batch, env_step=0)
+        stale = gae_returns(batch, batch.values, batch.last_value)
+        assert seen_returns[0] == pytest.approx(stale)
+        want_second = gae_returns(batch, critic_values, critic_last) if recompute else stale
+        assert seen_returns[1] == pytest.approx(want_second, abs=1e-6)
+        assert (seen_returns[1] != pytest.approx(stale)) == recompute
+    with pytest.raises(ValueError, match="last_obs"):
+        learner_for(network(), recompute_advantages=True).update(rollout(network()), env_step=0)
