@@ -14,9 +14,11 @@ benchmarks/results/:
 Runs take long (about 15-30 min per 1M-step run on one core of this CPU): start it in the background
 (`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
 A killed benchmark continues from its runs' checkpoints: `make bench-ppo ARGS="--continue <benchmark dir>"`.
-Each finished run is also recorded in benchmarks/results/<name>_runs/<env>_seed<k>.json (commit it): a later
-invocation with the same budget and overrides keeps recorded runs and runs only the rest, so the benchmark
-can be completed over several sessions or machines (`--rerun` ignores the records).
+Each finished run is also recorded in benchmarks/results/<name>_runs/<env>_seed<k>.json with its resolved config
+(commit it): a later invocation keeps a recorded run when the config it would run now (composed from the
+overrides and today's defaults; all but logging and saving) equals the recorded one, and runs only the rest,
+so the benchmark can be completed over several sessions or machines, and a changed default reruns what it
+changes (`--rerun` ignores the records).
 """
 
 from __future__ import annotations
@@ -81,17 +83,52 @@ def table(finished: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def result_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that change what a run learns (not how often it saves or how it prints)."""
-    return [o for o in overrides if not o.startswith(("schedule.save_interval", "logger.progress_bar"))]
+# Keys of a run's resolved config that do not change what it learns.
+NOT_LEARNING = ("logger", "resume", "allow_config_change", "keep_checkpoints")
+NOT_LEARNING_SCHEDULE = ("save_interval_env_steps", "log_interval_env_steps")
+
+
+def learning_config(config: dict) -> dict:
+    """The part of a run's resolved config that decides what it learns (all but logging and saving)."""
+    out = {key: value for key, value in config.items() if key not in NOT_LEARNING}
+    out["schedule"] = {k: v for k, v in config["schedule"].items() if k not in NOT_LEARNING_SCHEDULE}
+    return out
+
+
+def intended_config(overrides: list[str]) -> dict:
+    """The resolved config `python -m rlkit <overrides>` would run with (composed here, nothing run)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from rlkit.config import register_schemas
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            config = compose(config_name="config", overrides=overrides)
+    except Exception as err:  # a bad override: one line, no run started
+        raise SystemExit(f"error: cannot compose {' '.join(overrides)}: {err}") from None
+    return learning_config(OmegaConf.to_container(config, resolve=True))
+
+
+def run_config(run_dir: Path) -> dict:
+    from omegaconf import OmegaConf
+
+    return learning_config(OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True))
 
 
 def recorded_runs(records: Path, common: list[str]) -> dict[str, dict]:
-    """Runs finished by an earlier invocation with the same budget and result-changing overrides."""
+    """Runs finished earlier whose resolved learning config equals the one `common` gives their env and
+    seed now. A record of other overrides, or of code whose defaults have changed since, is not kept:
+    that run is made again."""
     runs = {}
     for path in sorted(records.glob("*.json")) if records.is_dir() else []:
         run = json.loads(path.read_text())
-        if result_overrides(run.get("overrides", [])) == result_overrides(common) and run["exit_code"] == 0:
+        if run["exit_code"] != 0 or run.get("config") is None:
+            continue
+        if run["config"] == intended_config([f"env={run['env']}", f"seed={run['seed']}", *common]):
             runs[path.stem] = run
     return runs
 
@@ -120,6 +157,9 @@ def main() -> None:
     common = ["algo=ppo", *run_overrides(steps), *args.overrides]
     out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
     records = RESULTS / f"{args.name}_runs"
+    run_keys = [(env, int(seed)) for env, seed in (run.split(":") for run in args.runs)]
+    for env, seed in run_keys:  # a bad env or override is refused here, before any run starts
+        intended_config([f"env={env}", f"seed={seed}", *common])
     finished: dict[str, dict] = {} if args.rerun else recorded_runs(records, common)
     if finished:
         print(f"kept {len(finished)} recorded runs from {records}: {', '.join(sorted(finished))}", flush=True)
@@ -133,7 +173,8 @@ def main() -> None:
                              "run_dir": str(run_dir.relative_to(REPO)), "eval_curve": evals, "train_curve": train,
                              "final_eval_return": evals[-1]["return_mean"] if evals else None,
                              "final_train_return": train[-1]["return_mean"] if train else None,
-                             "overrides": common, "parallel": args.parallel}
+                             "overrides": common, "parallel": args.parallel,
+                             "config": run_config(run_dir) if (run_dir / "config.yaml").exists() else None}
         if exit_code == 0:
             records.mkdir(parents=True, exist_ok=True)
             (records / f"{job.key}.json").write_text(json.dumps(finished[job.key], indent=1) + "\n")
@@ -142,7 +183,7 @@ def main() -> None:
 
     save_interval = [o for o in common if o.startswith("schedule.save_interval")]
     jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], save_interval)
-            for env, seed in (run.split(":") for run in args.runs) if f"{env}_seed{seed}" not in finished]
+            for env, seed in run_keys if f"{env}_seed{seed}" not in finished]
     run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
     if not args.rerun:  # with runs recorded meanwhile by another invocation (other --runs, same overrides)
         finished = {**recorded_runs(records, common), **finished}
