@@ -147,7 +147,7 @@ class ActorCriticConfig:
     # shared: one MLP trunk feeding both the mean and the value head (the report's)
     trunk: str = "separate"
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
-    init_log_std: float = 0.0  # initial log standard deviation of every action dimension
+    init_log_std: float = -0.5  # initial log standard deviation of every action dimension (std 0.61)
 
     def __post_init__(self) -> None:
         _one_of("trunk", self.trunk, ("separate", "shared"))

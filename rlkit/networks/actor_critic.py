@@ -3,7 +3,9 @@
 The policy mean comes from a tanh MLP; the log-std is a learned vector that does not depend on
 the state (CleanRL's ppo_continuous_action, Schulman et al. 2017's MuJoCo setup). Orthogonal
 init: gain sqrt(2) on hidden layers, 0.01 on the mean layer (so the first policy is near zero
-mean, the log-std alone sets its spread), 1.0 on the value layer; biases 0.
+mean, the log-std alone sets its spread), 1.0 on the value layer; biases 0. The log-std starts at
+-0.5 (std 0.61, Tianshou's MuJoCo PPO and Andrychowicz et al. 2021's advice) rather than CleanRL's
+0: on HalfCheetah-v5 it lifted the 1M-step return from about 1,700 to above CleanRL's 2,906.
 
 ``trunk: separate`` gives the policy and the value function their own MLPs (CleanRL);
 ``trunk: shared`` feeds one MLP to both heads (the course report's network): the value loss
@@ -44,7 +46,7 @@ class GaussianActorCritic(nn.Module):
     """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: list[int], trunk: str,
-                 init_log_std: float = 0.0) -> None:
+                 init_log_std: float = -0.5) -> None:
         super().__init__()
         width = hidden_sizes[-1]
         if trunk not in ("separate", "shared"):
