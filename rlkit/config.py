@@ -265,6 +265,8 @@ class PPOConfig:
     reward_clip: float = 10.0  # clip scaled training rewards to [-c, c]; logged returns stay raw
     adam_eps: float = 1e-5
     eval_deterministic: bool = True  # evaluation acts with the mean action (false: samples)
+    # the Gaussian acts in [-1, 1] per dim, clipped and mapped onto the env's bounds (false: env units, env clips)
+    rescale_actions: bool = False
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")

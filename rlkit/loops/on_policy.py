@@ -108,7 +108,7 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
             for _ in range(parts.buffer.num_steps):
                 step = parts.actor.act(obs)
                 try:
-                    result = parts.envs.step(step.env_actions())
+                    result = parts.envs.step(parts.actor.env_actions(step.actions))
                 except Exception as err:  # a dead env worker: save the learner as of the rollout's start
                     counters.env_step = rollout_start_env_step
                     save()

@@ -39,8 +39,9 @@ def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device
         device=device, seed=seeding.derive_seed(run.seed, "minibatches"),
         recompute_advantages=algo.recompute_advantages)
     obs_normalizer = ObservationNormalizer(spec.obs_shape, clip=algo.obs_clip) if algo.normalize_obs else None
+    bounds = (spec.action_low, spec.action_high) if algo.rescale_actions else None
     actor = PPOActor(learner.network, obs_normalizer, device=device, deterministic_eval=algo.eval_deterministic,
-                     seed=seeding.derive_seed(run.seed, "actor"))
+                     seed=seeding.derive_seed(run.seed, "actor"), action_bounds=bounds)
     reward_scaler = (RewardScaler(run.hardware.num_envs, algo.gamma, clip=algo.reward_clip)
                      if algo.normalize_reward else None)
     return learner, actor, reward_scaler

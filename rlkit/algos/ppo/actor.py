@@ -5,6 +5,12 @@ them, as gymnasium's NormalizeObservation); ``act`` samples a ~ N(mean, std) and
 unclipped sample with its log-prob and the state value (the env clips the action it executes).
 Evaluation: ``act_eval`` normalizes with the statistics frozen and takes the mean action
 (or a sample when ``deterministic_eval`` is off).
+
+With ``action_bounds`` (low [A], high [A]) the Gaussian lives in [-1, 1] per dimension: an action
+is clipped to [-1, 1] and mapped affinely onto [low, high] before it reaches the env (Tianshou's
+action scaling), so the policy's std means the same fraction of the range on every task
+(Humanoid's torques are bounded by 0.4, InvertedPendulum's by 3). On [-1, 1] tasks the map is the
+identity. Without them the actions go out in the env's units (the env clips them: CleanRL).
 """
 
 from __future__ import annotations
@@ -20,18 +26,24 @@ from rlkit.normalizers import ObservationNormalizer
 
 
 class PolicyStep(NamedTuple):
-    actions: torch.Tensor  # [E, A] unclipped samples
+    actions: torch.Tensor  # [E, A] unclipped samples (in [-1, 1] units with action bounds)
     log_probs: torch.Tensor  # [E]
     values: torch.Tensor  # [E]
-
-    def env_actions(self) -> np.ndarray:
-        return self.actions.cpu().numpy()  # [E, A] float32
 
 
 class PPOActor:
     def __init__(self, network: GaussianActorCritic, obs_normalizer: ObservationNormalizer | None, *,
-                 device: torch.device, deterministic_eval: bool, seed: int) -> None:
+                 device: torch.device, deterministic_eval: bool, seed: int,
+                 action_bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.network = network
+        if action_bounds is None:
+            self.action_center = self.action_half_range = None
+        else:
+            low, high = (np.asarray(b, dtype=np.float32) for b in action_bounds)  # [A], [A]
+            if not (np.isfinite(low).all() and np.isfinite(high).all() and (high > low).all()):
+                raise ValueError(f"action rescaling needs finite bounds with high > low, not {low} .. {high}")
+            self.action_center = (high + low) / 2  # [A]
+            self.action_half_range = (high - low) / 2  # [A]
         self.obs_normalizer = obs_normalizer
         self.device = device
         self.deterministic_eval = deterministic_eval
@@ -45,6 +57,13 @@ class PPOActor:
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, dtype=torch.float32).to(self.device)  # [E, *obs_shape]
+
+    def env_actions(self, actions: torch.Tensor) -> np.ndarray:
+        """Policy actions [E, A] -> the actions sent to the env [E, A] float32 (mapped onto the bounds)."""
+        out = actions.cpu().numpy().astype(np.float32, copy=False)  # [E, A]
+        if self.action_center is None:
+            return out
+        return self.action_center + np.clip(out, -1.0, 1.0) * self.action_half_range  # [E, A]
 
     @torch.no_grad()
     def act(self, policy_obs: np.ndarray) -> PolicyStep:
@@ -60,14 +79,14 @@ class PPOActor:
 
     @torch.no_grad()
     def act_eval(self, obs: np.ndarray) -> np.ndarray:
-        """Raw obs [E, *obs_shape] -> actions [E, A] float32 with frozen normalization."""
+        """Raw obs [E, *obs_shape] -> env actions [E, A] float32 with frozen normalization."""
         if self.obs_normalizer is not None:
             obs = self.obs_normalizer(obs, update=False)
         mean, log_std, _ = self.network(self._tensor(obs))  # [E, A], [A], [E]
         if not self.deterministic_eval:
             noise = torch.randn(mean.shape, generator=self.generator, device=self.device)  # [E, A]
             mean = mean + log_std.exp() * noise  # [E, A]
-        return mean.cpu().numpy()
+        return self.env_actions(mean)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(),
