@@ -97,8 +97,8 @@ class PPOLearner:
         self.num_updates += steps
         self.num_rollouts += 1
         row = {key: total / steps for key, total in sums.items()}  # grad_norm: before clipping
-        row.update(explained_variance=float(losses.explained_variance(old_values, rollout_returns)), lr=lr, epochs=epochs,
-                   policy_std=float(self.network.log_std.detach().exp().mean()), rollout_transitions=num)
+        row.update(explained_variance=float(losses.explained_variance(old_values, rollout_returns)), lr=lr,
+                   epochs=epochs, policy_std=float(self.network.log_std.detach().exp().mean()), rollout_transitions=num)
         self._rows.append(row)
 
     def _advantages(self, batch: RolloutBatch, values: torch.Tensor,
