@@ -186,7 +186,10 @@ def main() -> None:
             for env, seed in run_keys if f"{env}_seed{seed}" not in finished]
     run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
     if not args.rerun:  # with runs recorded meanwhile by another invocation (other --runs, same overrides)
-        finished = {**recorded_runs(records, common), **finished}
+        try:
+            finished = {**recorded_runs(records, common), **finished}
+        except SystemExit as err:  # the conf or the code changed on disk while the runs ran
+            print(f"warning: {err}\nthe summary has this invocation's runs only", flush=True)
     summary = table(finished)
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / f"{args.name}_curves.csv", "w", newline="") as handle:
