@@ -1,8 +1,9 @@
-"""make bench-ppo: PPO on MuJoCo at 1M env steps: Hopper x3 seeds, HalfCheetah x3, Humanoid x1, Ant x1.
+"""make bench-ppo: PPO on MuJoCo at 1M env steps: Hopper x3 seeds, HalfCheetah x3, Humanoid x2, Ant x1.
 
 Each run is its own `python -m rlkit algo=ppo env=...` process (at most --parallel at a time, one
 torch thread each), with the default PPO settings (CleanRL's ppo_continuous_action: 2048
-transitions per rollout, 10 epochs of 32 minibatches, lr 3e-4 annealed) and 20 evaluations of
+transitions per rollout, 10 epochs of 32 minibatches, lr 3e-4 annealed; initial log-std -0.5 and
+actions mapped onto the env's bounds) and 20 evaluations of
 10 episodes (mean action, frozen observation statistics) spread over the budget. Writes under
 benchmarks/results/:
 
@@ -40,7 +41,7 @@ from benchmarks.runs import Job, plot_panels, run_jobs, wall_time_s  # noqa: E40
 from rlkit.logging import read_metrics  # noqa: E402
 
 DEFAULT_RUNS = ["hopper:0", "hopper:1", "hopper:2", "halfcheetah:0", "halfcheetah:1", "halfcheetah:2",
-                "humanoid:0", "ant:0"]
+                "humanoid:0", "humanoid:1", "ant:0"]
 # Published 1M-step PPO results, for the table (DESIGN.md): CleanRL ppo_continuous_action (MuJoCo v4,
 # training returns), Tianshou PPO (v3).
 REFERENCES = {"hopper": "CleanRL 2052 +- 314; Tianshou 2609", "halfcheetah": "CleanRL 2906 +- 1129; Tianshou 5784",
