@@ -266,7 +266,7 @@ class PPOConfig:
     adam_eps: float = 1e-5
     eval_deterministic: bool = True  # evaluation acts with the mean action (false: samples)
     # the Gaussian acts in [-1, 1] per dim, clipped and mapped onto the env's bounds (false: env units, env clips;
-    # the identity on [-1, 1] tasks; Humanoid-v5's +-0.4 torques: 657 -> 949 at 1M env steps, one seed)
+    # the identity on [-1, 1] tasks; Humanoid-v5's +-0.4 torques: 657 -> 984 at 1M env steps, one seed)
     rescale_actions: bool = True
 
     def __post_init__(self) -> None:
