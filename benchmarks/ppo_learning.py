@@ -12,7 +12,8 @@ benchmarks/results/:
   <name>.md           final evaluation return mean +- std across seeds, training return, wall time
   <name>.png          evaluation curves, one panel per env, one line per seed
 
-Runs take long (about 15-30 min per 1M-step run on one core of this CPU): start it in the background
+Runs take long (1M env steps: 6-12 min for Hopper or HalfCheetah, 15-19 min for Humanoid, with 2-4 runs
+on this 2-core CPU): start it in the background
 (`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
 A killed benchmark continues from its runs' checkpoints: `make bench-ppo ARGS="--continue <benchmark dir>"`.
 Each finished run is also recorded in benchmarks/results/<name>_runs/<env>_seed<k>.json with its resolved config
@@ -186,7 +187,7 @@ def main() -> None:
     jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], save_interval)
             for env, seed in run_keys if f"{env}_seed{seed}" not in finished]
     run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
-    if not args.rerun:  # with runs recorded meanwhile by another invocation (other --runs, same overrides)
+    if not args.rerun:  # with runs recorded meanwhile by another invocation (other --runs, same config)
         try:
             finished = {**recorded_runs(records, common), **finished}
         except SystemExit as err:  # the conf or the code changed on disk while the runs ran
