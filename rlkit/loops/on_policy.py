@@ -125,7 +125,8 @@ def train_on_policy(parts: OnPolicyParts, out: RunOutputs, resume_state: dict | 
                 counters.env_steps_since_log += new_steps
                 is_reset_step = done & valid
                 obs = parts.actor.observe(result.obs)
-            parts.learner.update(parts.buffer.batch(parts.actor.value(obs), torch.as_tensor(obs)), rollout_start_env_step)
+            batch = parts.buffer.batch(parts.actor.value(obs), torch.as_tensor(obs))  # obs: after the rollout
+            parts.learner.update(batch, rollout_start_env_step)
             if counters.env_step >= counters.next_eval_env_step:
                 out.log(counters.env_step, evaluate())
                 while counters.next_eval_env_step <= counters.env_step:

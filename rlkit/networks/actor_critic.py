@@ -46,7 +46,7 @@ class GaussianActorCritic(nn.Module):
     """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: list[int], trunk: str,
-                 init_log_std: float = -0.5) -> None:
+                 init_log_std: float) -> None:
         super().__init__()
         width = hidden_sizes[-1]
         if trunk not in ("separate", "shared"):

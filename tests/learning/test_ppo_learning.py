@@ -1,6 +1,6 @@
 """PPO learns InvertedPendulum-v5: mean evaluation return >= 900 within 100,000 env steps on at
-least 2 of 3 seeds, with the default PPO settings (CleanRL's, but an initial log-std of -0.5) and
-hardware=cpu's 8 envs.
+least 2 of 3 seeds, with the default PPO settings (CleanRL's, but an initial log-std of -0.5 and
+actions mapped onto the pendulum's +-3 bounds) and hardware=cpu's 8 envs.
 
 Each run stops at its first evaluation (10 episodes, mean action) that reaches 900; evaluations
 every 5,000 env steps. The three seeds run as separate processes, two at a time (2 cores)."""
