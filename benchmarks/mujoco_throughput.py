@@ -22,8 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rlkit.config import MujocoEnvConfig  # noqa: E402
-from rlkit.envs.mujoco import build_mujoco_env  # noqa: E402
+from rlkit.envs.gym import GymEnvConfig  # noqa: E402
+from rlkit.envs.gym import build_gym_env  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 

@@ -21,10 +21,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rlkit.algos.dqn.learner import DQNLoss, QNetwork, ValueLearner  # noqa: E402
+from rlkit.algos.dqn.learner import DQNLoss, QNetwork  # noqa: E402
+from rlkit.algos.value_based.learner import ValueLearner  # noqa: E402
 from rlkit.algos.iqn.learner import IQNLoss  # noqa: E402
 from rlkit.buffers import FrameReplay  # noqa: E402
-from rlkit.config import AtariEnvConfig, NatureCNNConfig  # noqa: E402
+from rlkit.envs.atari import AtariEnvConfig  # noqa: E402
+from rlkit.networks.nature_cnn import NatureCNNConfig  # noqa: E402
 from rlkit.envs import ENVS  # noqa: E402
 from rlkit.networks import NETWORKS  # noqa: E402
 from rlkit.networks.quantile import ImplicitQuantileNetwork  # noqa: E402

@@ -1,4 +1,8 @@
-"""python -m rlkit [group=option ...] [key=value ...]: validate -> build -> run."""
+"""`rlkit [group=option ...] [key=value ...]` (or `python -m rlkit ...`): validate -> build -> run.
+
+The configs ship inside the package (rlkit/conf), so both entries work from any directory and
+after a non-editable install; a user's own config groups join through Hydra's search path
+(`hydra.searchpath=[file://./my_conf]`, see the README)."""
 
 import sys
 import tempfile
@@ -36,7 +40,7 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
     return None
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import JobContext, run_job
     from rlkit.sweeps import write_outcome
@@ -62,7 +66,8 @@ def main(cfg: DictConfig) -> dict | float | None:
     return None if final is None else float(final)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The console script `rlkit` and `python -m rlkit`."""
     problem = unwritable_output_dir(sys.argv[1:])
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)
@@ -72,3 +77,7 @@ if __name__ == "__main__":
 
     if SweepState.failed_jobs:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    cli()

@@ -19,12 +19,11 @@ from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
 from rlkit.logging import METRICS_FILE, ConsoleProgress, MetricsFile, WandbSink
-from rlkit.algos.dqn.learner import NonFiniteError
-from rlkit.loops.off_policy import EnvFailure, train_off_policy
-from rlkit.loops.on_policy import train_on_policy
-from rlkit.loops.run_outputs import RunOutputs
+from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
+from rlkit.run_outputs import RunOutputs
+from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
 from rlkit.sweeps import sweep_name
 
@@ -155,13 +154,20 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         device = build.select_device(run)
         seeding.seed_everything(run.seed)
         envs, eval_envs = build.build_envs(run, entry)
-        build_parts = build.build_on_policy if entry.loop == "on_policy" else build.build_off_policy
-        parts = build_parts(run, entry, envs, eval_envs, device)
+        try:
+            agent = build.build_agent(run, entry, envs, device)
+        except BaseException:
+            envs.close()
+            eval_envs.close()
+            raise
         if run.resume:
             found = checkpoint.list_checkpoints(run_dir)
             if not found:
                 raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again instead")
             resume_state = checkpoint.load_checkpoint(found[-1][1])
+            if resume_state.get("format") != CHECKPOINT_FORMAT:
+                raise CheckpointError(f"checkpoint {found[-1][1]} was written by an earlier rlkit (before the"
+                                      " one-runner engine) and cannot be resumed by this one; start the run again")
             check_checkpoint_config(resume_state, found[-1][1], cfg, run.allow_config_change)
             if resume_state.get("has_replay"):
                 resume_replay = checkpoint.load_replay(run_dir, found[-1][0])
@@ -180,17 +186,15 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
             run_id = _write_new_run_files(run_dir, cfg, task_overrides)
     except OSError as err:
         return {"error": f"cannot write the run directory {run_dir}: {err}", "exit_code": 2}
-    return _train(run, cfg, run_dir, run_id, parts, resume_state, resume_replay, ctx)
+    return _train(run, cfg, run_dir, run_id, agent, envs, eval_envs, resume_state, resume_replay, ctx)
 
 
-def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, resume_state, resume_replay,
-           ctx: JobContext) -> dict[str, Any]:
-    spec = parts.envs.spec
-    on_policy = build.algo_entry(run).loop == "on_policy"
-    network = parts.learner.network if on_policy else parts.learner.online
+def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, envs, eval_envs, resume_state,
+           resume_replay, ctx: JobContext) -> dict[str, Any]:
+    spec = envs.spec
     print(f"run dir: {run_dir}")
-    print(f"env: {spec.env_id}, {parts.envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
-          f" ({count_parameters(network):,} parameters); device: {run.hardware.device}")
+    print(f"env: {spec.env_id}, {envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
+          f" ({count_parameters(agent.network):,} parameters); device: {run.hardware.device}")
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:
         print(f"resuming from env step {start_env_step:,}")
@@ -209,31 +213,29 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, parts, 
                          keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step,
                          config=OmegaConf.to_container(cfg, resolve=True))
     exit_code = 1
+    runner = Runner(agent, envs, eval_envs, run.schedule, build.health_tracker(run), outputs, run.seed)
     try:
-        if on_policy:
-            result = train_on_policy(parts, outputs, resume_state)
-        else:
-            result = train_off_policy(parts, outputs, resume_state, resume_replay)
+        result = runner.run(resume_state, resume_replay)
         exit_code = 0
     except NonFiniteError as err:
         return {"error": f"{err}: the run stopped; the last good checkpoint is kept and"
                          f" {run_dir / 'nonfinite_diagnostic.json'} holds the values and recent grad norms",
                 "exit_code": 3, "run_dir": str(run_dir)}
     except EnvFailure as err:
-        return {"error": f"{err}; resume with: python -m rlkit resume={run_dir}", "exit_code": 4,
-                "run_dir": str(run_dir)}
+        return {"error": f"{err}; a checkpoint was saved; resume with: python -m rlkit resume={run_dir}",
+                "exit_code": 4, "run_dir": str(run_dir)}
     finally:
         outputs.close(exit_code)
-        parts.envs.close()
+        envs.close()
     if "stopped_by" in result:
         print(f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved."
               f"\nresume: python -m rlkit resume={run_dir}")
-        parts.eval_envs.close()
+        eval_envs.close()
         return {**result, "run_dir": str(run_dir), "exit_code": 0}
     if run.random_baseline_episodes > 0:
-        random_returns = build.random_policy_returns(parts.eval_envs, run.random_baseline_episodes, run.seed)
+        random_returns = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed)
         result["random_returns"] = random_returns.tolist()
-    parts.eval_envs.close()
+    eval_envs.close()
     _print_summary(result, run_dir, wandb.mode)
     return {**result, "run_dir": str(run_dir), "exit_code": 0}
 

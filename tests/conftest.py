@@ -12,7 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from rlkit.config import register_schemas
 
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+CONF = REPO / "rlkit" / "conf"
 os.environ.setdefault("WANDB_MODE", "disabled")
 register_schemas()
 

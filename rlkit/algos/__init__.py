@@ -1,5 +1,10 @@
-"""Algorithms: each one is losses.py (pure math), learner.py (optimizer, target net), actor.py."""
+"""Algorithms. Each registers a builder ``(run config, env spec, device) -> agent`` (see
+rlkit/runner.py's ``Agent``) with its schema, the schedule schema it needs and the action kind
+it supports: ``@ALGOS.register("dqn", schema=DQNConfig, schedule=OffPolicySchedule, actions="discrete")``."""
 
 from rlkit.registry import Registry
 
 ALGOS: Registry = Registry("algo")
+
+# Algorithms register themselves on import.
+from rlkit.algos import dqn, iqn, ppo  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Vector env construction per family; ENVS maps a config `name:` to its builder."""
+"""Vector env construction per family; ENVS maps a config `name:` to its builder and schema."""
 
 from rlkit.envs.base import EnvSpec, StepResult, VecEnv
 from rlkit.registry import Registry
@@ -6,6 +6,6 @@ from rlkit.registry import Registry
 ENVS: Registry = Registry("env")
 
 # Families register themselves on import.
-from rlkit.envs import atari, classic, mujoco  # noqa: E402,F401
+from rlkit.envs import atari, gym  # noqa: E402,F401
 
 __all__ = ["ENVS", "EnvSpec", "StepResult", "VecEnv"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import ale_py
@@ -34,8 +35,9 @@ from ale_py import roms
 from gymnasium.utils import seeding
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import FrameStackObservation
+from omegaconf import MISSING
 
-from rlkit.config import AtariEnvConfig, ConfigValueError
+from rlkit.config import ConfigValueError, EnvConfig, one_of, require
 from rlkit.envs import ENVS
 from rlkit.envs.base import EnvSpec, StepResult, VecEnv, close_gymnasium_vector_env
 
@@ -45,6 +47,36 @@ RAM_SIZE = 128  # bytes of Atari 2600 console RAM
 
 _PIXEL_BACKENDS = ("ale_vector", "gymnasium_sync", "gymnasium_async")
 _RAM_BACKENDS = ("gymnasium_sync", "gymnasium_async")
+
+
+@dataclass
+class AtariEnvConfig(EnvConfig):
+    """An Atari game with ALE v5 semantics (pixels or 128-byte RAM)."""
+
+    name: str = "atari"  # registry key of the env family
+    game: str = MISSING  # ALE ROM id, e.g. "boxing", "video_pinball"
+    obs_type: str = "pixels"  # pixels: 84x84 grayscale frames; ram: the 128-byte console RAM
+    frame_skip: int = 4  # emulator frames per agent step (the only place frame skip is set)
+    repeat_action_probability: float = 0.25  # sticky actions, applied per emulator frame
+    frame_stack: int = 4  # frames per observation (RAM presets use 1)
+    screen_size: int = 84  # square frame side after resizing (pixels only)
+    max_pool: bool = True  # max over the last two emulator frames of each step (pixels only)
+    noop_max: int = 0  # random no-op starts (0 = off, as in v5)
+    max_episode_frames: int = 108_000  # emulator frames before truncation (30 min of play)
+    episodic_life: bool = False  # end training episodes on life loss
+    fire_reset: bool = False  # press FIRE after reset (games that need it to start)
+    full_action_space: bool = False  # False = the game's minimal action set
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        one_of("obs_type", self.obs_type, ("pixels", "ram"))
+        require(self.frame_skip >= 1, "frame_skip", self.frame_skip, ">= 1")
+        require(0.0 <= self.repeat_action_probability < 1.0, "repeat_action_probability",
+                 self.repeat_action_probability, "in [0, 1)")
+        require(self.frame_stack >= 1, "frame_stack", self.frame_stack, ">= 1")
+        require(self.screen_size >= 36, "screen_size", self.screen_size, ">= 36 (the Nature CNN needs it)")
+        require(self.noop_max >= 0, "noop_max", self.noop_max, ">= 0")
+        require(self.max_episode_frames > 0, "max_episode_frames", self.max_episode_frames, "> 0")
 
 
 # ------------------------------------------------------------------------------------- naming
@@ -327,8 +359,8 @@ class AtariVectorBackend:
         self.env = AtariVectorEnv(**self.settings)
         self.spec = EnvSpec(
             env_id=_env_id(config),
-            frame_shape=(config.screen_size, config.screen_size),
-            frame_dtype=np.dtype(np.uint8),
+            obs_shape=(config.frame_stack, config.screen_size, config.screen_size),
+            obs_dtype=np.dtype(np.uint8),
             frame_stack=config.frame_stack,
             n_actions=int(self.env.single_action_space.n),
             frames_per_env_step=config.frame_skip,
@@ -382,8 +414,8 @@ class GymnasiumAtariBackend:
         frame_shape = (RAM_SIZE,) if config.obs_type == "ram" else (config.screen_size, config.screen_size)
         self.spec = EnvSpec(
             env_id=_env_id(config),
-            frame_shape=frame_shape,
-            frame_dtype=np.dtype(np.uint8),
+            obs_shape=(config.frame_stack, *frame_shape),
+            obs_dtype=np.dtype(np.uint8),
             frame_stack=config.frame_stack,
             n_actions=int(self.env.single_action_space.n),
             frames_per_env_step=config.frame_skip,
@@ -427,7 +459,7 @@ def resolve_backend(config: AtariEnvConfig, backend: str) -> str:
     return backend
 
 
-@ENVS.register("atari")
+@ENVS.register("atari", schema=AtariEnvConfig)
 def build_atari_env(config: AtariEnvConfig, num_envs: int, backend: str, env_threads: int) -> VecEnv:
     """Build ``num_envs`` Atari envs on ``backend`` (``hardware.env_backend``).
 

@@ -2,9 +2,10 @@
 
 Conventions shared by all backends (so loops and buffers never special-case one):
 
-* Observations are ``[num_envs, frame_stack, *frame_shape]``; the newest frame is last.
-  Families without stacking use ``frame_stack = 1`` (CartPole: ``[E, 1, 4]``, RAM: ``[E, 1, 128]``).
-  Frames before an episode's first observation are zero padding.
+* Observations are ``[num_envs, *obs_shape]`` with the env's own shape and dtype (CartPole:
+  ``[E, 4]`` float32). A family that stacks frames says so with ``frame_stack > 0``: then
+  ``obs_shape = (frame_stack, *frame_shape)``, the newest frame last, zero frames before an
+  episode's first observation (Atari: ``[E, 4, 84, 84]`` uint8, RAM ``[E, 1, 128]``).
 * ``step`` returns raw rewards (game score, never clipped) as float32, and ``terminated`` apart
   from ``truncated`` (time limit / frame cap).
 * Autoreset is NEXT_STEP: after a step that returned ``terminated | truncated`` for sub-env i,
@@ -23,21 +24,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """What networks, buffers and loops need to know about an env family instance."""
+    """What agents, networks and buffers need to know about an env: any gymnasium Box or Discrete
+    space, described without family-specific axes."""
 
-    env_id: str  # human-readable id, e.g. "ALE/Boxing-v5 (pixels)"
-    frame_shape: tuple[int, ...]  # one frame, e.g. (84, 84), (128,), (4,)
-    frame_dtype: np.dtype
-    frame_stack: int  # frames per observation (1 = no stacking)
+    env_id: str  # human-readable id, e.g. "ALE/Boxing-v5 (pixels)", "Pendulum-v1"
+    obs_shape: tuple[int, ...]  # one observation, e.g. (4, 84, 84), (128,), (11,)
+    obs_dtype: np.dtype
     n_actions: int  # discrete action count; 0 for continuous actions
     action_shape: tuple[int, ...] = ()  # () for discrete, (act_dim,) for continuous
     action_low: np.ndarray | None = None  # continuous bounds, [act_dim]
     action_high: np.ndarray | None = None
+    frame_stack: int = 0  # > 0: obs_shape[0] stacks the newest frames (replay stores each frame once)
     frames_per_env_step: int = 1  # emulator frames per agent step (Atari frame skip)
 
     @property
-    def obs_shape(self) -> tuple[int, ...]:
-        return (self.frame_stack, *self.frame_shape)
+    def frame_shape(self) -> tuple[int, ...]:
+        """One stored frame: the observation without its stack axis."""
+        return self.obs_shape[1:] if self.frame_stack else self.obs_shape
 
     @property
     def is_discrete(self) -> bool:
@@ -45,7 +48,7 @@ class EnvSpec:
 
 
 class StepResult(NamedTuple):
-    obs: np.ndarray  # [E, frame_stack, *frame_shape]
+    obs: np.ndarray  # [E, *obs_shape]
     reward: np.ndarray  # [E] float32, raw game reward
     terminated: np.ndarray  # [E] bool
     truncated: np.ndarray  # [E] bool
@@ -55,7 +58,7 @@ class VecEnv(Protocol):
     spec: EnvSpec
     num_envs: int
 
-    def reset(self, seed: int) -> np.ndarray:  # [E, frame_stack, *frame_shape]
+    def reset(self, seed: int) -> np.ndarray:  # [E, *obs_shape]
         ...
 
     def step(self, actions: np.ndarray) -> StepResult:  # actions [E] int64 or [E, act_dim] float32

@@ -14,13 +14,15 @@ then shapes the policy's features too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from rlkit.config import ActorCriticConfig
+from rlkit.config import one_of, require
 from rlkit.networks import NETWORKS
 
 
@@ -69,7 +71,28 @@ class GaussianActorCritic(nn.Module):
         return self.value_head(body(obs)).squeeze(-1)  # [B]
 
 
-@NETWORKS.register("actor_critic")
+@dataclass
+class ActorCriticConfig:
+    """A Gaussian policy and a value function over flat float observations (PPO on MuJoCo).
+
+    The mean comes from a tanh MLP, the log-std is a learned state-independent vector; orthogonal
+    init with gain sqrt(2) on hidden layers, 0.01 on the mean layer, 1.0 on the value layer.
+    """
+
+    name: str = "actor_critic"
+    # separate: two MLPs (policy, value), CleanRL's ppo_continuous_action;
+    # shared: one MLP trunk feeding both the mean and the value head (the report's)
+    trunk: str = "separate"
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    init_log_std: float = -0.5  # initial log standard deviation of every action dimension (std 0.61)
+
+    def __post_init__(self) -> None:
+        one_of("trunk", self.trunk, ("separate", "shared"))
+        require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
+
+
+@NETWORKS.register("actor_critic", schema=ActorCriticConfig)
 def build_actor_critic(config: ActorCriticConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
                        action_shape: tuple[int, ...] | None = None) -> GaussianActorCritic:
     """A policy network for continuous actions; value-based algorithms (no action_shape) are refused."""

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import math
 
 import numpy as np
 from torch import nn
 
-from rlkit.config import MLPConfig
+from rlkit.config import require
 from rlkit.networks import NETWORKS
 from rlkit.networks.torso import Torso
 
 
-@NETWORKS.register("mlp")
+@dataclass
+class MLPConfig:
+    """A ReLU MLP torso over the flattened observation (uint8 inputs scaled by 1/255 inside)."""
+
+    name: str = "mlp"
+    hidden_sizes: list[int] = field(default_factory=lambda: [576, 576])
+
+    def __post_init__(self) -> None:
+        require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                 "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
+
+
+@NETWORKS.register("mlp", schema=MLPConfig)
 def build_mlp(config: MLPConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype) -> Torso:
     """encoder = flatten + first Linear/ReLU; body = the remaining hidden layers."""
     in_dim = math.prod(obs_shape)

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import nn
 
-from rlkit.config import NatureCNNConfig
+from rlkit.config import require
 from rlkit.networks import NETWORKS
 from rlkit.networks.torso import Torso
 
 
-@NETWORKS.register("nature_cnn")
+@dataclass
+class NatureCNNConfig:
+    """Mnih et al. 2015: three convs then one hidden fc layer; input scaled by 1/255 inside."""
+
+    name: str = "nature_cnn"
+    conv_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
+    fc_hidden: int = 512
+
+    def __post_init__(self) -> None:
+        require(len(self.conv_channels) == 3 and all(c >= 1 for c in self.conv_channels),
+                 "conv_channels", list(self.conv_channels), "three positive channel counts (8x8/4, 4x4/2, 3x3/1)")
+        require(self.fc_hidden >= 1, "fc_hidden", self.fc_hidden, ">= 1")
+
+
+@NETWORKS.register("nature_cnn", schema=NatureCNNConfig)
 def build_nature_cnn(config: NatureCNNConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype) -> Torso:
     """Convs 8x8/4, 4x4/2, 3x3/1 then one ReLU fc layer. obs_shape = (stack, H, W)."""
     if len(obs_shape) != 3:

@@ -3,8 +3,12 @@
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from rlkit.config import (AtariEnvConfig, ConfigValueError, DQNConfig, MLPConfig, NatureCNNConfig,
-                          OffPolicySchedule, to_run_config)
+from rlkit.algos.dqn import DQNConfig
+from rlkit.algos.value_based.config import OffPolicySchedule
+from rlkit.config import ConfigValueError, to_run_config
+from rlkit.envs.atari import AtariEnvConfig
+from rlkit.networks.mlp import MLPConfig
+from rlkit.networks.nature_cnn import NatureCNNConfig
 from tests.conftest import compose_config, group_options
 
 VALUE_BASED_SCHEDULES = ["cpu_small", "cpu_small_pixels", "smoke", "cartpole", "report"]
@@ -13,9 +17,10 @@ MUJOCO_ENVS = ["ant", "halfcheetah", "hopper", "humanoid", "inverted_pendulum", 
 
 @pytest.mark.parametrize("env", [e for e in group_options("env") if e not in MUJOCO_ENVS])
 def test_every_env_composes_with_dqn(env):
-    run = to_run_config(compose_config([f"env={env}", "algo=dqn"]))
-    if env == "cartpole":
-        assert run.env.gym_id == "CartPole-v1" and isinstance(run.network, MLPConfig)
+    run = to_run_config(compose_config([f"env={env}", "algo=dqn"] + (["env.id=Acrobot-v1"] if env == "gym" else [])))
+    if env in ("cartpole", "gym"):
+        assert run.env.id == {"cartpole": "CartPole-v1", "gym": "Acrobot-v1"}[env]
+        assert isinstance(run.network, MLPConfig)
         return
     assert isinstance(run.env, AtariEnvConfig)
     assert run.env.frame_skip == 4 and run.env.repeat_action_probability == 0.25

@@ -2,8 +2,10 @@
 
 import pytest
 
-from rlkit.config import (ActorCriticConfig, ConfigValueError, MujocoEnvConfig, OnPolicySchedule, PPOConfig,
-                          to_run_config)
+from rlkit.algos.ppo import OnPolicySchedule, PPOConfig
+from rlkit.config import ConfigValueError, to_run_config
+from rlkit.envs.gym import GymEnvConfig
+from rlkit.networks.actor_critic import ActorCriticConfig
 from tests.conftest import compose_config, group_options
 
 MUJOCO_IDS = {"ant": "Ant-v5", "halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5", "humanoid": "Humanoid-v5",
@@ -12,14 +14,16 @@ ON_POLICY_SCHEDULES = ["mujoco_1m", "ppo_smoke"]
 
 
 def test_the_mujoco_env_options_are_the_ones_composed_here():
-    mujoco = [e for e in group_options("env") if to_run_config(compose_config([f"env={e}"])).env.name == "mujoco"]
+    gym = [e for e in group_options("env") if e != "gym"
+           and to_run_config(compose_config([f"env={e}"])).env.name == "gym"]
+    mujoco = [e for e in gym if to_run_config(compose_config([f"env={e}"])).env.id.endswith("-v5")]
     assert mujoco == sorted(MUJOCO_IDS)
 
 
 @pytest.mark.parametrize("env", sorted(MUJOCO_IDS))
 def test_every_mujoco_env_composes_with_ppo(env):
     run = to_run_config(compose_config([f"env={env}", "algo=ppo"]))
-    assert isinstance(run.env, MujocoEnvConfig) and run.env.gym_id == MUJOCO_IDS[env]
+    assert isinstance(run.env, GymEnvConfig) and run.env.id == MUJOCO_IDS[env]
     assert run.env.max_episode_steps is None  # the task's own 1000-step limit
     assert isinstance(run.network, ActorCriticConfig)  # the env picks the network
     assert run.network.trunk == "separate" and run.network.hidden_sizes == [64, 64]
@@ -33,7 +37,7 @@ def test_ppo_defaults_are_cleanrl_ppo_continuous_action_but_two_measured_changes
     assert run.network.init_log_std == -0.5 and algo.rescale_actions and not algo.recompute_advantages
     assert (algo.gamma, algo.gae_lambda, algo.clip_coef) == (0.99, 0.95, 0.2)
     assert (algo.value_coef, algo.entropy_coef) == (0.5, 0.0)
-    assert algo.max_grad_norm == 0.5 and algo.target_kl is None and algo.adam_eps == 1e-5
+    assert algo.grad_clip_norm == 0.5 and algo.target_kl is None and algo.adam_eps == 1e-5
     assert algo.clip_value_loss and algo.normalize_advantages and algo.normalize_obs and algo.normalize_reward
     assert algo.obs_clip == algo.reward_clip == 10.0 and algo.eval_deterministic
     assert sched.total_env_steps == 1_000_000 and sched.lr == 3e-4 and sched.anneal_lr
@@ -61,7 +65,7 @@ def test_shared_trunk_option():
     ("algo.clip_coef=0", "algo.clip_coef"),
     ("algo.gae_lambda=1.5", "algo.gae_lambda"),
     ("algo.gamma=-0.1", "algo.gamma"),
-    ("algo.max_grad_norm=0", "algo.max_grad_norm"),
+    ("algo.grad_clip_norm=0", "algo.grad_clip_norm"),
     ("algo.target_kl=0", "algo.target_kl"),
     ("algo.entropy_coef=-0.01", "algo.entropy_coef"),
     ("schedule.num_epochs=0", "schedule.num_epochs"),
@@ -71,7 +75,6 @@ def test_shared_trunk_option():
     ("schedule.eval_episodes=0", "schedule.eval_episodes"),
     ("network.trunk=tied", "network.trunk"),
     ("network.hidden_sizes=[]", "network.hidden_sizes"),
-    ("env.gym_id=Hopper-v4", "env.gym_id"),
     ("env.max_episode_steps=0", "env.max_episode_steps"),
 ])
 def test_out_of_range_ppo_values_name_the_key(override, key):

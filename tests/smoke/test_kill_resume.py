@@ -144,9 +144,9 @@ def _kill_resume_cycle(spec: dict, tmp_path: Path, seed: int) -> None:
     assert not [p for p in (run_dir / checkpoint.CHECKPOINT_DIR).iterdir() if p.name.endswith(".tmp")]
     assert len(list((run_dir / checkpoint.CHECKPOINT_DIR).glob("replay_*.npz"))) == 1  # one replay snapshot
     state = checkpoint.load_checkpoint(checkpoint.list_checkpoints(run_dir)[-1][1])
-    learner, counters = state["learner"], state["counters"]
+    learner, counters = state["agent"]["learner"], state["counters"]
     earned = (final_step - spec["warmup"]) * spec["updates_per_env_step"]  # nothing lost or redone
-    assert abs(learner["num_updates"] + counters["update_credit"] - earned) <= NUM_ENVS * spec["updates_per_env_step"]
+    assert abs(learner["num_updates"] + state["agent"]["update_credit"] - earned) <= NUM_ENVS * spec["updates_per_env_step"]
     adam_steps = {int(s["step"]) for s in learner["optimizer"]["state"].values()}
     assert adam_steps == {learner["num_updates"]}  # the optimizer state survived every resume
     eval_rows = [r for r in read_metrics(run_dir / METRICS_FILE) if "eval/return_mean" in r]

@@ -47,5 +47,6 @@ def test_a_nan_loss_stops_the_run_keeping_the_last_good_checkpoint(overrides, ta
     saved = checkpoint.list_checkpoints(run_dir)
     assert saved and saved[-1][0] < step  # the last good one, nothing written after the NaN
     state = checkpoint.load_checkpoint(saved[-1][1])
-    weights = state["learner"].get("online", state["learner"].get("network"))
+    learner = state["agent"]["learner"]
+    weights = learner.get("online", learner.get("network"))
     assert all(bool(v.isfinite().all()) for v in weights.values() if v.is_floating_point())

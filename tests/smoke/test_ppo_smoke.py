@@ -57,7 +57,7 @@ def test_ppo_smoke(name, tmp_path):
     assert found and found[-1][0] == result["env_step"]
     state = checkpoint.load_checkpoint(found[-1][1])
     assert {"learner", "actor", "reward_scaler", "counters", "episodes", "torch_rng"} <= set(state)
-    assert state["learner"]["num_rollouts"] >= 3
+    assert state["agent"]["learner"]["num_rollouts"] >= 3
     if "algo.normalize_obs=false" in CASES[name]:
         assert state["actor"]["obs_normalizer"] is None and state["reward_scaler"] is None
     else:  # the normalizer saw every collected obs, the reward scaler every transition
@@ -145,9 +145,9 @@ def test_sigterm_saves_a_checkpoint_at_a_rollout_boundary_and_the_run_resumes(tm
 
 
 def test_env_failure_keeps_a_checkpoint_at_the_rollout_start(tmp_path, monkeypatch):
-    from rlkit.envs.mujoco import MujocoVecEnv
+    from rlkit.envs.gym import GymVecEnv
 
-    original, calls = MujocoVecEnv.step, {"train": 0}
+    original, calls = GymVecEnv.step, {"train": 0}
 
     def step(self, actions):
         if self.num_envs == 8:  # the training envs (evaluation runs 2)
@@ -156,12 +156,12 @@ def test_env_failure_keeps_a_checkpoint_at_the_rollout_start(tmp_path, monkeypat
                 raise EOFError("env worker died")
         return original(self, actions)
 
-    monkeypatch.setattr(MujocoVecEnv, "step", step)
+    monkeypatch.setattr(GymVecEnv, "step", step)
     run_dir = tmp_path / "run"
     result = run_in_process(FAST + ["env=inverted_pendulum"], run_dir)
     assert result["exit_code"] != 0 and "EOFError" in result["error"] and "resume" in result["error"]
     step_saved, path = checkpoint.list_checkpoints(run_dir)[-1]
     state = checkpoint.load_checkpoint(path)
-    assert state["learner"]["num_rollouts"] == 2 and state["counters"]["env_step"] == step_saved
+    assert state["agent"]["learner"]["num_rollouts"] == 2 and state["counters"]["env_step"] == step_saved
     train_steps = [r["env_step"] for r in read_metrics(run_dir / METRICS_FILE) if "loss" in r]
     assert train_steps[-1] == step_saved  # the checkpoint is the state after the second rollout's update

@@ -12,12 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def boltzmann_policy(q: torch.Tensor, temperature: float) -> torch.Tensor:
-    """pi(a) = softmax(q / T), computed in float32 with the max subtracted (stable for |q| ~ 1e4)."""
-    logits = q.float() / temperature  # [B, A]
-    logits = logits - logits.max(dim=1, keepdim=True).values  # [B, A], max is 0
-    return torch.softmax(logits, dim=1)  # [B, A]
+from rlkit.algos.value_based.losses import boltzmann_policy  # noqa: F401  (the policy of the soft backups)
 
 
 def next_state_value(q_next_eval: torch.Tensor, q_next_select: torch.Tensor, backup: str,

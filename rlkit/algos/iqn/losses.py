@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from rlkit.algos.dqn.losses import boltzmann_policy
+from rlkit.algos.value_based.losses import boltzmann_policy
 
 _SQRT2 = 2.0**0.5
 
@@ -34,7 +34,10 @@ def quantile_huber_loss(pred: torch.Tensor, taus: torch.Tensor, target: torch.Te
 
 
 def distort_taus(taus: torch.Tensor, risk_measure: str, eta: float) -> torch.Tensor:
-    """Section 3.1: beta(tau) for sampling acting taus. taus [..] uniform in (0, 1) -> same shape.
+    """Section 3.1: beta(tau) for the taus that choose actions. taus [..] uniform in (0, 1) -> same shape.
+
+    Used both when acting and (with IQNLoss.risk_in_target) for a* in the target, so the target
+    bootstraps from the action the risk-sensitive policy takes (section 3).
 
     neutral: tau; cvar: eta * tau (mean of the lower eta tail); wang: Phi(Phi^-1(tau) + eta).
     """
@@ -54,7 +57,8 @@ def distributional_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q
     """Target samples y_j = R + discount * (Z(s', a'_j, tau'_j) + entropy term). -> [B, M].
 
     next_quantiles [B, M, A]: the target net at M target taus; select_q [B, A]: the values that
-    choose a' (online net's mean over taus for Double-style selection, else the target net's).
+    choose a' (online net's mean over taus for Double-style selection, else the target net's;
+    over risk-distorted taus when the policy is risk-sensitive, so a' is the one it would act on).
     max: a' = argmax select_q for every j. Other backups keep a distribution: a'_j ~ pi for each
     target tau j, pi = softmax(select_q / T), with the entropy term of the backup per sample:
     expected: 0; soft: -T log pi(a'_j) (mean: +T H(pi)); report_soft: +T log pi(a'_j) (mean: -T H).

@@ -14,10 +14,11 @@ passes it (CleanRL's rule). The math lives in ``losses.py``; the learner never s
 from __future__ import annotations
 
 import collections
+import math
 
 import torch
 
-from rlkit.algos.dqn.learner import NonFiniteError, tensor_statistics
+from rlkit.algos.common import NonFiniteError, tensor_statistics
 from rlkit.algos.ppo import losses
 from rlkit.buffers.rollout import RolloutBatch
 from rlkit.networks.actor_critic import GaussianActorCritic
@@ -30,7 +31,7 @@ EPOCH_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "c
 class PPOLearner:
     def __init__(self, network: GaussianActorCritic, *, lr: float, anneal_lr: bool, total_env_steps: int,
                  num_epochs: int, num_minibatches: int, gamma: float, gae_lambda: float, clip_coef: float,
-                 clip_value_loss: bool, value_coef: float, entropy_coef: float, max_grad_norm: float,
+                 clip_value_loss: bool, value_coef: float, entropy_coef: float, grad_clip_norm: float | None,
                  target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
                  seed: int, recompute_advantages: bool = False) -> None:
         self.network = network.to(device)
@@ -40,7 +41,7 @@ class PPOLearner:
         self.gamma, self.gae_lambda = gamma, gae_lambda
         self.loss_options = dict(clip_coef=clip_coef, clip_value_loss=clip_value_loss, value_coef=value_coef,
                                  entropy_coef=entropy_coef, normalize_advantages=normalize_advantages)
-        self.max_grad_norm = max_grad_norm
+        self.grad_clip_norm = math.inf if grad_clip_norm is None else grad_clip_norm
         self.target_kl = target_kl
         self.recompute_advantages = recompute_advantages
         self.device = device
@@ -81,7 +82,7 @@ class PPOLearner:
                                                 **self.loss_options)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.max_grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.grad_clip_norm)
                 self.recent_grad_norms.append(float(grad_norm))
                 if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
                     raise NonFiniteError("loss" if not torch.isfinite(loss) else "grad_norm", env_step, {

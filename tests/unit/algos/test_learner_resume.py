@@ -1,4 +1,4 @@
-"""Learner equivalence: a learner restored from a checkpoint file and given the same batch ends with
+"""Learner equivalence: an agent restored from a checkpoint file and given the same batch ends with
 bit-identical weights, target weights and optimizer state to the one that was never interrupted
 (DQN, IQN and PPO on CPU)."""
 
@@ -17,11 +17,11 @@ from tests.conftest import compose_config
 CPU = torch.device("cpu")
 
 
-def _learner(overrides: list[str], init_seed: int, spec):
+def _agent(overrides: list[str], init_seed: int, spec):
     run = to_run_config(compose_config(overrides))
     entry = build.algo_entry(run)
     torch.manual_seed(init_seed)
-    return entry.build(run, spec, CPU)[0]
+    return entry.component(run, spec, CPU)
 
 
 def _spec(overrides: list[str]):
@@ -34,7 +34,7 @@ def _spec(overrides: list[str]):
 
 def _replay_batch(spec, seed: int) -> ReplayBatch:
     rng = np.random.default_rng(seed)
-    obs = rng.normal(size=(32, 1, *spec.frame_shape)).astype(np.float32)
+    obs = rng.normal(size=(32, *spec.obs_shape)).astype(np.float32)
     next_obs = rng.normal(size=obs.shape).astype(np.float32)
     return ReplayBatch(obs, rng.integers(spec.n_actions, size=32).astype(np.int16),
                        rng.normal(size=32).astype(np.float32), np.full(32, 0.99, np.float32), next_obs, None, None)
@@ -43,7 +43,7 @@ def _replay_batch(spec, seed: int) -> ReplayBatch:
 def _rollout_batch(spec, seed: int) -> RolloutBatch:
     g = torch.Generator().manual_seed(seed)
     steps, envs, act_dim = 16, 4, spec.action_shape[0]
-    return RolloutBatch(obs=torch.randn(steps, envs, 1, *spec.frame_shape, generator=g),
+    return RolloutBatch(obs=torch.randn(steps, envs, *spec.obs_shape, generator=g),
                         actions=torch.randn(steps, envs, act_dim, generator=g),
                         log_probs=torch.randn(steps, envs, generator=g), values=torch.randn(steps, envs, generator=g),
                         rewards=torch.randn(steps, envs, generator=g),
@@ -71,15 +71,17 @@ def _tensors(state, prefix=""):
 def test_restored_learner_matches_the_uninterrupted_one_bit_for_bit(overrides, make_batch, tmp_path):
     spec = _spec(overrides)
     torch.manual_seed(123)
-    uninterrupted = _learner(overrides, init_seed=0, spec=spec)
+    uninterrupted_agent = _agent(overrides, init_seed=0, spec=spec)
+    uninterrupted = uninterrupted_agent.learner
     for step in range(3):
         uninterrupted.update(make_batch(spec, step), env_step=100 * step)
-    state = {"learner": uninterrupted.state_dict(), "torch_rng": seeding.torch_rng_state()}
+    state = {"agent": uninterrupted_agent.state_dict(), "torch_rng": seeding.torch_rng_state()}
     path = checkpoint.save_checkpoint(tmp_path, 300, state, None, keep=1)
 
-    restored = _learner(overrides, init_seed=99, spec=spec)  # different initial weights, then the checkpoint
+    restored_agent = _agent(overrides, init_seed=99, spec=spec)  # different initial weights, then the checkpoint
+    restored = restored_agent.learner
     loaded = checkpoint.load_checkpoint(path)
-    restored.load_state_dict(loaded["learner"])
+    restored_agent.load_state_dict(loaded["agent"])
     torch.manual_seed(7)  # the RNG moves on in between; the loop restores it from the checkpoint
     seeding.set_torch_rng_state(loaded["torch_rng"])
     restored.update(make_batch(spec, 3), env_step=300)

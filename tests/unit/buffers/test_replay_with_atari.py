@@ -4,7 +4,7 @@ across resets (NEXT_STEP), truncations and the ring's wrap."""
 import numpy as np
 
 from rlkit.buffers import FrameReplay
-from rlkit.config import AtariEnvConfig
+from rlkit.envs.atari import AtariEnvConfig
 from rlkit.envs import ENVS
 
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from rlkit.config import AtariEnvConfig
+from rlkit.envs.atari import AtariEnvConfig
 from rlkit.envs import ENVS
 from rlkit.envs.atari import (
     AreaResize,
@@ -151,7 +151,7 @@ def test_obs_layout_zero_padding_and_newest_last(backend):
     env = make(backend)
     obs = env.reset(0)
     assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
-    assert env.spec.obs_shape == (4, 84, 84) and env.spec.frame_dtype == np.uint8
+    assert env.spec.obs_shape == (4, 84, 84) and env.spec.obs_dtype == np.uint8
     assert (obs[:, :3] == 0).all() and (obs[:, 3] > 0).any(axis=(1, 2)).all()
     prev = obs
     for _ in range(5):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.config import ActorCriticConfig
+from rlkit.networks.actor_critic import ActorCriticConfig
 from rlkit.networks import NETWORKS
 from rlkit.networks.actor_critic import GaussianActorCritic
 

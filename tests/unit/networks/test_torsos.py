@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from rlkit.algos.dqn.learner import QNetwork
-from rlkit.config import MLPConfig, NatureCNNConfig
+from rlkit.networks.mlp import MLPConfig
+from rlkit.networks.nature_cnn import NatureCNNConfig
 from rlkit.networks import NETWORKS, count_parameters
 
 

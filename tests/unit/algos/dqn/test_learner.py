@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.algos.dqn.learner import DQNLoss, QNetwork, ValueLearner
+from rlkit.algos.dqn.learner import DQNLoss, QNetwork
+from rlkit.algos.value_based.learner import ValueLearner
 from rlkit.buffers import ReplayBatch
-from rlkit.config import MLPConfig
+from rlkit.networks.mlp import MLPConfig
 from rlkit.networks import NETWORKS
 from rlkit.schedules import LinearSchedule, constant
 

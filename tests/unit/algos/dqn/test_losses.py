@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rlkit.algos.dqn import losses
-from rlkit.algos.dqn.actor import boltzmann_sample, epsilon_greedy
+from rlkit.algos.value_based.actor import boltzmann_sample, epsilon_greedy
 
 
 def test_double_and_vanilla_targets_differ_exactly_where_argmaxes_differ():

@@ -10,7 +10,7 @@ import torch
 from rlkit.algos.ppo.actor import PPOActor
 from rlkit.algos.ppo.learner import PPOLearner
 from rlkit.buffers.rollout import RolloutBuffer
-from rlkit.config import ActorCriticConfig
+from rlkit.networks.actor_critic import ActorCriticConfig
 from rlkit.networks.actor_critic import build_actor_critic
 from rlkit.normalizers import ObservationNormalizer
 
@@ -25,7 +25,7 @@ def network(seed: int = 0):
 def learner_for(net, **overrides) -> PPOLearner:
     options = dict(lr=1e-3, anneal_lr=True, total_env_steps=1000, num_epochs=3, num_minibatches=4, gamma=0.99,
                    gae_lambda=0.95, clip_coef=0.2, clip_value_loss=True, value_coef=0.5, entropy_coef=0.0,
-                   max_grad_norm=0.5, target_kl=None, normalize_advantages=True, adam_eps=1e-5, device=CPU, seed=0)
+                   grad_clip_norm=0.5, target_kl=None, normalize_advantages=True, adam_eps=1e-5, device=CPU, seed=0)
     return PPOLearner(net, **{**options, **overrides})
 
 

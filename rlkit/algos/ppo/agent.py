@@ -1,0 +1,75 @@
+"""The PPO agent: one ``train_step`` collects a rollout and learns from it.
+
+Per rollout (``rollout_transitions / E`` vector steps of E envs):
+  1. each vector step: act on the normalized obs (sample, log-prob, value); step the envs (they
+     clip the action); scale the reward; store the row (the NEXT_STEP reset row of a finished
+     sub-env is stored with valid=False: it is no transition)
+  2. the learner takes the rollout and the value of the obs after it: GAE, epochs x minibatches
+The runner logs, evaluates and saves between train steps, so every checkpoint sits on a rollout
+boundary and a resumed run starts a fresh rollout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.algos.ppo.actor import PPOActor
+from rlkit.algos.ppo.learner import PPOLearner
+from rlkit.buffers.rollout import RolloutBuffer
+from rlkit.normalizers import RewardScaler
+from rlkit.runner import TrainingEnvs
+
+
+class PPOAgent:
+    def __init__(self, learner: PPOLearner, actor: PPOActor, buffer: RolloutBuffer,
+                 reward_scaler: RewardScaler | None) -> None:
+        self.learner, self.actor, self.buffer, self.reward_scaler = learner, actor, buffer, reward_scaler
+        self.network: nn.Module = learner.network
+        self.obs: np.ndarray | None = None  # [E, *obs_shape] normalized, the policy's next input
+
+    def start(self, obs: np.ndarray) -> None:
+        self.obs = self.actor.observe(obs)
+
+    def train_step(self, envs: TrainingEnvs) -> None:
+        rollout_start_env_step = envs.env_step
+        for _ in range(self.buffer.num_steps):
+            step = self.actor.act(self.obs)
+            result = envs.step(self.actor.env_actions(step.actions))
+            valid = ~result.is_reset_step  # [E]
+            done = result.terminated | result.truncated  # [E]
+            reward = self.reward_scaler(result.reward, done, valid) if self.reward_scaler else result.reward
+            self.buffer.add(self.obs, step.actions, step.log_probs, step.values, reward, result.terminated,
+                            result.truncated, valid)
+            self.obs = self.actor.observe(result.obs)
+        batch = self.buffer.batch(self.actor.value(self.obs), torch.as_tensor(self.obs))  # obs: after the rollout
+        self.learner.update(batch, rollout_start_env_step)
+
+    def act_eval(self, obs: np.ndarray) -> np.ndarray:
+        return self.actor.act_eval(obs)
+
+    def pop_metrics(self, env_step: int) -> dict[str, float]:
+        return self.learner.pop_metrics()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
+                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state["learner"])
+        self.actor.load_state_dict(state["actor"])
+        if self.reward_scaler is not None:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
+
+    def replay_state_dict(self) -> None:
+        return None
+
+    def load_replay_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        raise ValueError("PPO keeps no replay")
+
+    def nonfinite_diagnostic(self) -> dict[str, Any]:
+        return {"recent_grad_norms": list(self.learner.recent_grad_norms),
+                "weights_finite": self.learner.weights_finite()}

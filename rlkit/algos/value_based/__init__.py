@@ -1,0 +1,1 @@
+"""The value-based family (DQN, IQN): shared schema, learner, actor, replay agent."""

@@ -1,0 +1,73 @@
+"""Acting with a value function: epsilon-greedy or Boltzmann exploration on linear schedules."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from rlkit.algos.value_based.losses import boltzmann_policy
+from rlkit.schedules import LinearSchedule
+
+
+def epsilon_greedy(q: torch.Tensor, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+    """q [E, A] -> actions [E] int64: greedy, except uniform with probability epsilon."""
+    greedy = q.argmax(dim=1).cpu().numpy()  # [E]
+    num_envs, num_actions = q.shape
+    explore = rng.random(num_envs) < epsilon  # [E]
+    random_actions = rng.integers(num_actions, size=num_envs)  # [E]
+    return np.where(explore, random_actions, greedy).astype(np.int64)
+
+
+def boltzmann_sample(q: torch.Tensor, temperature: float, generator: torch.Generator) -> np.ndarray:
+    """q [E, A] -> actions [E] int64 drawn from softmax(q / T) (float32, max subtracted)."""
+    probs = boltzmann_policy(q.float().cpu(), temperature)  # [E, A]
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy().astype(np.int64)
+
+
+class ValueActor:
+    """Turns observations into actions for training (exploring) and evaluation (epsilon-greedy)."""
+
+    def __init__(self, q_values: Callable[[torch.Tensor], torch.Tensor],
+                 eval_q_values: Callable[[torch.Tensor], torch.Tensor], n_actions: int, *, exploration: str,
+                 epsilon_schedule: LinearSchedule, temperature_schedule: LinearSchedule,
+                 device: torch.device, amp: bool, seed: int) -> None:
+        self.q_values = q_values  # obs [E, *obs_shape] -> [E, A], while training
+        self.eval_q_values = eval_q_values  # the same for evaluation (its own random stream, if any)
+        self.n_actions = n_actions
+        self.exploration = exploration
+        self.epsilon_schedule = epsilon_schedule
+        self.temperature_schedule = temperature_schedule
+        self.device = device
+        self.amp = amp
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _q(self, obs: np.ndarray, q_values: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            return q_values(torch.from_numpy(obs).to(self.device)).float()  # [E, A]
+
+    def random(self, num_envs: int) -> np.ndarray:
+        return self.rng.integers(self.n_actions, size=num_envs).astype(np.int64)  # [E]
+
+    def act(self, obs: np.ndarray, env_step: int) -> np.ndarray:
+        q = self._q(obs, self.q_values)  # [E, A]
+        if self.exploration == "boltzmann":
+            return boltzmann_sample(q, self.temperature_schedule(env_step), self.generator)
+        return epsilon_greedy(q, self.epsilon_schedule(env_step), self.rng)
+
+    def exploration_value(self, env_step: int) -> dict[str, float]:
+        if self.exploration == "boltzmann":
+            return {"temperature_explore": self.temperature_schedule(env_step)}
+        return {"epsilon": self.epsilon_schedule(env_step)}
+
+    def act_eval(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        return epsilon_greedy(self._q(obs, self.eval_q_values), epsilon, rng)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,174 @@
+"""The value-based agent (DQN, IQN): act, store, and spend the updates each env step earned.
+
+Per ``train_step`` (one vector step of E envs):
+  1. act: uniform random until ``warmup_env_steps``, then the actor's exploration
+  2. step the envs; the NEXT_STEP reset step of a finished sub-env is not a transition
+  3. store (training reward clipped if configured)
+  4. earn ``updates_per_env_step`` updates per env step; spend whole ones on sampled batches
+The algorithms differ only in the network and the loss piece they hand to ``build_value_agent``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import psutil
+import torch
+from torch import nn
+
+from rlkit import seeding
+from rlkit.algos.value_based.actor import ValueActor
+from rlkit.algos.value_based.config import OffPolicySchedule, ValueBasedConfig
+from rlkit.algos.value_based.learner import LossPiece, ValueLearner
+from rlkit.buffers import FrameReplay
+from rlkit.config import ConfigValueError, RootConfig
+from rlkit.envs.base import EnvSpec
+from rlkit.networks import NETWORKS
+from rlkit.networks.torso import Torso
+from rlkit.runner import TrainingEnvs
+from rlkit.schedules import LinearSchedule, constant
+
+REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start
+
+
+def value_schedules(schedule: OffPolicySchedule) -> dict[str, LinearSchedule]:
+    """The lr, epsilon and temperature schedules of a value-based run, all in env steps."""
+    lr_decay = schedule.lr_decay_env_steps or schedule.total_env_steps
+    return {
+        "lr": LinearSchedule(schedule.lr, schedule.lr_final, lr_decay) if schedule.lr_final is not None
+        else constant(schedule.lr),
+        "epsilon": LinearSchedule(schedule.epsilon_start, schedule.epsilon_final, schedule.epsilon_decay_env_steps),
+        "temperature": LinearSchedule(schedule.temperature_start, schedule.temperature_final,
+                                      schedule.temperature_decay_env_steps),
+    }
+
+
+def replay_for(schedule: OffPolicySchedule, num_envs: int, spec: EnvSpec, gamma: float, n_step: int) -> FrameReplay:
+    """Checks the replay fits in available memory before allocating it; prints its size."""
+    capacity = schedule.replay_capacity_transitions
+    action_dtype = "int16" if spec.n_actions < 32768 else "int32"
+    needed = FrameReplay.bytes_required(capacity, num_envs, spec.frame_shape, spec.obs_dtype, (), action_dtype)
+    available = psutil.virtual_memory().available
+    per_transition = needed / capacity
+    print(f"replay buffer: {capacity:,} transitions x {per_transition:,.0f} B"
+          f" = {needed / 2**30:.2f} GiB (available memory {available / 2**30:.2f} GiB)")
+    if needed > REPLAY_MEMORY_FRACTION * available:
+        raise ConfigValueError(
+            "schedule.replay_capacity_transitions", capacity,
+            f"a buffer that fits in {REPLAY_MEMORY_FRACTION:.0%} of available memory: it needs"
+            f" {needed / 2**30:.2f} GiB, {available / 2**30:.2f} GiB are available"
+            f" (at most {int(REPLAY_MEMORY_FRACTION * available / per_transition):,} transitions)")
+    return FrameReplay(capacity, num_envs, spec.frame_shape, spec.obs_dtype, max(spec.frame_stack, 1),
+                       action_dtype=action_dtype, n_step=n_step, gamma=gamma, stacked=spec.frame_stack > 0)
+
+
+def build_torso(run: RootConfig, spec: EnvSpec) -> Torso:
+    """The network's torso; a network that is not a torso (a policy network) is refused by name."""
+    try:
+        return NETWORKS.get(run.network.name)(run.network, spec.obs_shape, spec.obs_dtype)
+    except ValueError as err:
+        raise ConfigValueError("network.name", run.network.name, str(err)) from None
+
+
+class ValueAgent:
+    """Off-policy agent over a value learner, its actor and a frame replay."""
+
+    def __init__(self, learner: ValueLearner, actor: ValueActor, replay: FrameReplay, schedule: OffPolicySchedule,
+                 *, reward_clip: float | None, eval_epsilon: float, seed: int,
+                 generators: dict[str, torch.Generator] | None = None) -> None:
+        self.learner, self.actor, self.replay, self.schedule = learner, actor, replay, schedule
+        self.network: nn.Module = learner.online
+        self.reward_clip = reward_clip
+        self.eval_epsilon = eval_epsilon
+        self.replay_rng = np.random.default_rng(seeding.derive_seed(seed, "replay"))
+        self.eval_rng = np.random.default_rng(seeding.derive_seed(seed, "eval_actor"))
+        self.generators = generators or {}  # the algorithm's own torch random streams, by name
+        self.update_credit = 0.0  # earned, not yet spent, gradient updates
+        self.obs: np.ndarray | None = None  # [E, *obs_shape] the obs the next action is taken in
+        self._samples_since_log = 0
+        self._env_steps_since_log = 0
+
+    def start(self, obs: np.ndarray) -> None:
+        self.replay.start(obs)  # a resumed run's replay marks the seam: no stack or return crosses it
+        self.obs = obs
+
+    def train_step(self, envs: TrainingEnvs) -> None:
+        sched = self.schedule
+        if envs.env_step >= sched.warmup_env_steps:
+            actions = self.actor.act(self.obs, envs.env_step)
+        else:
+            actions = self.actor.random(envs.num_envs)
+        step = envs.step(actions)
+        reward = step.reward if self.reward_clip is None else np.clip(step.reward, -self.reward_clip, self.reward_clip)
+        self.replay.add(actions, reward, step.terminated, step.truncated, step.obs, step.is_reset_step)
+        self.obs = step.obs
+        new_steps = int(envs.num_envs - step.is_reset_step.sum())
+        self._env_steps_since_log += new_steps
+        if envs.env_step >= sched.warmup_env_steps:
+            self.update_credit += new_steps * sched.updates_per_env_step
+            while self.update_credit >= 1.0:
+                self.learner.update(self.replay.sample(sched.batch_size, self.replay_rng), envs.env_step)
+                self.update_credit -= 1.0
+                self._samples_since_log += sched.batch_size
+
+    def act_eval(self, obs: np.ndarray) -> np.ndarray:
+        return self.actor.act_eval(obs, self.eval_epsilon, self.eval_rng)
+
+    def pop_metrics(self, env_step: int) -> dict[str, float]:
+        row = {**self.learner.pop_metrics(), **self.actor.exploration_value(env_step),
+               "updates": self.learner.num_updates, "buffer_fill": len(self.replay),
+               "replay_ratio": self._samples_since_log / max(self._env_steps_since_log, 1)}
+        self._samples_since_log = self._env_steps_since_log = 0
+        return row
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
+                "update_credit": self.update_credit, "replay_rng": self.replay_rng.bit_generator.state,
+                "eval_rng": self.eval_rng.bit_generator.state,
+                "generators": {name: g.get_state() for name, g in self.generators.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state["learner"])
+        self.actor.load_state_dict(state["actor"])
+        self.update_credit = float(state["update_credit"])
+        self.replay_rng.bit_generator.state = state["replay_rng"]
+        self.eval_rng.bit_generator.state = state["eval_rng"]
+        for name, generator in self.generators.items():
+            generator.set_state(state["generators"][name].cpu())
+
+    def replay_state_dict(self) -> dict[str, np.ndarray]:
+        return self.replay.state_dict()
+
+    def load_replay_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.replay.load_state_dict(state)
+
+    def nonfinite_diagnostic(self) -> dict[str, Any]:
+        return {"recent_grad_norms": [float(g) for g in self.learner.metrics.grad_norms[-50:]],
+                "weights_finite": self.learner.weights_finite()}
+
+
+def build_value_agent(run: RootConfig, spec: EnvSpec, device: torch.device, online: nn.Module, loss: LossPiece,
+                      q_values: Callable[[nn.Module, str], Callable[[torch.Tensor], torch.Tensor]],
+                      generators: dict[str, torch.Generator] | None = None) -> ValueAgent:
+    """The agent of a value-based algorithm from its online network and loss piece.
+
+    ``q_values(online, stream)`` gives the actor's obs [E, *obs_shape] -> Q [E, A] on the
+    learner's copy of the network, for ``stream`` "acting" or "eval" (DQN: the network itself;
+    IQN: the mean over taus sampled from that stream's generator). ``generators``: the
+    algorithm's own random streams, saved in checkpoints by name.
+    """
+    algo: ValueBasedConfig = run.algo
+    schedule: OffPolicySchedule = run.schedule
+    schedules = value_schedules(schedule)
+    learner = ValueLearner(
+        online, loss, lr_schedule=schedules["lr"], temperature_schedule=schedules["temperature"],
+        adam_eps=algo.adam_eps, grad_clip_norm=algo.grad_clip_norm, target_update=algo.target_update,
+        polyak_tau=algo.polyak_tau, target_update_period_env_steps=schedule.target_update_period_env_steps,
+        device=device, amp=run.hardware.amp)
+    actor = ValueActor(q_values(learner.online, "acting"), q_values(learner.online, "eval"), spec.n_actions, exploration=algo.exploration,
+                       epsilon_schedule=schedules["epsilon"], temperature_schedule=schedules["temperature"],
+                       device=device, amp=run.hardware.amp, seed=seeding.derive_seed(run.seed, "actor"))
+    replay = replay_for(schedule, run.hardware.num_envs, spec, algo.gamma, algo.n_step)
+    return ValueAgent(learner, actor, replay, schedule, reward_clip=run.env.reward_clip,
+                      eval_epsilon=algo.eval_epsilon, seed=run.seed, generators=generators or {})
