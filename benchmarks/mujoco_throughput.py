@@ -2,7 +2,7 @@
 
 Random actions (uniform in the bounds), so Hopper falls and resets every ~20 steps as early in
 training. Prints a table and writes benchmarks/results/mujoco_throughput.json. Env steps/s count
-agent steps summed over envs; the rlkit rows go through ``build_mujoco_env`` (NEXT_STEP autoreset,
+agent steps summed over envs; the rlkit rows go through ``build_gym_env`` (NEXT_STEP autoreset,
 float32 obs, action clipping), the "single" row steps ``gym.make(id)`` directly with manual resets.
 """
 
@@ -45,7 +45,7 @@ def single_env_rate(gym_id: str, seconds: float) -> float:
 
 
 def vector_env_rate(gym_id: str, backend: str, num_envs: int, seconds: float) -> float:
-    env = build_mujoco_env(MujocoEnvConfig(gym_id=gym_id), num_envs, backend, 1)
+    env = build_gym_env(GymEnvConfig(id=gym_id), num_envs, backend, 1)
     low, high = env.spec.action_low, env.spec.action_high
     rng = np.random.default_rng(0)
     env.reset(seed=0)

@@ -108,7 +108,7 @@ def intended_config(overrides: list[str]) -> dict:
     register_schemas()
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(REPO / "rlkit" / "conf"), version_base="1.3"):
             config = compose(config_name="config", overrides=overrides)
     except Exception as err:  # a bad override: one line, no run started
         raise SystemExit(f"error: cannot compose {' '.join(overrides)}: {err}") from None

@@ -55,7 +55,7 @@ def update_seconds(algo: str, batch_size: int, taus: tuple[int, int, int] = (8, 
         net, loss = QNetwork(torso, 18), DQNLoss(True, "max", "huber", None)
     else:
         net = ImplicitQuantileNetwork(torso, 18)
-        loss = IQNLoss(taus[0], taus[1], taus[2], 1.0, True, "max", None)
+        loss = IQNLoss(taus[0], taus[1], taus[2], 1.0, True, "max", None, seed=0)
     learner = ValueLearner(net, loss, lr_schedule=constant(1e-4), temperature_schedule=constant(1.0), adam_eps=1e-4,
                            grad_clip_norm=10.0, target_update="soft", polyak_tau=0.005,
                            target_update_period_env_steps=1000, device=torch.device("cpu"), amp=False)

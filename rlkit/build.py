@@ -45,7 +45,8 @@ def build_envs(run: RootConfig, entry: Entry) -> tuple[VecEnv, VecEnv]:
         raise ConfigValueError("algo.name", run.algo.name,
                                f"an algorithm for {have} actions ({spec.env_id} has {have} actions;"
                                f" algo={run.algo.name} needs {needed})")
-    eval_envs = builder(run.env, num_envs=hw.eval_num_envs, backend=hw.env_backend, env_threads=hw.env_threads)
+    eval_envs = builder(run.env.for_evaluation(), num_envs=hw.eval_num_envs, backend=hw.env_backend,
+                        env_threads=hw.env_threads)
     return envs, eval_envs
 
 

@@ -61,6 +61,10 @@ class EnvConfig:
     def __post_init__(self) -> None:
         require(self.reward_clip is None or self.reward_clip > 0, "reward_clip", self.reward_clip, "null or > 0")
 
+    def for_evaluation(self) -> "EnvConfig":
+        """The config of the evaluation envs: the same task, without training-only shaping."""
+        return self
+
 
 @dataclass
 class AlgoConfig:
@@ -157,7 +161,7 @@ class HealthConfig:
 
     def __post_init__(self) -> None:
         require(0.0 <= self.judge_after_fraction <= 1.0, "judge_after_fraction", self.judge_after_fraction,
-                 "in [0, 1]")
+                "in [0, 1]")
         require(-1.0 <= self.min_return_trend <= 1.0, "min_return_trend", self.min_return_trend, "in [-1, 1]")
         require(self.max_grad_norm_growth > 0, "max_grad_norm_growth", self.max_grad_norm_growth, "> 0")
         require(self.max_grad_norm_jitter > 0, "max_grad_norm_jitter", self.max_grad_norm_jitter, "> 0")

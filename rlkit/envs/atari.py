@@ -22,6 +22,7 @@ fastest), ``gymnasium_sync`` for RAM (``AtariVectorEnv`` has no RAM observations
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -72,11 +73,15 @@ class AtariEnvConfig(EnvConfig):
         one_of("obs_type", self.obs_type, ("pixels", "ram"))
         require(self.frame_skip >= 1, "frame_skip", self.frame_skip, ">= 1")
         require(0.0 <= self.repeat_action_probability < 1.0, "repeat_action_probability",
-                 self.repeat_action_probability, "in [0, 1)")
+                self.repeat_action_probability, "in [0, 1)")
         require(self.frame_stack >= 1, "frame_stack", self.frame_stack, ">= 1")
         require(self.screen_size >= 36, "screen_size", self.screen_size, ">= 36 (the Nature CNN needs it)")
         require(self.noop_max >= 0, "noop_max", self.noop_max, ">= 0")
         require(self.max_episode_frames > 0, "max_episode_frames", self.max_episode_frames, "> 0")
+
+    def for_evaluation(self) -> "AtariEnvConfig":
+        """Evaluation plays whole games: a lost life ends a training episode only (episodic_life)."""
+        return dataclasses.replace(self, episodic_life=False)
 
 
 # ------------------------------------------------------------------------------------- naming

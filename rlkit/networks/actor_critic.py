@@ -89,7 +89,7 @@ class ActorCriticConfig:
     def __post_init__(self) -> None:
         one_of("trunk", self.trunk, ("separate", "shared"))
         require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
-                 "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
+                "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
 
 
 @NETWORKS.register("actor_critic", schema=ActorCriticConfig)

@@ -23,7 +23,7 @@ class MLPConfig:
 
     def __post_init__(self) -> None:
         require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
-                 "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
+                "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
 
 
 @NETWORKS.register("mlp", schema=MLPConfig)

@@ -23,7 +23,7 @@ class NatureCNNConfig:
 
     def __post_init__(self) -> None:
         require(len(self.conv_channels) == 3 and all(c >= 1 for c in self.conv_channels),
-                 "conv_channels", list(self.conv_channels), "three positive channel counts (8x8/4, 4x4/2, 3x3/1)")
+                "conv_channels", list(self.conv_channels), "three positive channel counts (8x8/4, 4x4/2, 3x3/1)")
         require(self.fc_hidden >= 1, "fc_hidden", self.fc_hidden, ">= 1")
 
 
