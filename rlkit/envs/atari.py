@@ -16,6 +16,11 @@ Both backends give the same observations, rewards and episode boundaries for the
   did not terminate on that step.
 * NEXT_STEP autoreset; ``reset(seed)`` seeds sub-env i's ALE with ``seed + i``.
 
+No-op starts (``noop_max > 0``): the gymnasium backend plays U{1..noop_max} NOOP frames at reset
+(DeepMind's count), ``AtariVectorEnv`` U{0..noop_max-1} (its C++ ``uniform_int_distribution(0,
+noop_max - 1)``; ``noop_max=1`` plays none there), from different random generators: with
+no-op starts the backends' episodes differ.
+
 Backend choice (``hardware.env_backend``): ``auto`` = ``ale_vector`` for pixels (C++ threads,
 fastest), ``gymnasium_sync`` for RAM (``AtariVectorEnv`` has no RAM observations).
 """
@@ -153,8 +158,9 @@ class AlePreprocessing(gym.Wrapper):
     * ``reset(seed)``: the ALE is seeded with ``seed`` itself (as ``AtariVectorEnv`` does, so sticky
       actions draw the same random numbers in both backends), the ROM reloaded, the game reset;
       then one FIRE frame if ``fire_reset`` and the action set has FIRE; then
-      ``U{0..noop_max-1} - fire`` NOOP frames (drawn from this env's ``np_random``, so the count
-      differs from ``AtariVectorEnv``'s C++ generator). The first obs is the resized reset screen.
+      ``U{1..noop_max} - fire`` NOOP frames (DeepMind's count, drawn from this env's
+      ``np_random``; ``AtariVectorEnv`` draws U{0..noop_max-1} from its C++ generator). The first
+      obs is the resized reset screen.
     * ``step(a)``: up to ``frame_skip`` frames of action ``a``; stops early at game over, at the
       frame cap, or (``episodic_life``) at a life loss. Grayscale screens are captured from the
       last two frames only when the step runs to its end; an early stop keeps the screens of the
@@ -226,7 +232,7 @@ class AlePreprocessing(gym.Wrapper):
             ale.reset_game()
         if self._fire:
             ale.act(ale_py.Action.FIRE)
-        noops = int(self.np_random.integers(0, self._noop_max)) if self._noop_max > 0 else 0
+        noops = int(self.np_random.integers(1, self._noop_max + 1)) if self._noop_max > 0 else 0
         for _ in range(noops - int(self._fire)):
             ale.act(ale_py.Action.NOOP)
             if ale.game_over(with_truncation=False):
@@ -368,7 +374,8 @@ class GymnasiumAtariBackend:
 
     Same semantics as ``AtariVectorBackend`` for pixels: with the same seed and actions both give
     identical observations, rewards and flags (sticky actions included: each ALE is seeded with
-    ``seed + i`` the same way), except that ``noop_max > 0`` draws different no-op counts.
+    ``seed + i`` the same way), except that ``noop_max > 0`` draws different no-op counts
+    (from 1..noop_max here, 0..noop_max-1 there).
     """
 
     def __init__(self, config: AtariEnvConfig, num_envs: int, asynchronous: bool = False) -> None:
