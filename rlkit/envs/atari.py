@@ -12,9 +12,22 @@ Both backends give the same observations, rewards and episode boundaries for the
   the step, then OpenCV ``INTER_AREA`` resizing (reimplemented here in numpy, pixel-identical).
 * Rewards are the raw game score change summed over the step's frames (float32, never clipped).
 * ``terminated``: game over (or a life lost with ``episodic_life``); ``truncated``: the episode
-  reached ``max_episode_frames`` emulator frames (counted from the end of the reset no-ops) and
-  did not terminate on that step.
+  reached ``max_episode_frames`` emulator frames (counted from the end of the reset no-ops) on a
+  step that did not terminate.
 * NEXT_STEP autoreset; ``reset(seed)`` seeds sub-env i's ALE with ``seed + i``.
+
+Frame cap: the step during which the episode reaches ``max_episode_frames`` runs all its
+``frame_skip`` frames and its final obs is pooled from its last two frames, as any other step's.
+With a cap that is a multiple of ``frame_skip`` (the default 108,000 for frame skips 1 to 6) that
+is ALE semantics exactly (the ALE stops at the cap frame, the step's last); otherwise the episode
+runs up to ``frame_skip - 1`` frames past the cap, because ``AtariVectorEnv`` can neither stop a
+step early at a frame of our choosing nor show us a frame it did not capture.
+
+The NEXT_STEP reset step after a truncation ignores the agent's action, plays one agent step of
+NOOP on the truncated game (its result dropped) and then resets the game: ``AtariVectorEnv`` steps
+every sub-env on every call (its synchronous mode cannot leave one out), so the ``ale_vector``
+backend can only reset one sub-env after stepping it; the gymnasium backend plays the same frames
+so that the emulators, sticky-action random draws included, stay identical on both backends.
 
 No-op starts (``noop_max > 0``): the gymnasium backend plays U{1..noop_max} NOOP frames at reset
 (DeepMind's count), ``AtariVectorEnv`` U{0..noop_max-1} (its C++ ``uniform_int_distribution(0,
@@ -161,10 +174,13 @@ class AlePreprocessing(gym.Wrapper):
       ``U{1..noop_max} - fire`` NOOP frames (DeepMind's count, drawn from this env's
       ``np_random``; ``AtariVectorEnv`` draws U{0..noop_max-1} from its C++ generator). The first
       obs is the resized reset screen.
-    * ``step(a)``: up to ``frame_skip`` frames of action ``a``; stops early at game over, at the
-      frame cap, or (``episodic_life``) at a life loss. Grayscale screens are captured from the
-      last two frames only when the step runs to its end; an early stop keeps the screens of the
-      previous step (the max-pool buffer is updated in place), exactly as ``AtariVectorEnv``.
+    * ``step(a)``: up to ``frame_skip`` frames of action ``a``; stops early at game over or
+      (``episodic_life``) at a life loss. Grayscale screens are captured from the last two frames
+      only when the step runs to its end; an early stop keeps the screens of the previous step
+      (the max-pool buffer is updated in place), exactly as ``AtariVectorEnv``. ``truncated`` when
+      the step brought the episode to ``max_episode_frames`` frames and did not terminate.
+    * ``reset()`` (unseeded: the NEXT_STEP autoreset) after a truncation: one NOOP step on the
+      truncated game (as the ``ale_vector`` backend must play it), then the reset above.
     * ``episodic_life`` ends the episode at a life loss and the next reset restarts the game, as
       in ``AtariVectorEnv`` (not the DeepMind "continue on the next life" variant).
 
@@ -200,6 +216,7 @@ class AlePreprocessing(gym.Wrapper):
         self._max_frames = max_episode_frames
         self._elapsed_frames = max_episode_frames + 1  # emulator frames since the last reset
         self._lives = 0
+        self._truncated = False  # the last step truncated the episode (its reset plays a NOOP step first)
         if obs_type == "pixels":
             h, w = self.ale.getScreenDims()
             self._raw = np.zeros((2, h, w), np.uint8)  # [2, 210, 160]: screens of the last two frames
@@ -222,7 +239,32 @@ class AlePreprocessing(gym.Wrapper):
         return {"lives": ale.lives(), "episode_frame_number": ale.getEpisodeFrameNumber(),
                 "frame_number": ale.getFrameNumber()}
 
+    def _play(self, ale_action: ale_py.Action) -> tuple[int, bool, bool]:
+        """Up to ``frame_skip`` frames of ``ale_action`` -> (summed reward, game over, life lost).
+
+        The C++ env's frame loop with its frame cap off (the ``ale_vector`` backend truncates
+        between steps): stops early at game over or (``episodic_life``) a life loss, before that
+        frame's screen is captured; otherwise the screens of the last two frames are captured.
+        """
+        ale, raw = self.ale, (self._raw if self._obs_type == "pixels" else None)
+        reward = 0
+        game_over = life_lost = False
+        for skip_id in range(self._frame_skip, 0, -1):  # frame_skip .. 1; 1 = the step's last frame
+            reward += ale.act(ale_action)
+            game_over = ale.game_over(with_truncation=False)
+            self._elapsed_frames += 1
+            lives = ale.lives()
+            life_lost = 0 < lives < self._lives
+            if game_over or (self._episodic_life and life_lost):
+                break
+            if raw is not None and skip_id <= 2:
+                ale.getScreenGrayscale(raw[skip_id - 1])
+        return reward, game_over, life_lost
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is None and self._truncated:
+            self._play(ale_py.Action.NOOP)  # the step ale_vector plays before it can reset one sub-env
+        self._truncated = False
         self.env.reset(options=options)  # unseeded: only ale.reset_game() (a seeded one reloads the ROM)
         ale = self.ale
         if seed is not None:  # seed the ALE with the seed itself, as AtariVectorEnv does
@@ -245,25 +287,12 @@ class AlePreprocessing(gym.Wrapper):
         return self._obs(), self._info()
 
     def step(self, action):
-        ale, raw = self.ale, (self._raw if self._obs_type == "pixels" else None)
-        ale_action = self._action_set[int(action)]
-        reward = 0
-        game_over = life_lost = False
-        for skip_id in range(self._frame_skip, 0, -1):  # frame_skip .. 1; 1 = the step's last frame
-            reward += ale.act(ale_action)
-            game_over = ale.game_over(with_truncation=False)
-            self._elapsed_frames += 1
-            lives = ale.lives()
-            life_lost = 0 < lives < self._lives
-            if game_over or self._elapsed_frames >= self._max_frames or (self._episodic_life and life_lost):
-                break
-            if raw is not None and skip_id <= 2:
-                ale.getScreenGrayscale(raw[skip_id - 1])
-        obs = self._obs()
-        self._lives = ale.lives()
+        reward, game_over, life_lost = self._play(self._action_set[int(action)])
+        self._lives = self.ale.lives()
         terminated = game_over or (self._episodic_life and life_lost)
         truncated = self._elapsed_frames >= self._max_frames and not terminated
-        return obs, reward, terminated, truncated, self._info()
+        self._truncated = truncated
+        return self._obs(), reward, terminated, truncated, self._info()
 
 
 def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
@@ -293,12 +322,25 @@ def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
 # ------------------------------------------------------------------------------------ backends
 
 
+_RUNNING, _TERMINATED, _TRUNCATED = 0, 1, 2  # AtariVectorBackend._ended: how a sub-env's last step ended
+
+
 class AtariVectorBackend:
     """``ale_py.vector_env.AtariVectorEnv`` (C++ threads) behind the ``VecEnv`` interface. Pixels only.
 
     Every ``AtariVectorEnv`` setting is passed explicitly (its defaults differ from ALE v5: e.g.
     ``repeat_action_probability=0``, ``reward_clipping=True``, ``noop_max=30``); reward clipping is
     always off here (training-time clipping belongs to the algorithm; logged returns stay raw).
+
+    The frame cap is done here, between C++ steps: the C++ env's own cap (ale_py 0.12.1,
+    ``preprocessed_env.cpp``) stops the frame loop at the cap frame before capturing that frame's
+    screen, so its final obs reuses screens of the step before (even for a cap at a step's last
+    frame). Its cap is put out of reach (``max_episode_frames + 2 * frame_skip``: an episode here
+    plays at most ``frame_skip - 1`` frames past the cap, then the NOOP step of its reset step);
+    this backend counts the episode's frames, truncates at the end of the step that reaches
+    ``max_episode_frames`` (its obs pooled as any other step's), and on the next step resets that
+    sub-env with ``reset_mask`` (a second C++ call, only on such steps) after the NOOP step. After
+    a termination the C++ env resets the sub-env itself (ignoring the action).
     """
 
     def __init__(self, config: AtariEnvConfig, num_envs: int, num_threads: int) -> None:
@@ -324,7 +366,7 @@ class AtariVectorBackend:
             life_loss_info=False,
             use_fire_reset=config.fire_reset,
             reward_clipping=False,
-            max_num_frames_per_episode=config.max_episode_frames,
+            max_num_frames_per_episode=config.max_episode_frames + 2 * config.frame_skip,  # never reached
             full_action_space=config.full_action_space,
             continuous=False,
             batch_size=0,  # synchronous: every step returns all envs
@@ -339,7 +381,11 @@ class AtariVectorBackend:
             n_actions=int(self.env.single_action_space.n),
             frames_per_env_step=config.frame_skip,
         )
+        self.max_episode_frames = config.max_episode_frames
+        self._noop = list(self.env.ale.get_action_set()).index(ale_py.Action.NOOP)
         self._order = np.arange(num_envs, dtype=np.int32)
+        self._frames = np.zeros(num_envs, np.int64)  # [E] emulator frames since the reset no-ops
+        self._ended = np.full(num_envs, _RUNNING, np.int8)  # [E] how the last step ended
         self.last_info: dict[str, np.ndarray] = {}
 
     def _in_env_order(self, info: dict[str, np.ndarray], *arrays: np.ndarray) -> list[np.ndarray]:
@@ -356,14 +402,33 @@ class AtariVectorBackend:
         obs, info = self.env.reset(seed=int(seed))
         (obs,) = self._in_env_order(info, obs)
         self.last_info = info
+        self._frames[:] = 0
+        self._ended[:] = _RUNNING
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
         """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
-        obs, reward, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.int64))
-        obs, reward, terminated, truncated = self._in_env_order(info, obs, reward, terminated, truncated)
+        restart = self._ended != _RUNNING  # [E] NEXT_STEP reset steps
+        actions = np.array(actions, dtype=np.int64)  # [E], a copy: reset steps get NOOP
+        actions[restart] = self._noop
+        obs, reward, terminated, _, info = self.env.step(actions)
+        obs, reward, terminated = self._in_env_order(info, obs, reward, terminated)
+        reset_by_cpp = self._ended == _TERMINATED  # the C++ env reset these itself, ignoring the action
+        self._frames = np.where(reset_by_cpp, 0, self._frames + self.spec.frames_per_env_step)
+        terminated = ~restart & terminated.astype(bool)
+        truncated = ~restart & (self._frames >= self.max_episode_frames) & ~terminated
+        reset_here = restart & ~reset_by_cpp  # after a truncation: reset once the NOOP step is played
+        if reset_here.any():
+            fresh_obs, fresh_info = self.env.reset(options={"reset_mask": reset_here})
+            (fresh_obs,) = self._in_env_order(fresh_info, fresh_obs)
+            obs[reset_here] = fresh_obs[reset_here]
+            for key, value in fresh_info.items():
+                info[key][reset_here] = value[reset_here]
+            self._frames[reset_here] = 0
+        self._ended = np.where(terminated, _TERMINATED, np.where(truncated, _TRUNCATED, _RUNNING)).astype(np.int8)
+        reward = np.where(restart, 0, reward).astype(np.float32)
         self.last_info = info
-        return StepResult(obs, reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
+        return StepResult(obs, reward, terminated, truncated)
 
     def close(self) -> None:
         self.env.close()
