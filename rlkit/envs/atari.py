@@ -6,15 +6,51 @@ Both backends give the same observations, rewards and episode boundaries for the
 * obs ``[E, frame_stack, screen_size, screen_size]`` uint8 grayscale (pixels) or
   ``[E, frame_stack, 128]`` uint8 console RAM (ram); newest frame last, zero frames before an
   episode's first observation.
-* One agent step = ``frame_skip`` emulator frames with the same action; sticky actions
-  (``repeat_action_probability``) act per emulator frame inside the ALE.
+* One agent step = ``frame_skip`` emulator frames with the same action (fewer only when the game
+  ends within the step); sticky actions (``repeat_action_probability``) act per emulator frame
+  inside the ALE.
 * Pixel frames: grayscale via the ALE palette, optional max over the last two emulator frames of
   the step, then OpenCV ``INTER_AREA`` resizing (reimplemented here in numpy, pixel-identical).
 * Rewards are the raw game score change summed over the step's frames (float32, never clipped).
-* ``terminated``: game over (or a life lost with ``episodic_life``); ``truncated``: the episode
-  reached ``max_episode_frames`` emulator frames (counted from the end of the reset no-ops) and
-  did not terminate on that step.
+* ``terminated``: game over, or a life lost with ``episodic_life``; ``truncated``: the game reached
+  ``max_episode_frames`` emulator frames (counted from the end of its reset no-ops, across lives)
+  on a step that did not terminate.
 * NEXT_STEP autoreset; ``reset(seed)`` seeds sub-env i's ALE with ``seed + i``.
+
+Frame cap: the step during which the game reaches ``max_episode_frames`` runs all its
+``frame_skip`` frames and its final obs is pooled from its last two frames, as any other step's.
+With a cap that is a multiple of ``frame_skip`` (the default 108,000 for frame skips 1 to 6) that
+is ALE semantics exactly (the ALE stops at the cap frame, the step's last); otherwise the episode
+runs up to ``frame_skip - 1`` frames past the cap, because ``AtariVectorEnv`` can neither stop a
+step early at a frame of our choosing nor show us a frame it did not capture.
+
+Episodic life (``episodic_life``) is DeepMind's (Mnih et al. 2015; baselines' ``EpisodicLifeEnv``):
+the step that loses a life (the lives counter drops and stays above 0) is ``terminated``, so
+learning does not bootstrap past it, but the game goes on: the emulator is reset only at game
+over. The step loses no frames to it (the life loss does not cut the step short).
+
+The NEXT_STEP reset step after an episode end that is not a game over (a life loss or the frame
+cap) ignores the agent's action and plays one agent step of a fixed restart action on the current
+game (FIRE with ``fire_reset`` where the action set has FIRE, else NOOP; as baselines'
+``EpisodicLifeEnv.reset`` and ``FireResetEnv`` do):
+
+* after a life loss it returns that step's obs of the continuing game (its next life), with a
+  fresh frame stack (zero frames before it, as at any episode start);
+* if that step ends the game, or the game is at the frame cap (always so after a truncation),
+  the game is then reset and the reset step returns the new game's first obs instead.
+
+Either way the reset step returns reward 0 (the restart step's score, if any, is dropped) and both
+flags False, so the rest of rlkit stays right to treat it as no transition whose action is
+ignored. The restart step is played even after a truncation because ``AtariVectorEnv`` steps every
+sub-env on every call (its synchronous mode cannot leave one out), so the ``ale_vector`` backend
+can only continue a game by stepping it and only reset one sub-env after stepping it; the
+gymnasium backend plays the same frames so that the emulators, sticky-action random draws
+included, stay identical on both backends.
+
+No-op starts (``noop_max > 0``): the gymnasium backend plays U{1..noop_max} NOOP frames at reset
+(DeepMind's count), ``AtariVectorEnv`` U{0..noop_max-1} (its C++ ``uniform_int_distribution(0,
+noop_max - 1)``; ``noop_max=1`` plays none there), from different random generators: with
+no-op starts the backends' episodes differ.
 
 Backend choice (``hardware.env_backend``): ``auto`` = ``ale_vector`` for pixels (C++ threads,
 fastest), ``gymnasium_sync`` for RAM (``AtariVectorEnv`` has no RAM observations).
@@ -181,7 +217,8 @@ class AreaResize:
 
 
 class AlePreprocessing(gym.Wrapper):
-    """One ALE game with ``AtariVectorEnv``'s per-env logic, written in Python.
+    """One ALE game with ``AtariVectorEnv``'s per-env logic, written in Python, plus what the
+    ``ale_vector`` backend adds on top of it (see the module docstring).
 
     Wraps a gymnasium ALE env made with ``frameskip=1`` and ``max_num_frames_per_episode=0`` and
     drives its ``ALEInterface`` directly (this wrapper owns frame skip, the frame cap, no-op and
@@ -190,14 +227,19 @@ class AlePreprocessing(gym.Wrapper):
     * ``reset(seed)``: the ALE is seeded with ``seed`` itself (as ``AtariVectorEnv`` does, so sticky
       actions draw the same random numbers in both backends), the ROM reloaded, the game reset;
       then one FIRE frame if ``fire_reset`` and the action set has FIRE; then
-      ``U{0..noop_max-1} - fire`` NOOP frames (drawn from this env's ``np_random``, so the count
-      differs from ``AtariVectorEnv``'s C++ generator). The first obs is the resized reset screen.
-    * ``step(a)``: up to ``frame_skip`` frames of action ``a``; stops early at game over, at the
-      frame cap, or (``episodic_life``) at a life loss. Grayscale screens are captured from the
-      last two frames only when the step runs to its end; an early stop keeps the screens of the
-      previous step (the max-pool buffer is updated in place), exactly as ``AtariVectorEnv``.
-    * ``episodic_life`` ends the episode at a life loss and the next reset restarts the game, as
-      in ``AtariVectorEnv`` (not the DeepMind "continue on the next life" variant).
+      ``U{1..noop_max} - fire`` NOOP frames (DeepMind's count, drawn from this env's
+      ``np_random``; ``AtariVectorEnv`` draws U{0..noop_max-1} from its C++ generator). The first
+      obs is the resized reset screen.
+    * ``step(a)``: ``frame_skip`` frames of action ``a``, fewer only at game over. Grayscale screens
+      are captured from the step's last two frames; a game over stops the step before its screen
+      is captured and keeps the screens of the previous step (the max-pool buffer is updated in
+      place), exactly as ``AtariVectorEnv``: a terminal obs is never bootstrapped from.
+      ``terminated`` at game over or (``episodic_life``) a life loss; ``truncated`` when the step
+      brought the game to ``max_episode_frames`` frames and did not terminate.
+    * ``reset()`` (unseeded: the NEXT_STEP autoreset) after an episode that ended without a game
+      over: one step of the restart action (FIRE with a FIRE start, else NOOP) on the current
+      game; its obs continues the game (next life) unless the game is over or at the frame cap,
+      in which case the game is reset as above. The frame count runs on across lives.
 
     Observations: ``[screen_size, screen_size]`` uint8 (grayscale) or ``[128]`` uint8 (ram: the
     RAM after the step's last emulated frame). Rewards: summed game score (int, unclipped).
@@ -227,10 +269,12 @@ class AlePreprocessing(gym.Wrapper):
         self._max_pool = max_pool
         self._noop_max = noop_max
         self._fire = fire_reset and ale_py.Action.FIRE in self._action_set
+        self._restart_action = ale_py.Action.FIRE if self._fire else ale_py.Action.NOOP
         self._episodic_life = episodic_life
         self._max_frames = max_episode_frames
-        self._elapsed_frames = max_episode_frames + 1  # emulator frames since the last reset
+        self._elapsed_frames = max_episode_frames + 1  # emulator frames since the game's reset no-ops
         self._lives = 0
+        self._game_goes_on = False  # the last episode ended (life loss, frame cap) but not its game
         if obs_type == "pixels":
             h, w = self.ale.getScreenDims()
             self._raw = np.zeros((2, h, w), np.uint8)  # [2, 210, 160]: screens of the last two frames
@@ -253,7 +297,34 @@ class AlePreprocessing(gym.Wrapper):
         return {"lives": ale.lives(), "episode_frame_number": ale.getEpisodeFrameNumber(),
                 "frame_number": ale.getFrameNumber()}
 
+    def _play(self, ale_action: ale_py.Action) -> tuple[int, bool]:
+        """``frame_skip`` frames of ``ale_action`` (fewer at game over) -> (summed reward, game over).
+
+        The C++ env's frame loop with its own episodic life and frame cap off (the ``ale_vector``
+        backend handles both between steps): the screens of the last two frames are captured,
+        except a game-over frame's (the loop stops before capturing it).
+        """
+        ale, raw = self.ale, (self._raw if self._obs_type == "pixels" else None)
+        reward = 0
+        game_over = False
+        for skip_id in range(self._frame_skip, 0, -1):  # frame_skip .. 1; 1 = the step's last frame
+            reward += ale.act(ale_action)
+            self._elapsed_frames += 1
+            game_over = ale.game_over(with_truncation=False)
+            if game_over:
+                break
+            if raw is not None and skip_id <= 2:
+                ale.getScreenGrayscale(raw[skip_id - 1])
+        return reward, game_over
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is None and self._game_goes_on:  # restart step: continue the game if it may
+            self._game_goes_on = False
+            _, game_over = self._play(self._restart_action)  # its reward is dropped (a reset step)
+            if not game_over and self._elapsed_frames < self._max_frames:
+                self._lives = self.ale.lives()
+                return self._obs(), self._info()
+        self._game_goes_on = False
         self.env.reset(options=options)  # unseeded: only ale.reset_game() (a seeded one reloads the ROM)
         ale = self.ale
         if seed is not None:  # seed the ALE with the seed itself, as AtariVectorEnv does
@@ -263,7 +334,7 @@ class AlePreprocessing(gym.Wrapper):
             ale.reset_game()
         if self._fire:
             ale.act(ale_py.Action.FIRE)
-        noops = int(self.np_random.integers(0, self._noop_max)) if self._noop_max > 0 else 0
+        noops = int(self.np_random.integers(1, self._noop_max + 1)) if self._noop_max > 0 else 0
         for _ in range(noops - int(self._fire)):
             ale.act(ale_py.Action.NOOP)
             if ale.game_over(with_truncation=False):
@@ -276,25 +347,14 @@ class AlePreprocessing(gym.Wrapper):
         return self._obs(), self._info()
 
     def step(self, action):
-        ale, raw = self.ale, (self._raw if self._obs_type == "pixels" else None)
-        ale_action = self._action_set[int(action)]
-        reward = 0
-        game_over = life_lost = False
-        for skip_id in range(self._frame_skip, 0, -1):  # frame_skip .. 1; 1 = the step's last frame
-            reward += ale.act(ale_action)
-            game_over = ale.game_over(with_truncation=False)
-            self._elapsed_frames += 1
-            lives = ale.lives()
-            life_lost = 0 < lives < self._lives
-            if game_over or self._elapsed_frames >= self._max_frames or (self._episodic_life and life_lost):
-                break
-            if raw is not None and skip_id <= 2:
-                ale.getScreenGrayscale(raw[skip_id - 1])
-        obs = self._obs()
-        self._lives = ale.lives()
+        reward, game_over = self._play(self._action_set[int(action)])
+        lives = self.ale.lives()
+        life_lost = 0 < lives < self._lives  # as the C++ env: a loss to 0 lives is the game over
+        self._lives = lives
         terminated = game_over or (self._episodic_life and life_lost)
         truncated = self._elapsed_frames >= self._max_frames and not terminated
-        return obs, reward, terminated, truncated, self._info()
+        self._game_goes_on = (terminated or truncated) and not game_over
+        return self._obs(), reward, terminated, truncated, self._info()
 
 
 def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
@@ -324,12 +384,39 @@ def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
 # ------------------------------------------------------------------------------------ backends
 
 
+_RUNNING, _GAME_OVER, _GAME_GOES_ON = 0, 1, 2  # AtariVectorBackend._ended: how a sub-env's last step ended
+
+
 class AtariVectorBackend:
     """``ale_py.vector_env.AtariVectorEnv`` (C++ threads) behind the ``VecEnv`` interface. Pixels only.
 
     Every ``AtariVectorEnv`` setting is passed explicitly (its defaults differ from ALE v5: e.g.
     ``repeat_action_probability=0``, ``reward_clipping=True``, ``noop_max=30``); reward clipping is
     always off here (training-time clipping belongs to the algorithm; logged returns stay raw).
+
+    Episodic life and the frame cap are done here, between C++ steps, because the C++ env's own
+    options for them have other semantics (ale_py 0.12.1, ``preprocessed_env.cpp``):
+
+    * ``episodic_life=True`` there stops the step at the life loss and resets the whole game on
+      the next step (a new game per life, not DeepMind's); ``life_loss_info=True`` flags the life
+      loss without a reset, but its next step is an ordinary step of the agent's action and its
+      ``terminated`` merges game over with life loss, so we could not tell whether the C++ env
+      resets the game on its next step. Both are off: the C++ env only plays the game
+      (``terminated`` = game over), and the life loss is read from ``info["lives"]`` the way the
+      C++ env computes it (fewer lives than after the previous step, and more than 0).
+    * Its frame cap stops the frame loop at the cap frame before capturing that frame's screen,
+      so its final obs reuses screens of the step before (even for a cap at a step's last frame).
+      Its cap is put out of reach (``max_episode_frames + 2 * frame_skip``: a game here plays at
+      most ``frame_skip - 1`` frames past the cap, then the restart step, before it is reset); this
+      backend counts the game's frames and truncates at the end of the step that reaches
+      ``max_episode_frames``, whose obs is pooled as any other step's.
+
+    The NEXT_STEP reset step is then this backend's (the module docstring says what it returns):
+    after a game over the C++ env resets the game itself (it ignores the action); after a life
+    loss or a truncation the sub-env gets the restart action, and if that step ends the game or
+    the game is at the frame cap, the sub-env is reset at once with ``reset_mask`` (a second C++
+    call, only on such steps). Frames of an earlier episode of the same game that the C++ frame
+    stack still holds are zeroed.
     """
 
     def __init__(self, config: AtariEnvConfig, num_envs: int, num_threads: int) -> None:
@@ -351,11 +438,11 @@ class AtariVectorBackend:
             grayscale=True,
             maxpool=config.max_pool,
             noop_max=config.noop_max,
-            episodic_life=config.episodic_life,
+            episodic_life=False,  # done here (DeepMind's); see the class docstring
             life_loss_info=False,
             use_fire_reset=config.fire_reset,
             reward_clipping=False,
-            max_num_frames_per_episode=config.max_episode_frames,
+            max_num_frames_per_episode=config.max_episode_frames + 2 * config.frame_skip,  # never reached
             full_action_space=config.full_action_space,
             continuous=False,
             batch_size=0,  # synchronous: every step returns all envs
@@ -370,7 +457,16 @@ class AtariVectorBackend:
             n_actions=int(self.env.single_action_space.n),
             frames_per_env_step=config.frame_skip,
         )
+        self.episodic_life = config.episodic_life
+        self.max_episode_frames = config.max_episode_frames
+        action_set = list(self.env.ale.get_action_set())
+        fire = config.fire_reset and ale_py.Action.FIRE in action_set
+        self._restart_action = action_set.index(ale_py.Action.FIRE if fire else ale_py.Action.NOOP)
         self._order = np.arange(num_envs, dtype=np.int32)
+        self._frames = np.zeros(num_envs, np.int64)  # [E] emulator frames since the game's reset no-ops
+        self._lives = np.zeros(num_envs, np.int64)  # [E] lives after the last step
+        self._age = np.ones(num_envs, np.int64)  # [E] obs of the current episode so far (1 = its first)
+        self._ended = np.full(num_envs, _RUNNING, np.int8)  # [E] how the last step ended
         self.last_info: dict[str, np.ndarray] = {}
 
     def _in_env_order(self, info: dict[str, np.ndarray], *arrays: np.ndarray) -> list[np.ndarray]:
@@ -387,14 +483,45 @@ class AtariVectorBackend:
         obs, info = self.env.reset(seed=int(seed))
         (obs,) = self._in_env_order(info, obs)
         self.last_info = info
+        self._frames[:] = 0
+        self._lives[:] = info["lives"]
+        self._age[:] = 1
+        self._ended[:] = _RUNNING
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
         """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
-        obs, reward, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.int64))
-        obs, reward, terminated, truncated = self._in_env_order(info, obs, reward, terminated, truncated)
+        restart = self._ended != _RUNNING  # [E] NEXT_STEP reset steps
+        actions = np.array(actions, dtype=np.int64)  # [E], a copy: reset steps get the restart action
+        actions[restart] = self._restart_action
+        obs, reward, game_over, _, info = self.env.step(actions)
+        obs, reward, game_over = self._in_env_order(info, obs, reward, game_over)
+        game_over = game_over.astype(bool)  # [E] the C++ env's terminated: game over only
+        reset_by_cpp = self._ended == _GAME_OVER  # the C++ env reset these itself, ignoring the action
+        self._frames = np.where(reset_by_cpp, 0, self._frames + self.spec.frames_per_env_step)
+        at_cap = self._frames >= self.max_episode_frames  # [E]
+        lives = info["lives"].astype(np.int64)  # [E]
+        life_lost = (lives > 0) & (lives < self._lives)
+        terminated = ~restart & (game_over | (self.episodic_life & life_lost))
+        truncated = ~restart & at_cap & ~terminated
+        reset_here = restart & ~reset_by_cpp & (game_over | at_cap)  # the restart step ended this game
+        if reset_here.any():
+            fresh_obs, fresh_info = self.env.reset(options={"reset_mask": reset_here})
+            (fresh_obs,) = self._in_env_order(fresh_info, fresh_obs)
+            obs[reset_here] = fresh_obs[reset_here]
+            for key, value in fresh_info.items():
+                info[key][reset_here] = value[reset_here]
+            lives[reset_here] = fresh_info["lives"][reset_here]
+            self._frames[reset_here] = 0
+        self._ended = np.where(~restart & game_over, _GAME_OVER,
+                               np.where(terminated | truncated, _GAME_GOES_ON, _RUNNING)).astype(np.int8)
+        self._lives = lives
+        self._age = np.where(restart, 1, self._age + 1)
+        stale = np.arange(self.spec.frame_stack) < (self.spec.frame_stack - self._age)[:, None]  # [E, stack]
+        obs[stale] = 0  # frames from before the episode's first obs (a life loss leaves them in the C++ stack)
+        reward = np.where(restart, 0, reward).astype(np.float32)
         self.last_info = info
-        return StepResult(obs, reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
+        return StepResult(obs, reward, terminated, truncated)
 
     def close(self) -> None:
         self.env.close()
@@ -405,7 +532,8 @@ class GymnasiumAtariBackend:
 
     Same semantics as ``AtariVectorBackend`` for pixels: with the same seed and actions both give
     identical observations, rewards and flags (sticky actions included: each ALE is seeded with
-    ``seed + i`` the same way), except that ``noop_max > 0`` draws different no-op counts.
+    ``seed + i`` the same way, and both play the same restart steps), except that ``noop_max > 0``
+    draws different no-op counts (from 1..noop_max here, 0..noop_max-1 there).
     """
 
     def __init__(self, config: AtariEnvConfig, num_envs: int, asynchronous: bool = False) -> None:
