@@ -42,14 +42,15 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
-    from rlkit.launch import JobContext, run_job
+    from rlkit.launch import EXIT_CODES, JobContext, run_job
     from rlkit.sweeps import write_outcome
 
     ctx = JobContext.from_hydra()
     if ctx.sweep_dir is None:
         result = run_job(cfg, ctx)
         if result.get("exit_code", 0) != 0:
-            print(f"rlkit: error: {result['error']}", file=sys.stderr)
+            label = "" if result["exit_code"] in EXIT_CODES.values() else "error: "
+            print(f"rlkit: {label}{result['error']}", file=sys.stderr)
             sys.exit(result["exit_code"])
         return result
     try:  # in a sweep, one job's failure must not end the others: record it, go on
@@ -66,8 +67,45 @@ def main(cfg: DictConfig) -> dict | float | None:
     return None if final is None else float(final)
 
 
+GROUPS_SHOWN = ("env", "algo", "network", "schedule", "hardware", "logger", "experiment")
+EXAMPLES = (
+    ("rlkit", "the default job: DQN on Boxing RAM, CPU-sized"),
+    ("rlkit algo=iqn env=boxing", "IQN on Boxing pixels"),
+    ("rlkit algo=ppo env=hopper", "PPO on MuJoCo Hopper-v5, 1M env steps"),
+    ("rlkit env=gym env.id=Acrobot-v1", "DQN on any gymnasium id"),
+    ("rlkit -m experiment=cartpole_dqn schedule.lr=1e-4,1e-3 seed=0,1,2", "a sweep: 6 runs"),
+    ("rlkit check algo=iqn env=boxing schedule.batch_size=64", "validate a config, run nothing"),
+    ("rlkit resume=outputs/runs/<date>/<time>", "continue a run from its last checkpoint"),
+)
+
+
+def help_text() -> str:
+    """rlkit's own --help: the groups and their options (from the shipped configs), examples, outputs."""
+    conf = Path(__file__).resolve().parent / "conf"
+    lines = ["rlkit: reinforcement-learning experiments composed with Hydra", "",
+             "usage: rlkit [group=option ...] [key=value ...]      (or: python -m rlkit ...)",
+             "       rlkit -m [key=a,b ...]                        a multirun sweep over the values",
+             "       rlkit check [group=option ...] [key=value ...] validate only: nothing is run or written",
+             "", "config groups (group=option):"]
+    for group in GROUPS_SHOWN:
+        options = sorted(p.stem for p in (conf / group).glob("*.yaml"))
+        lines.append(f"  {group:<11}{', '.join(options)}")
+    lines += ["", "examples:"]
+    lines += [f"  {cmd:<68}{what}" for cmd, what in EXAMPLES]
+    lines += ["", "outputs: ./outputs/runs/<date>/<time>/ (sweeps: ./outputs/sweeps/<date>/<time>/<job>/):",
+              "  config.yaml, overrides.yaml, metrics.jsonl, checkpoints/, wandb/",
+              "every key with its value: rlkit --cfg job [overrides]; keys and their meaning: rlkit/config.py and",
+              "the schema beside each component; Hydra's own options: rlkit --hydra-help"]
+    return "\n".join(lines)
+
+
 def cli() -> None:
     """The console script `rlkit` and `python -m rlkit`."""
+    if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
+        print(help_text())
+        return
+    if sys.argv[1:2] == ["check"]:
+        sys.argv[1:2] = ["check=true"]
     problem = unwritable_output_dir(sys.argv[1:])
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)

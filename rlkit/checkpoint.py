@@ -4,6 +4,7 @@ Layout in a run dir::
 
     checkpoints/step_000000500000.pt      torch.save of plain containers and tensors
     checkpoints/replay_000000500000.npz   the replay snapshot of that step (only the newest is kept)
+    checkpoints/best.pt                   the checkpoint of the best evaluation so far (no replay)
 
 Checkpoints load with ``torch.load(weights_only=True)`` and replay snapshots with
 ``np.load(allow_pickle=False)``: a file carrying a pickle payload is refused, never executed.
@@ -11,8 +12,10 @@ Checkpoints load with ``torch.load(weights_only=True)`` and replay snapshots wit
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,35 @@ import torch
 
 CHECKPOINT_DIR = "checkpoints"
 _STEP_FILE = re.compile(r"^step_(\d{12})\.pt$")
+BEST_FILE = "best.pt"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or unsafe."""
+
+
+class DiskFullError(OSError):
+    """A write hit ENOSPC: names the file, the bytes it needed and the free space; the partial file
+    is already removed."""
+
+    def __init__(self, path: Path, needed_bytes: int, free_bytes: int) -> None:
+        self.path, self.needed_bytes, self.free_bytes = path, needed_bytes, free_bytes
+        super().__init__(errno.ENOSPC, f"no space left on the device of {path}: writing it needed about"
+                                       f" {needed_bytes:,} bytes, {free_bytes:,} bytes are free")
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def free_bytes(path: Path) -> int:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def is_disk_full(err: OSError) -> bool:
+    return err.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -35,13 +63,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write_fn) -> None:
-    """Call ``write_fn(file_object)`` on a temporary file next to ``path``, fsync, then rename."""
+def atomic_write(path: Path, write_fn, needed_bytes: int | None = None) -> None:
+    """Call ``write_fn(file_object)`` on a temporary file next to ``path``, fsync, then rename.
+
+    On a full disk the temporary file is removed and ``DiskFullError`` raised (``needed_bytes``:
+    the expected size, for its message; else the bytes written when the disk filled up)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        write_fn(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            write_fn(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(err):
+            raise DiskFullError(path, max(needed_bytes or 0, written), free_bytes(path)) from None
+        raise
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -76,7 +114,8 @@ def save_checkpoint(run_dir: Path, env_step: int, state: dict[str, Any], replay_
     folder = run_dir / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     if replay_state is not None:
-        atomic_write(replay_path(run_dir, env_step), lambda f: np.savez(f, **replay_state))
+        size = sum(np.asarray(v).nbytes for v in replay_state.values())
+        atomic_write(replay_path(run_dir, env_step), lambda f: np.savez(f, **replay_state), needed_bytes=size)
     state = dict(state, has_replay=replay_state is not None)
     path = checkpoint_path(run_dir, env_step)
     atomic_write(path, lambda f: torch.save(state, f))
@@ -87,6 +126,18 @@ def save_checkpoint(run_dir: Path, env_step: int, state: dict[str, Any], replay_
             entry.unlink(missing_ok=True)
     for entry in folder.glob("*.tmp"):  # left by a process killed mid-write; this one's are all renamed
         entry.unlink(missing_ok=True)
+    return path
+
+
+def best_checkpoint_path(run_dir: Path) -> Path:
+    return run_dir / CHECKPOINT_DIR / BEST_FILE
+
+
+def save_best(run_dir: Path, state: dict[str, Any]) -> Path:
+    """The checkpoint of the best evaluation so far, kept apart from the newest K (never pruned)."""
+    path = best_checkpoint_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: torch.save(dict(state, has_replay=False), f))
     return path
 
 

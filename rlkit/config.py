@@ -173,6 +173,7 @@ class RootConfig:
     seed: int = 0
     resume: Optional[str] = None  # a run dir to continue from its last checkpoint
     allow_config_change: bool = False  # with resume: accept overrides that differ from the run's config
+    check: bool = False  # validate the config and build the envs and agent, then stop: nothing is run or written
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     random_baseline_episodes: int = 0  # after training, compare eval returns to this many random-policy episodes
     health: HealthConfig = field(default_factory=HealthConfig)

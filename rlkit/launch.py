@@ -4,7 +4,9 @@ below it, components get typed objects and keyword arguments."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import time
 import uuid
 from pathlib import Path
 from dataclasses import dataclass
@@ -16,9 +18,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from rlkit import build, checkpoint, seeding
-from rlkit.checkpoint import CheckpointError
+from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
-from rlkit.logging import METRICS_FILE, ConsoleProgress, MetricsFile, WandbSink
+from rlkit.logging import METRICS_FILE, MetricsFile, WandbSink
+from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
@@ -30,12 +33,36 @@ from rlkit.sweeps import sweep_name
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 RUN_ID_FILE = "run_id.txt"
-RUN_CONTROL_KEYS = ("resume", "allow_config_change")
+RUN_CONTROL_KEYS = ("resume", "allow_config_change", "check")
 USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
 
 
 def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def latest_per_key(overrides: list[str]) -> list[str]:
+    """One override per key, the latest value, in the order the keys first appeared."""
+    latest = {_override_key(o): o for o in overrides}
+    return [latest[key] for key in dict.fromkeys(_override_key(o) for o in overrides)]
+
+
+def command(module: str = "rlkit") -> str:
+    """How to run rlkit again from here, pasteable: the console script when it is this install's,
+    else this interpreter (relative to the working directory when it lives below it)."""
+    executable = Path(sys.executable)
+    script = executable.parent / "rlkit"
+    if module == "rlkit" and script.is_file() and shutil.which("rlkit") == str(script):
+        return "rlkit"
+    try:
+        shown = executable.relative_to(Path.cwd())
+    except ValueError:
+        shown = executable
+    return f"{shown} -m {module}"
+
+
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal number, the shell's convention
+EXIT_DISK_FULL = 5
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -89,7 +116,7 @@ def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, Di
                                + "; ".join(differences) + " (add allow_config_change=true to accept)")
     composed.resume = str(run_dir)
     composed.allow_config_change = cfg.allow_config_change
-    return run_dir, composed, saved_overrides + new_overrides, bool(differences)
+    return run_dir, composed, latest_per_key(saved_overrides + new_overrides), bool(differences)
 
 
 def check_checkpoint_config(state: dict, path: Path, cfg: DictConfig, allow_config_change: bool) -> None:
@@ -139,6 +166,27 @@ class JobContext:
                           Path(hydra_cfg.sweep.dir) if multirun else None)
 
 
+def load_resume_state(run: RootConfig, run_dir: Path, cfg: DictConfig) -> tuple[dict, dict | None]:
+    """The newest checkpoint of the run being resumed (and its replay snapshot), checked."""
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again instead")
+    step, path = found[-1]
+    state = checkpoint.load_checkpoint(path)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} was written by an earlier rlkit (before the one-runner engine)"
+                              " and cannot be resumed by this one; start the run again")
+    check_checkpoint_config(state, path, cfg, run.allow_config_change)
+    return state, checkpoint.load_replay(run_dir, step) if state.get("has_replay") else None
+
+
+def finished_already(run: RootConfig, state: dict) -> bool:
+    """The run ended (budget or target reached) and this resume gives it nothing more to do."""
+    target = run.schedule.stop_at_eval_return
+    reached = target is not None and state["last_eval"].get("eval/return_mean", -float("inf")) >= target
+    return state["finished"] and (state["counters"]["env_step"] >= run.schedule.total_env_steps or reached)
+
+
 def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     """Returns a result dict; {"error": message, "exit_code": 2} for input the user must fix."""
     hydra_dir = ctx.output_dir
@@ -156,25 +204,31 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         envs, eval_envs = build.build_envs(run, entry)
         try:
             agent = build.build_agent(run, entry, envs, device)
+            if run.resume:
+                resume_state, resume_replay = load_resume_state(run, run_dir, cfg)
         except BaseException:
             envs.close()
             eval_envs.close()
             raise
-        if run.resume:
-            found = checkpoint.list_checkpoints(run_dir)
-            if not found:
-                raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again instead")
-            resume_state = checkpoint.load_checkpoint(found[-1][1])
-            if resume_state.get("format") != CHECKPOINT_FORMAT:
-                raise CheckpointError(f"checkpoint {found[-1][1]} was written by an earlier rlkit (before the"
-                                      " one-runner engine) and cannot be resumed by this one; start the run again")
-            check_checkpoint_config(resume_state, found[-1][1], cfg, run.allow_config_change)
-            if resume_state.get("has_replay"):
-                resume_replay = checkpoint.load_replay(run_dir, found[-1][0])
     except USER_ERRORS as err:
         if not multirun:
             _remove_if_empty(hydra_dir)
         return {"error": str(err), "exit_code": 2}
+    if run.check or (resume_state is not None and finished_already(run, resume_state)):
+        envs.close()
+        eval_envs.close()
+        _remove_if_empty(hydra_dir)
+        if run.check:
+            print(f"rlkit check: the config is valid: algo={run.algo.name} on {envs.spec.env_id}, network"
+                  f" {run.network.name} ({count_parameters(agent.network):,} parameters), {run.hardware.num_envs}"
+                  f" envs, {run.schedule.total_env_steps:,} env steps; nothing was run or written")
+            return {"exit_code": 0, "checked": True}
+        done = resume_state["counters"]["env_step"]
+        print(f"run {run_dir} finished at {done:,} env steps (budget {run.schedule.total_env_steps:,}): nothing"
+              f" to do. To extend it: {command()} resume={run_dir} schedule.total_env_steps=<more>"
+              " allow_config_change=true")
+        return {"env_step": done, "finished_already": True, "run_dir": str(run_dir), "exit_code": 0,
+                **resume_state["last_eval"], "eval_returns": resume_state["last_eval_returns"]}
     if run_dir != hydra_dir:
         _remove_if_empty(hydra_dir)
     try:
@@ -209,9 +263,10 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     outputs = RunOutputs(run_dir=run_dir,
                          metrics=MetricsFile(run_dir / METRICS_FILE, resume_env_step=start_env_step if resume_state else None),
                          wandb=wandb,
-                         console=ConsoleProgress(run.schedule.total_env_steps, start_env_step, run.logger.progress_bar),
+                         console=ProgressLine(run.schedule.total_env_steps, start_env_step, run.logger.progress_bar),
                          keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step,
-                         config=OmegaConf.to_container(cfg, resolve=True))
+                         config=OmegaConf.to_container(cfg, resolve=True),
+                         started=time.monotonic() - (resume_state["wall_time_s"] if resume_state else 0.0))
     exit_code = 1
     runner = Runner(agent, envs, eval_envs, run.schedule, build.health_tracker(run), outputs, run.seed)
     try:
@@ -222,17 +277,27 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
                          f" {run_dir / 'nonfinite_diagnostic.json'} holds the values and recent grad norms",
                 "exit_code": 3, "run_dir": str(run_dir)}
     except EnvFailure as err:
-        return {"error": f"{err}; a checkpoint was saved; resume with: python -m rlkit resume={run_dir}",
+        return {"error": f"{err}; a checkpoint was saved; resume with: {command()} resume={run_dir}",
                 "exit_code": 4, "run_dir": str(run_dir)}
+    except DiskFullError as err:
+        found = checkpoint.list_checkpoints(run_dir)
+        kept = f"the last good checkpoint is {found[-1][1]}" if found else "no checkpoint was written yet"
+        return {"error": f"{err}; {kept}; free space, then resume: {command()} resume={run_dir}",
+                "exit_code": EXIT_DISK_FULL, "run_dir": str(run_dir)}
     finally:
         outputs.close(exit_code)
         envs.close()
     if "stopped_by" in result:
-        print(f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved."
-              f"\nresume: python -m rlkit resume={run_dir}")
+        message = (f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved;"
+                   f" resume: {command()} resume={run_dir}")
         eval_envs.close()
-        return {**result, "run_dir": str(run_dir), "exit_code": 0}
+        exit_code = EXIT_CODES.get(result["stopped_by"], 0)
+        if exit_code == 0:
+            print(message)
+        return {**result, "run_dir": str(run_dir), "exit_code": exit_code,
+                **({"error": message} if exit_code else {})}
     if run.random_baseline_episodes > 0:
+        outputs.console.status(f"random baseline: {run.random_baseline_episodes} episodes")
         random_returns = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed)
         result["random_returns"] = random_returns.tolist()
     eval_envs.close()
@@ -252,7 +317,7 @@ def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> No
         print(f"random policy: {random_returns.mean():.2f} +- {random_returns.std():.2f} over {len(random_returns)}"
               f" episodes; one-sided Welch t = {test.t:.2f}, dof = {test.dof:.1f}, p = {test.p_value:.2g}:"
               f" the agent {verdict} the random policy (p < 0.05)")
-    print(f"resume or extend: python -m rlkit resume={run_dir} [schedule.total_env_steps=N allow_config_change=true]")
-    print(f"compare runs: python -m rlkit.report {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
+    print(f"extend: {command()} resume={run_dir} schedule.total_env_steps=<more> allow_config_change=true")
+    print(f"compare runs: {command('rlkit.report')} {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
     if wandb_mode == "offline":
         print(f"W&B (offline): wandb sync {run_dir / 'wandb'}/offline-run-*")

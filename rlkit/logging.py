@@ -9,13 +9,12 @@ fails falls back to offline, and an offline failure to no W&B at all (with a war
 from __future__ import annotations
 
 import json
-import math
 import os
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from rlkit import checkpoint
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -48,13 +47,34 @@ class MetricsFile:
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         self._handle = open(path, "a")
+        self._good_size = self._handle.tell()  # the file ends after a whole row here
 
     def write(self, row: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(row, allow_nan=True) + "\n")
-        self._handle.flush()
+        """Append one row; on a full disk the partial row is cut off again and DiskFullError raised."""
+        line = json.dumps(row, allow_nan=True) + "\n"
+        try:
+            self._handle.write(line)
+            self._handle.flush()
+        except OSError as err:
+            if not checkpoint.is_disk_full(err):
+                raise
+            self._handle = self._reopen_at_good_size()
+            raise checkpoint.DiskFullError(self.path, len(line.encode()), checkpoint.free_bytes(self.path)) from None
+        self._good_size = self._handle.tell()
+
+    def _reopen_at_good_size(self):
+        try:
+            self._handle.close()  # its buffer cannot be flushed: dropped
+        except OSError:
+            pass
+        os.truncate(self.path, self._good_size)
+        return open(self.path, "a")
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError:  # a full disk: the rows written whole stand
+            pass
 
 
 def wandb_logged_in() -> bool:
@@ -118,48 +138,3 @@ class WandbSink:
         if self.run is not None:
             self.run.finish(exit_code=exit_code)
             self.run = None
-
-
-class ConsoleProgress:
-    """A progress line with rate and ETA; redraws in place on a terminal, prints lines otherwise."""
-
-    def __init__(self, total_env_steps: int, start_env_step: int, enabled: bool) -> None:
-        self.total = total_env_steps
-        self.start_step = start_env_step
-        self.start_time = time.monotonic()
-        self.enabled = enabled
-        self.tty = sys.stdout.isatty()
-        self._last_print = 0.0
-
-    def update(self, env_step: int, summary: str, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_print < (0.5 if self.tty else 30.0):
-            return
-        self._last_print = now
-        elapsed = now - self.start_time
-        rate = (env_step - self.start_step) / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - env_step) / rate if rate > 0 else math.inf
-        width = 24
-        filled = int(width * min(env_step / self.total, 1.0))
-        bar = "#" * filled + "-" * (width - filled)
-        line = (f"[{bar}] {env_step:>10,}/{self.total:,} steps  {rate:7.0f} sps  "
-                f"eta {format_duration(eta)}  {summary}")
-        if self.tty:
-            print("\r" + line[:160].ljust(160), end="", flush=True)
-        else:
-            print(line, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            print(flush=True)
-
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -14,7 +14,8 @@ import psutil
 
 from rlkit import checkpoint
 from rlkit.health import HealthTracker
-from rlkit.logging import ConsoleProgress, MetricsFile, WandbSink
+from rlkit.logging import MetricsFile, WandbSink
+from rlkit.progress import ProgressLine
 
 
 class StopRequest:
@@ -55,7 +56,7 @@ class RunOutputs:
     run_dir: Path
     metrics: MetricsFile
     wandb: WandbSink
-    console: ConsoleProgress
+    console: ProgressLine
     keep_checkpoints: int
     frames_per_env_step: int
     config: dict[str, Any] = field(default_factory=dict)  # the resolved config, saved in each checkpoint
@@ -64,19 +65,25 @@ class RunOutputs:
     last_row: dict[str, Any] = field(default_factory=dict)
     _last_log_time: float = field(default_factory=time.monotonic)
 
+    def wall_time_s(self) -> float:
+        """Seconds since the run started, summed over its resumes."""
+        return round(time.monotonic() - self.started, 3)
+
     def seconds_since_log(self) -> float:
         now = time.monotonic()
         elapsed, self._last_log_time = now - self._last_log_time, now
         return elapsed
 
     def log(self, env_step: int, values: dict[str, Any]) -> dict[str, Any]:
-        row = {"env_step": env_step, "wall_time_s": round(time.monotonic() - self.started, 3)}
+        row = {"env_step": env_step, "wall_time_s": self.wall_time_s()}
         if self.frames_per_env_step > 1:
             row["atari_frames"] = env_step * self.frames_per_env_step
         row.update(values)
         self.metrics.write(row)
         self.wandb.log(row)
         self.last_row.update(row)
+        if "eval/return_mean" in values:
+            self.last_row["eval_env_step"] = env_step
         return row
 
     def log_training_row(self, env_step: int, row: dict[str, Any], health: HealthTracker, stop: StopRequest) -> None:
@@ -93,16 +100,14 @@ class RunOutputs:
                 "system/rss_gb": self.process.memory_info().rss / 2**30}
 
     def progress(self, env_step: int, force: bool = False) -> None:
-        parts = []
-        for key, label in (("train/episode_return_mean", "return"), ("eval/return_mean", "eval"),
-                           ("loss", "loss"), ("grad_norm", "|g|")):
-            if key in self.last_row:
-                parts.append(f"{label} {self.last_row[key]:.3g}")
-        self.console.update(env_step, "  ".join(parts), force=force)
+        self.console.update(env_step, self.last_row, force=force)
 
     def save(self, env_step: int, state: dict, replay_state: dict[str, np.ndarray] | None) -> Path:
         return checkpoint.save_checkpoint(self.run_dir, env_step, dict(state, config=self.config), replay_state,
                                           self.keep_checkpoints)
+
+    def save_best(self, state: dict) -> Path:
+        return checkpoint.save_best(self.run_dir, dict(state, config=self.config))
 
     def write_diagnostic(self, name: str, content: dict[str, Any]) -> Path:
         path = self.run_dir / name

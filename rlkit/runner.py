@@ -52,8 +52,9 @@ class TrainingEnvs:
     """The training envs behind the clock: ``step`` counts transitions (NEXT_STEP reset steps are
     not transitions), tracks raw episode returns and turns an env exception into ``EnvFailure``."""
 
-    def __init__(self, envs: VecEnv, tracker: EpisodeTracker, env_step: int = 0) -> None:
+    def __init__(self, envs: VecEnv, tracker: EpisodeTracker, total_env_steps: int, env_step: int = 0) -> None:
         self.envs = envs
+        self.total_env_steps = total_env_steps  # the budget: an agent stops stepping once env_step reaches it
         self.spec = envs.spec
         self.num_envs = envs.num_envs
         self.tracker = tracker
@@ -87,7 +88,8 @@ class Agent(Protocol):
         """The envs were (re)started: ``obs [E, *obs_shape]`` are the first observations."""
 
     def train_step(self, envs: TrainingEnvs) -> None:
-        """Step the envs (``envs.step``) and learn; ``envs.env_step`` is the clock."""
+        """Step the envs (``envs.step``) and learn; ``envs.env_step`` is the clock. A train step of
+        several vector steps ends early once the clock reaches ``envs.total_env_steps``."""
 
     def act_eval(self, obs: np.ndarray) -> np.ndarray:
         """Evaluation actions for ``obs [E, *obs_shape]``."""
@@ -135,19 +137,23 @@ class Runner:
         self.seed = seed
         self.counters = RunnerCounters(**next_periodic_env_steps(0, schedule))
         self.tracker = EpisodeTracker(envs.num_envs)
-        self.envs = TrainingEnvs(envs, self.tracker)
+        self.envs = TrainingEnvs(envs, self.tracker, schedule.total_env_steps)
         self.last_eval: dict[str, float] = {}
         self.last_eval_returns: list[float] = []
         self.stop = StopRequest()
+        self.finished = False  # the budget (or stop_at_eval_return) was reached and the final point written
+        self.best_eval_return = -np.inf  # checkpoints/best.pt holds the state that reached it
 
     # ------------------------------------------------------------------------- checkpoints
 
     def state_dict(self) -> dict[str, Any]:
         self.counters.env_step = self.envs.env_step
-        return {"format": CHECKPOINT_FORMAT, "counters": vars(self.counters).copy(),
+        return {"format": CHECKPOINT_FORMAT, "counters": vars(self.counters).copy(), "finished": self.finished,
+                "wall_time_s": self.out.wall_time_s(),
                 "agent": self.agent.state_dict(), "episodes": self.tracker.state_dict(),
                 "health": self.health.state_dict(), "torch_rng": seeding.torch_rng_state(),
-                "last_eval": dict(self.last_eval), "last_eval_returns": list(self.last_eval_returns)}
+                "last_eval": dict(self.last_eval), "last_eval_returns": list(self.last_eval_returns),
+                "best_eval_return": self.best_eval_return}
 
     def load_state_dict(self, state: dict[str, Any], replay: dict[str, np.ndarray] | None) -> None:
         saved = state["counters"]  # intervals may have changed: they apply from here
@@ -158,6 +164,7 @@ class Runner:
         self.health.load_state_dict(state["health"])
         seeding.set_torch_rng_state(state["torch_rng"])
         self.last_eval, self.last_eval_returns = dict(state["last_eval"]), list(state["last_eval_returns"])
+        self.best_eval_return = state["best_eval_return"]
         if replay is not None:
             self.agent.load_replay_state_dict(replay)
 
@@ -174,6 +181,9 @@ class Runner:
         self.last_eval_returns = returns.tolist()
         self.last_eval = eval_summary(returns)
         self.out.log(self.envs.env_step, self.last_eval)
+        if self.last_eval["eval/return_mean"] > self.best_eval_return:
+            self.best_eval_return = self.last_eval["eval/return_mean"]
+            self.out.save_best(self.state_dict())
         return self.last_eval
 
     def log_training_row(self) -> None:
@@ -234,9 +244,11 @@ class Runner:
             self.save()
             return {"stopped_by": self.stop.signal_name, "env_step": self.envs.env_step}
         if self.counters.last_eval_env_step != self.envs.env_step or not self.last_eval:
+            self.out.console.status(f"final evaluation: {self.schedule.eval_episodes} episodes")
             self.evaluate()
         summary = {**self.tracker.summary(), **({"target_reached": True} if self.target_reached() else {})}
         self.out.log(self.envs.env_step, summary)
+        self.finished = True
         self.save()
         self.out.progress(self.envs.env_step, force=True)
         return {"env_step": self.envs.env_step, **self.last_eval, **self.tracker.summary(),

@@ -80,9 +80,11 @@ class RolloutBuffer:
         self.step += 1
 
     def batch(self, last_value: torch.Tensor, last_obs: torch.Tensor | None = None) -> RolloutBatch:
-        """The full rollout (views: read them before the next ``add``); the buffer restarts at row 0."""
-        if not self.full:
-            raise IndexError(f"the rollout has {self.step} of {self.num_steps} steps")
-        self.step = 0
-        return RolloutBatch(self.obs, self.actions, self.log_probs, self.values, self.rewards, self.terminated,
-                            self.truncated, self.valid, last_value.detach().float(), last_obs)
+        """The rows added so far, T' <= T of them (views: read them before the next ``add``); the
+        buffer restarts at row 0. A rollout cut short (the run's budget) gives T' < T."""
+        if self.step == 0:
+            raise IndexError("the rollout is empty")
+        t, self.step = self.step, 0
+        return RolloutBatch(self.obs[:t], self.actions[:t], self.log_probs[:t], self.values[:t], self.rewards[:t],
+                            self.terminated[:t], self.truncated[:t], self.valid[:t], last_value.detach().float(),
+                            last_obs)

@@ -30,8 +30,8 @@ def test_evaluation_envs_play_whole_games_with_episodic_life_on(tmp_path):
                                         "hardware.eval_num_envs=2"]))
     envs, eval_envs = build.build_envs(run, build.algo_entry(run))
     try:
-        assert envs.settings["episodic_life"] is True
-        assert eval_envs.settings["episodic_life"] is False
+        assert envs.episodic_life is True  # the ale_vector backend ends training episodes at a lost life
+        assert eval_envs.episodic_life is False
     finally:
         envs.close()
         eval_envs.close()

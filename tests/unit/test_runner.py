@@ -17,7 +17,8 @@ from rlkit.algos.common import NonFiniteError
 from rlkit.config import HealthConfig, RunSchedule
 from rlkit.envs.base import EnvSpec, StepResult
 from rlkit.health import HealthLimits, HealthTracker
-from rlkit.logging import METRICS_FILE, ConsoleProgress, MetricsFile, WandbSink, read_metrics
+from rlkit.logging import METRICS_FILE, MetricsFile, WandbSink, read_metrics
+from rlkit.progress import ProgressLine
 from rlkit.run_outputs import RunOutputs
 from rlkit.runner import EnvFailure, Runner, TrainingEnvs
 from rlkit.episodes import EpisodeTracker
@@ -106,13 +107,13 @@ def _runner(tmp_path: Path, agent, envs, resume_env_step: int | None = None, **s
     outputs = RunOutputs(run_dir=tmp_path, metrics=MetricsFile(tmp_path / METRICS_FILE, resume_env_step=resume_env_step),
                          wandb=WandbSink("disabled", project="p", entity=None, group=None, name="n", job_type="j",
                                          tags=[], config={}, run_dir=tmp_path, run_id="x"),
-                         console=ConsoleProgress(100, 0, enabled=False), keep_checkpoints=10, frames_per_env_step=1)
+                         console=ProgressLine(100, 0, enabled=False), keep_checkpoints=10, frames_per_env_step=1)
     health = HealthTracker(HealthLimits.from_config(HealthConfig(), None), stop_hopeless=False, judge_from_env_step=0)
     return Runner(agent, envs, FakeEnvs(2), sched, health, outputs, seed=0)
 
 
 def test_training_envs_count_transitions_not_reset_steps():
-    envs = TrainingEnvs(FakeEnvs(2, episode_length=3), EpisodeTracker(2))
+    envs = TrainingEnvs(FakeEnvs(2, episode_length=3), EpisodeTracker(2), total_env_steps=100)
     envs.reset(0)
     flags = [envs.step(np.zeros(2, np.int64)).is_reset_step[0] for _ in range(8)]
     assert flags == [False, False, False, True, False, False, False, True]  # 3 transitions, then a reset step

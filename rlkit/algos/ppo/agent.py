@@ -5,6 +5,8 @@ Per rollout (``rollout_transitions / E`` vector steps of E envs):
      clip the action); scale the reward; store the row (the NEXT_STEP reset row of a finished
      sub-env is stored with valid=False: it is no transition)
   2. the learner takes the rollout and the value of the obs after it: GAE, epochs x minibatches
+The last rollout of a run stops at the budget (``schedule.total_env_steps``), so a run ends
+within one vector step of it, like every other algorithm.
 The runner logs, evaluates and saves between train steps, so every checkpoint sits on a rollout
 boundary and a resumed run starts a fresh rollout.
 """
@@ -37,6 +39,8 @@ class PPOAgent:
     def train_step(self, envs: TrainingEnvs) -> None:
         rollout_start_env_step = envs.env_step
         for _ in range(self.buffer.num_steps):
+            if envs.env_step >= envs.total_env_steps:  # the budget ends inside this rollout: learn from what came
+                break
             step = self.actor.act(self.obs)
             result = envs.step(self.actor.env_actions(step.actions))
             valid = ~result.is_reset_step  # [E]

@@ -73,6 +73,8 @@ class OffPolicySchedule(RunSchedule):
                 self.replay_capacity_transitions, f">= batch_size ({self.batch_size})")
         require(self.warmup_env_steps >= self.batch_size, "warmup_env_steps", self.warmup_env_steps,
                 f">= batch_size ({self.batch_size}): the first update needs a full batch")
+        require(self.warmup_env_steps < self.total_env_steps, "warmup_env_steps", self.warmup_env_steps,
+                f"< total_env_steps ({self.total_env_steps}): a warm-up at or past the budget trains nothing")
         require_positive(self, "updates_per_env_step", "lr", "epsilon_decay_env_steps", "temperature_decay_env_steps",
                          "target_update_period_env_steps")
         require(self.lr_final is None or self.lr_final > 0, "lr_final", self.lr_final, "null or > 0")

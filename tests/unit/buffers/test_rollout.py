@@ -47,3 +47,15 @@ def test_fill_read_cycle_and_overfill_refused():
     assert buffer.step == 0 and not buffer.full
     fill(buffer, {})
     assert buffer.full
+
+
+def test_a_rollout_cut_short_gives_the_rows_added():
+    buffer = RolloutBuffer(4, 2, (1, 3), (2,), torch.device("cpu"))
+    full = RolloutBuffer(1, 2, (1, 3), (2,), torch.device("cpu"))
+    fill(full, {})
+    valid = np.ones(2, dtype=bool)
+    buffer.add(np.zeros((2, 1, 3), np.float32), torch.zeros(2, 2), torch.zeros(2), torch.full((2,), 0.5),
+               np.full(2, 1.0, np.float32), ~valid, ~valid, valid)  # 1 of 4 rows: the budget ended the rollout
+    batch = buffer.batch(torch.zeros(2))
+    assert batch.obs.shape == (1, 2, 1, 3) and batch.valid.shape == (1, 2) and buffer.step == 0
+    assert torch.equal(batch.rewards, full.batch(torch.zeros(2)).rewards)

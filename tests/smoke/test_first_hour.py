@@ -1,0 +1,76 @@
+"""What a new user meets first: exact budgets, a warm-up past the budget refused, interrupted runs
+told apart by exit code (tests/smoke/test_run_lifecycle.py), a finished run resumed without a
+larger budget left alone, an extended one continued without duplicate rows, rlkit's own help and
+`rlkit check`."""
+
+import os
+import subprocess
+import sys
+
+from omegaconf import OmegaConf
+
+from rlkit.logging import METRICS_FILE, read_metrics
+from tests.conftest import REPO, run_in_process
+
+QUIET = ["logger.progress_bar=false"]
+
+
+def test_ppo_stops_at_the_budget_with_a_last_partial_rollout(tmp_path):
+    result = run_in_process(["env=inverted_pendulum", "algo=ppo", "schedule=ppo_smoke", "schedule.total_env_steps=400",
+                             *QUIET], tmp_path / "run")
+    assert result["exit_code"] == 0
+    assert 400 <= result["env_step"] < 408  # 8 envs: within one vector step, not a whole extra rollout of 128
+
+
+def test_a_warmup_at_or_past_the_budget_is_refused_naming_both_keys(tmp_path):
+    result = run_in_process(["algo=iqn", "env=cartpole", "schedule.total_env_steps=1000",
+                             "schedule.warmup_env_steps=1000", *QUIET], tmp_path / "run")
+    assert result["exit_code"] == 2
+    assert "schedule.warmup_env_steps=1000" in result["error"] and "total_env_steps (1000)" in result["error"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_finished_run_is_left_alone_and_an_extended_one_continues(tmp_path):
+    run_dir = tmp_path / "run"
+    base = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", *QUIET]
+    first = run_in_process(base, run_dir)
+    rows_before = (run_dir / METRICS_FILE).read_text()
+    files_before = sorted(p.name for p in run_dir.rglob("*"))
+    again = run_in_process([f"resume={run_dir}"], tmp_path / "unused")
+    assert again["exit_code"] == 0 and again["finished_already"] and again["env_step"] == first["env_step"]
+    assert (run_dir / METRICS_FILE).read_text() == rows_before  # nothing written
+    assert sorted(p.name for p in run_dir.rglob("*")) == files_before and not (tmp_path / "unused").exists()
+
+    extended = run_in_process([f"resume={run_dir}", "schedule.total_env_steps=1600", "allow_config_change=true"],
+                              tmp_path / "unused2")
+    assert extended["exit_code"] == 0 and extended["env_step"] >= 1600
+    rows = read_metrics(run_dir / METRICS_FILE)
+    eval_steps = [r["env_step"] for r in rows if "eval/return_mean" in r]
+    assert len(eval_steps) == len(set(eval_steps))  # no second evaluation at the first run's end
+    train_steps = [r["env_step"] for r in rows if "loss" in r]
+    assert train_steps == sorted(set(train_steps))
+    walls = [r["wall_time_s"] for r in rows]
+    assert walls == sorted(walls)  # wall time continues across the resume
+    overrides = OmegaConf.load(run_dir / "overrides.yaml")
+    keys = [o.split("=", 1)[0] for o in overrides]
+    assert len(keys) == len(set(keys)) and "schedule.total_env_steps=1600" in list(overrides)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "rlkit", *args], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "WANDB_MODE": "disabled"}, timeout=300)
+
+
+def test_help_lists_the_groups_and_their_options_not_the_schemas():
+    proc = _cli("--help")
+    assert proc.returncode == 0
+    assert "powered by Hydra" not in proc.stdout and "schema" not in proc.stdout.split("examples:")[0]
+    assert "algo       dqn, iqn, ppo" in proc.stdout and "hardware   cpu, cuda, cuda_amp" in proc.stdout
+    assert proc.stdout.count("\n  rlkit ") >= 5 and "outputs/runs" in proc.stdout
+
+
+def test_check_validates_like_a_run_and_writes_nothing(tmp_path):
+    ok = _cli("check", "env=cartpole", f"hydra.run.dir={tmp_path / 'a'}")
+    assert ok.returncode == 0 and "the config is valid" in ok.stdout and not (tmp_path / "a").exists()
+    bad = _cli("check", "env=hopper", "algo=dqn", f"hydra.run.dir={tmp_path / 'b'}")
+    assert bad.returncode == 2 and "algo.name='dqn'" in bad.stderr and not (tmp_path / "b").exists()
