@@ -138,10 +138,14 @@ class LoggerConfig:
     wandb_project: str = "rlkit"
     wandb_entity: Optional[str] = None
     wandb_group: Optional[str] = None  # null = the sweep name in multiruns, else none
+    # seconds an online W&B start may take (W&B's own init timeout; its SDK adds up to 10 s of grace)
+    # before the run falls back to an offline W&B record under <run dir>/wandb/ for `wandb sync` later
+    wandb_init_timeout_s: float = 20.0
     tags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         one_of("wandb_mode", self.wandb_mode, ("auto", "online", "offline", "disabled"))
+        require_positive(self, "wandb_init_timeout_s")
 
 
 # -------------------------------------------------------------------------------------- root

@@ -3,7 +3,8 @@
 Every row carries ``env_step`` (agent steps summed over envs) and, for Atari, ``atari_frames``.
 Training-episode returns are ``train/*`` keys; evaluation returns ``eval/*`` keys.
 W&B never blocks or fails a run: ``auto`` is online only when logged in, an online start that
-fails falls back to offline, and an offline failure to no W&B at all (with a warning).
+fails or outlasts ``logger.wandb_init_timeout_s`` falls back to offline (a record to `wandb sync`
+later), and an offline failure to no W&B at all (with a warning).
 """
 
 from __future__ import annotations
@@ -96,11 +97,36 @@ def resolve_wandb_mode(mode: str) -> str:
     return "online" if wandb_logged_in() else "offline"
 
 
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _drop_failed_wandb_start() -> None:
+    """Shut down the W&B service process after a failed ``wandb.init``.
+
+    A failed init leaves its run id registered in the service (wandb-core), so the next init with
+    the same id fails with "run ID ... is in use". Tearing the service down clears it; the next
+    init starts a fresh one. (Sending the service a finish for the id instead hangs that next init.)
+    """
+    import wandb
+
+    try:
+        wandb.teardown()
+    except (Exception, SystemExit) as err:  # teardown exits when the service exited non-zero
+        warnings.warn(f"W&B teardown after a failed start failed ({_one_line(err)})")
+
+
 class WandbSink:
-    """One W&B run per rlkit run; finished on close so sweeps never share a run."""
+    """One W&B run per rlkit run; finished on close so sweeps never share a run.
+
+    An online start that fails or outlasts ``init_timeout_s`` (no network, server down) falls back to
+    an offline run with the same id under ``<run dir>/wandb/offline-run-*``, for ``wandb sync`` later.
+    """
 
     def __init__(self, mode: str, *, project: str, entity: str | None, group: str | None, name: str,
-                 job_type: str, tags: list[str], config: dict, run_dir: Path, run_id: str) -> None:
+                 job_type: str, tags: list[str], config: dict, run_dir: Path, run_id: str,
+                 init_timeout_s: float | None = None) -> None:
         self.run = None
         self.mode = resolve_wandb_mode(mode)
         if self.mode == "disabled":
@@ -111,22 +137,37 @@ class WandbSink:
             warnings.warn("wandb is not installed: logging to the metrics file only")
             self.mode = "disabled"
             return
+        if init_timeout_s is None:  # the launcher passes the resolved config, which holds the setting
+            from rlkit.config import LoggerConfig
+
+            init_timeout_s = (config.get("logger") or {}).get("wandb_init_timeout_s",
+                                                              LoggerConfig.wandb_init_timeout_s)
         tries = [self.mode] + (["offline"] if self.mode == "online" else [])
+        online_error = None
         for attempt in tries:
             try:
                 self.run = wandb.init(
                     mode=attempt, project=project, entity=entity, group=group, name=name, job_type=job_type,
                     tags=tags, config=config, dir=str(run_dir), id=run_id,
                     resume="allow" if attempt == "online" else None, reinit="finish_previous",
-                    settings=wandb.Settings(init_timeout=60, silent=True),
+                    settings=wandb.Settings(init_timeout=float(init_timeout_s), silent=True),
                 )
                 self.mode = attempt
                 break
             except Exception as err:  # unreachable server, bad key: never fail the run
-                warnings.warn(f"W&B {attempt} start failed ({type(err).__name__}: {err}); continuing without it")
+                if attempt == "online":
+                    online_error = err
+                    _drop_failed_wandb_start()
+                else:
+                    warnings.warn(f"W&B {attempt} start failed ({_one_line(err)}); continuing without it"
+                                  + (f" (the online start failed first: {_one_line(online_error)})"
+                                     if online_error is not None else ""))
         if self.run is None:
             self.mode = "disabled"
             return
+        if online_error is not None:
+            print(f"W&B fell back to offline (online start failed: {_one_line(online_error)});"
+                  f" upload later with: wandb sync {run_dir / 'wandb'}/offline-run-*", flush=True)
         self.run.define_metric("env_step")
         self.run.define_metric("*", step_metric="env_step")
 
