@@ -259,7 +259,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     wandb = WandbSink(run.logger.wandb_mode, project=run.logger.wandb_project, entity=run.logger.wandb_entity,
                       group=group, name=name, job_type=run.algo.name,
                       tags=[run.algo.name, spec.env_id.split()[0], *run.logger.tags],
-                      config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir, run_id=run_id)
+                      config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir, run_id=run_id,
+                      init_timeout_s=run.logger.wandb_init_timeout_s)
     outputs = RunOutputs(run_dir=run_dir,
                          metrics=MetricsFile(run_dir / METRICS_FILE, resume_env_step=start_env_step if resume_state else None),
                          wandb=wandb,

@@ -126,7 +126,7 @@ class WandbSink:
 
     def __init__(self, mode: str, *, project: str, entity: str | None, group: str | None, name: str,
                  job_type: str, tags: list[str], config: dict, run_dir: Path, run_id: str,
-                 init_timeout_s: float | None = None) -> None:
+                 init_timeout_s: float) -> None:
         self.run = None
         self.mode = resolve_wandb_mode(mode)
         if self.mode == "disabled":
@@ -137,11 +137,6 @@ class WandbSink:
             warnings.warn("wandb is not installed: logging to the metrics file only")
             self.mode = "disabled"
             return
-        if init_timeout_s is None:  # the launcher passes the resolved config, which holds the setting
-            from rlkit.config import LoggerConfig
-
-            init_timeout_s = (config.get("logger") or {}).get("wandb_init_timeout_s",
-                                                              LoggerConfig.wandb_init_timeout_s)
         tries = [self.mode] + (["offline"] if self.mode == "online" else [])
         online_error = None
         for attempt in tries:
