@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from ale_py import roms
 
-from rlkit.config import AtariEnvConfig
+from rlkit.envs.atari import AtariEnvConfig
 from rlkit.envs.atari import AreaResize, build_atari_env
 
 PIXEL_BACKENDS = ["ale_vector", "gymnasium_sync"]

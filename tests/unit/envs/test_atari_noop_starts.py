@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlkit.config import AtariEnvConfig
+from rlkit.envs.atari import AtariEnvConfig
 from rlkit.envs.atari import build_atari_env, make_single_atari_env
 
 
