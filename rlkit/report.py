@@ -9,7 +9,7 @@ its last training return (``train/episode_return_mean``) when it has no eval row
 report gives the mean and the interquartile mean (IQM) of the final scores over seeds, a 95%
 percentile-bootstrap CI of that mean, the number of seeds and the median SPS (env steps per second).
 
-Writes to DIR (default: the first path when it is a sweep dir, else ./report):
+Writes to DIR (default: the first path when it is a sweep dir, else <first path>/report/):
   report.md               the variant table, one row per run, and links to the figures
   curves.png              per variant, the return against env steps: the mean over seeds and a 95%
                           bootstrap band, on the env steps that every seed covers
@@ -44,6 +44,7 @@ TRAIN_RETURN = "train/episode_return_mean"
 SEED_KEY = "seed"
 CONFIDENCE = 0.95
 REPORT_FILE = "report.md"
+REPORT_DIR = "report"  # a run's report goes to <run dir>/report/
 CURVES_FILE = "curves.png"
 UNSET = "(unset)"  # the value of a swept key in a run whose overrides do not set it
 
@@ -381,13 +382,18 @@ def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
     return markdown, run_text, [out_dir / REPORT_FILE, *(out_dir / name for name in figures)]
 
 
+def default_out_dir(path: Path) -> Path:
+    """A sweep dir's report goes into the sweep dir, any other path's (a run dir's) into <path>/report/."""
+    return path if is_sweep_dir(path) else path / REPORT_DIR
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rlkit.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="run dirs or sweep dirs")
     parser.add_argument("--out-dir", type=Path,
                         help="where report.md and the figures go (default: the first path if it is a "
-                             "sweep dir, else ./report)")
+                             f"sweep dir, else <first path>/{REPORT_DIR})")
     parser.add_argument("--out", type=Path, help="also write the per-run table to this file")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.paths if not p.exists()]
@@ -398,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     if not run_dirs:
         print(f"rlkit.report: error: no {METRICS_FILE} under {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
-    out_dir = args.out_dir or (args.paths[0] if is_sweep_dir(args.paths[0]) else Path("report"))
+    out_dir = args.out_dir or default_out_dir(args.paths[0])
     markdown, run_text, written = write_report([load_run(d) for d in run_dirs], out_dir)
     if args.out:
         args.out.write_text(run_text + "\n")

@@ -122,20 +122,19 @@ def test_report_of_a_sweep_has_the_variant_numbers_and_figures(tmp_path, capsys)
     assert _is_png(sweep / "curves.png") and _is_png(sweep / "response_schedule.lr.png")
 
 
-def test_a_run_without_evaluation_is_scored_by_its_last_training_return(tmp_path, monkeypatch, capsys):
+def test_a_run_without_evaluation_is_scored_by_its_last_training_return(tmp_path, capsys):
     rows = [{"env_step": 100, "sps": 50.0, "train/episode_return_mean": 1.0},
             {"env_step": 200, "sps": 70.0, "train/episode_return_mean": 4.0}]
     _write_run(tmp_path / "run", rows, ["seed=3"])
     assert final_score(rows) == 4.0
     assert final_score(rows + [{"env_step": 200, "eval/return_mean": 9.0}]) == 9.0
     assert final_score([{"env_step": 0}]) is None
-    monkeypatch.chdir(tmp_path)
-    assert main([str(tmp_path / "run")]) == 0  # a run dir: the report goes to ./report
+    assert main([str(tmp_path / "run")]) == 0  # a run dir: the report goes to <run dir>/report
     capsys.readouterr()
-    markdown = (tmp_path / "report" / "report.md").read_text()
+    markdown = (tmp_path / "run" / "report" / "report.md").read_text()
     assert _table_rows(markdown, "Variants")["(defaults)"][:3] == ["1", "4.00", "4.00"]
-    assert _is_png(tmp_path / "report" / "curves.png")
-    assert not list((tmp_path / "report").glob("response_*"))  # nothing swept
+    assert _is_png(tmp_path / "run" / "report" / "curves.png")
+    assert not list((tmp_path / "run" / "report").glob("response_*"))  # nothing swept
 
 
 def test_two_swept_keys_get_one_response_figure_each(tmp_path, capsys):
@@ -172,3 +171,25 @@ def test_runs_stopped_by_the_health_verdict_show_where(tmp_path):
     assert summarize(tmp_path / "resumed")["health_stopped_at"] is None
     assert main([str(tmp_path / "stopped"), "--out-dir", str(tmp_path / "report")]) == 0
     assert "| 100 |" in (tmp_path / "report" / "report.md").read_text()
+
+
+# ---- issue 17, item 7: what a new user met ------------------------------------------------------
+
+def _rows(final, evals=True, episodes=10):
+    """Training rows every 100 env steps up to 1,000 and, with ``evals``, evaluations at 500 and 1,000."""
+    rows = []
+    for step in range(100, 1001, 100):
+        rows.append({"env_step": step, "sps": 100.0, "train/episode_return_mean": final * step / 2000})
+        if evals and step % 500 == 0:
+            rows.append({"env_step": step, "eval/return_mean": final * step / 1000, "eval/episodes": episodes})
+    return rows
+
+
+def test_a_run_report_goes_into_the_run_dir(tmp_path, monkeypatch, capsys):
+    _write_run(tmp_path / "run", _rows(1.0), ["env=cartpole"])
+    monkeypatch.chdir(tmp_path)
+    assert main([str(tmp_path / "run")]) == 0
+    assert f"wrote {tmp_path / 'run' / 'report' / 'report.md'}" in capsys.readouterr().out
+    assert _is_png(tmp_path / "run" / "report" / "curves.png")
+    assert not (tmp_path / "report").exists()  # nothing lands in the current dir
+    assert find_run_dirs([tmp_path / "run"]) == [tmp_path / "run"]  # the report is no run of its own
