@@ -11,8 +11,9 @@ percentile-bootstrap CI of that mean, the number of seeds and the median SPS (en
 
 Writes to DIR (default: the first path when it is a sweep dir, else <first path>/report/):
   report.md               the variant table, one row per run, and links to the figures
-  curves.png              per variant, the return against env steps: the mean over seeds and a 95%
-                          bootstrap band, on the env steps that every seed covers
+  curves.png              per variant, against env steps: the training return (mean of the last 100
+                          episodes) as a line and the evaluation returns as markers; over several
+                          seeds their mean with a 95% bootstrap band / bars
   response_<key>.png      per swept key, the final score (mean, 95% CI) against the key's value
 and prints the Markdown and the paths written. ``--out FILE`` also writes the per-run table to
 FILE. Reads only the files written by the runs, never W&B.
@@ -33,6 +34,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
@@ -46,6 +49,9 @@ CONFIDENCE = 0.95
 REPORT_FILE = "report.md"
 REPORT_DIR = "report"  # a run's report goes to <run dir>/report/
 CURVES_FILE = "curves.png"
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+TRAIN_RETURN_WINDOW = 100  # train/episode_return_mean averages the last 100 episodes (rlkit.episodes.EpisodeTracker)
 UNSET = "(unset)"  # the value of a swept key in a run whose overrides do not set it
 
 
@@ -53,11 +59,13 @@ UNSET = "(unset)"  # the value of a swept key in a run whose overrides do not se
 
 @dataclass(frozen=True)
 class Run:
-    """One run dir's files: its command-line overrides and its metrics rows."""
+    """One run dir's files: its command-line overrides, its metrics rows and its resolved config
+    (config.yaml as plain dicts and lists; None when the run dir has none)."""
 
     path: Path
     overrides: list[str]
     rows: list[dict[str, Any]]
+    config: dict[str, Any] | None = None
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
@@ -79,9 +87,10 @@ def is_sweep_dir(path: Path) -> bool:
 
 
 def load_run(run_dir: Path) -> Run:
-    overrides_file = run_dir / "overrides.yaml"
+    overrides_file, config_file = run_dir / OVERRIDES_FILE, run_dir / CONFIG_FILE
     overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
-    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE))
+    config = OmegaConf.to_container(OmegaConf.load(config_file)) if config_file.is_file() else None
+    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE), config)
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -139,6 +148,19 @@ def settings_of(overrides: list[str]) -> dict[str, str]:
 def without_seed(overrides: list[str]) -> tuple[str, ...]:
     """The overrides that define a variant: all but ``seed=...``, sorted."""
     return tuple(sorted(o for o in overrides if split_override(o)[0] != SEED_KEY))
+
+
+_ABSENT = object()
+
+
+def config_value(config: dict | None, key: str) -> Any:
+    """The node at dotted ``key`` of a config.yaml, or _ABSENT."""
+    node: Any = config if config is not None else _ABSENT
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
 
 
 def swept_keys(override_lists: list[list[str]]) -> list[str]:
@@ -234,50 +256,129 @@ def align_curves(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarra
 
 
 @dataclass(frozen=True)
-class Curve:
-    """A variant's return against env steps: mean over seeds and its 95% bootstrap band."""
+class Band:
+    """Returns against env steps over a variant's seeds: their mean and its 95% bootstrap CI."""
 
-    label: str
-    metric: str  # "eval" or "train"
     env_steps: np.ndarray
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    seeds: int
 
 
-def variant_curve(variant: Variant) -> Curve | None:
-    """Eval returns when every seed has evals, else training returns; None without common env steps."""
-    metric, key = ("eval", EVAL_RETURN)
-    if not all(return_series(run.rows, EVAL_RETURN)[0].size for run in variant.runs):
-        metric, key = ("train", TRAIN_RETURN)
-    curves = [c for c in (return_series(run.rows, key) for run in variant.runs) if c[0].size]
+def band(env_steps: np.ndarray, values: np.ndarray) -> Band:
+    """``values`` [seeds, points] -> mean and 95% bootstrap CI per point."""
+    low, high = bootstrap_ci(values, lambda resample: resample.mean(axis=0), CONFIDENCE)
+    return Band(env_steps, values.mean(axis=0), low, high, len(values))
+
+
+def training_band(runs: list[Run]) -> Band | None:
+    """Training returns of the runs that log them, on the env steps every such run covers."""
+    curves = [c for c in (return_series(run.rows, TRAIN_RETURN) for run in runs) if c[0].size]
     if not curves:
         return None
     grid, values = align_curves(curves)
-    if grid.size == 0:
+    return band(grid, values) if grid.size else None
+
+
+def evaluation_band(runs: list[Run]) -> Band | None:
+    """Evaluation returns of the runs that evaluate: the k-th evaluations of the seeds averaged
+    (at their median env step), for each k that every such run reached. No interpolation: a
+    marker stands for evaluations that took place."""
+    series = [c for c in (return_series(run.rows, EVAL_RETURN) for run in runs) if c[0].size]
+    count = min((steps.size for steps, _ in series), default=0)
+    if not count:
         return None
-    low, high = bootstrap_ci(values, lambda resample: resample.mean(axis=0), CONFIDENCE)
-    return Curve(variant.label, metric, grid, values.mean(axis=0), low, high)
+    steps = np.median(np.stack([steps[:count] for steps, _ in series]), axis=0)
+    return band(steps, np.stack([values[:count] for _, values in series]))
+
+
+@dataclass(frozen=True)
+class Curves:
+    """A variant's training returns (a line) and evaluation returns (markers); either may be None."""
+
+    label: str
+    train: Band | None
+    evals: Band | None
+
+
+def variant_curves(variant: Variant) -> Curves | None:
+    train, evals = training_band(variant.runs), evaluation_band(variant.runs)
+    return None if train is None and evals is None else Curves(variant.label, train, evals)
+
+
+def eval_episodes_text(runs: list[Run]) -> str:
+    """``mean of 10 episodes``: how many episodes an evaluation return averages, from the eval rows
+    (``eval/episodes``), else from the runs' config (``schedule.eval_episodes``)."""
+    counts = {int(r["eval/episodes"]) for run in runs for r in run.rows if EVAL_RETURN in r and "eval/episodes" in r}
+    if not counts:
+        configured = (config_value(run.config, "schedule.eval_episodes") for run in runs)
+        counts = {int(n) for n in configured if isinstance(n, int)}
+    if not counts:
+        return "mean over its episodes"
+    low, high = min(counts), max(counts)
+    return f"mean of {low} episodes" if low == high else f"mean of {low} to {high} episodes"
 
 
 # ---- figures ----------------------------------------------------------------------------------
+
+EVAL_MARKER = "o"
+
 
 def response_file(key: str) -> str:
     """``response_<key>.png`` with characters unsafe in file names replaced by ``_``."""
     return f"response_{re.sub(r'[^A-Za-z0-9._-]', '_', key)}.png"
 
 
-def plot_curves(curves: list[Curve], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
-    for curve in curves:
-        label = curve.label if curve.metric == "eval" else f"{curve.label} (train return)"
-        marker = "o" if curve.env_steps.size == 1 else None  # a lone point draws no line
-        (line,) = ax.plot(curve.env_steps, curve.mean, marker=marker, label=label)
-        ax.fill_between(curve.env_steps, curve.low, curve.high, color=line.get_color(), alpha=0.2)
+def colors(count: int) -> list:
+    """Distinct colors: the default cycle up to 10, tab20 up to 20, then a continuous map."""
+    if count <= 10:
+        return [f"C{i}" for i in range(count)]
+    cmap = plt.get_cmap("tab20" if count <= 20 else "viridis")
+    return [cmap(i / max(count - 1, 1)) if count > 20 else cmap(i) for i in range(count)]
+
+
+def plot_curves(curves: list[Curves], eval_text: str, path: Path) -> None:
+    """Per variant (one color): the training return as a line (band: 95% CI over seeds) and the
+    evaluation returns as markers (bars: 95% CI over seeds). The y label names both returns."""
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    handles = []
+    several_seeds = False
+    for curve, color in zip(curves, colors(len(curves))):
+        if curve.train is not None:
+            t = curve.train
+            marker = "." if t.env_steps.size == 1 else None  # a lone point draws no line
+            ax.plot(t.env_steps, t.mean, color=color, lw=1.3, alpha=0.85, marker=marker)
+            if t.seeds > 1:
+                ax.fill_between(t.env_steps, t.low, t.high, color=color, alpha=0.15, lw=0)
+                several_seeds = True
+        if curve.evals is not None:
+            e = curve.evals
+            if e.seeds > 1:
+                ax.errorbar(e.env_steps, e.mean, yerr=[e.mean - e.low, e.high - e.mean], fmt=EVAL_MARKER,
+                            color=color, ms=6, mec="white", mew=0.8, capsize=3, elinewidth=1.2, zorder=3)
+                several_seeds = True
+            else:
+                ax.plot(e.env_steps, e.mean, EVAL_MARKER, color=color, ms=6, mec="white", mew=0.8, zorder=3)
+        handles.append(Line2D([], [], color=color, lw=1.3 if curve.train is not None else 0,
+                              marker=EVAL_MARKER if curve.evals is not None else None, label=curve.label))
+    has_train = any(c.train is not None for c in curves)
+    has_evals = any(c.evals is not None for c in curves)
+    train_text = f"training return (mean of last {TRAIN_RETURN_WINDOW} episodes)"
+    eval_text = f"evaluation return ({eval_text})"
+    if has_train and has_evals:
+        ax.set_ylabel(f"{eval_text}: markers\n{train_text}: line")
+        handles += [Line2D([], [], color="0.3", lw=0, marker=EVAL_MARKER, label="markers: evaluation return"),
+                    Line2D([], [], color="0.3", lw=1.3, label="line: training return")]
+    else:
+        ax.set_ylabel(eval_text if has_evals else train_text)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("return (mean over seeds, 95% bootstrap CI)")
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.set_title("return against env steps" + (" (mean over seeds; band and bars: 95% bootstrap CI)"
+                                               if several_seeds else ""), fontsize="medium")
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", fontsize="small")
+    fig.legend(handles=handles, loc="outside lower center", fontsize="small",
+               ncols=1 if max(len(h.get_label()) for h in handles) > 40 else 2)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -368,9 +469,9 @@ def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
     keys, variants = group_variants(runs)
     stats = [stats_of(v) for v in variants]
     figures: dict[str, str] = {}
-    curves = [c for c in map(variant_curve, variants) if c is not None]
+    curves = [c for c in map(variant_curves, variants) if c is not None]
     if curves:
-        plot_curves(curves, out_dir / CURVES_FILE)
+        plot_curves(curves, eval_episodes_text(runs), out_dir / CURVES_FILE)
         figures[CURVES_FILE] = "return against env steps"
     if any(s.mean is not None for s in stats):
         for key in keys:

@@ -1,10 +1,13 @@
+import inspect
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rlkit.report import (align_curves, final_score, find_run_dirs, group_variants, is_sweep_dir, load_run, main,
-                          response_file, summarize, swept_keys)
+from rlkit.episodes import EpisodeTracker
+from rlkit.report import (TRAIN_RETURN_WINDOW, align_curves, final_score, find_run_dirs, group_variants, is_sweep_dir,
+                          load_run, main, response_file, summarize, swept_keys)
 from rlkit.stats import bootstrap_ci, iqm
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -193,3 +196,42 @@ def test_a_run_report_goes_into_the_run_dir(tmp_path, monkeypatch, capsys):
     assert _is_png(tmp_path / "run" / "report" / "curves.png")
     assert not (tmp_path / "report").exists()  # nothing lands in the current dir
     assert find_run_dirs([tmp_path / "run"]) == [tmp_path / "run"]  # the report is no run of its own
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """{file name: matplotlib Figure} of every figure the report saves."""
+    from matplotlib.figure import Figure
+
+    saved, savefig = {}, Figure.savefig
+
+    def record(fig, path, *args, **kwargs):
+        saved[Path(path).name] = fig
+        return savefig(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
+
+
+def _legend_texts(fig):
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
+    return [text.get_text() for legend in legends if legend is not None for text in legend.get_texts()]
+
+
+def test_curves_draw_training_returns_between_the_evaluations(tmp_path, capsys, figures):
+    rows = _rows(8.0, episodes=10)
+    _write_run(tmp_path / "run", rows, ["env=cartpole"])
+    assert main([str(tmp_path / "run"), "--out-dir", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    (ax,) = figures["curves.png"].axes
+    train = [r for r in rows if "train/episode_return_mean" in r]
+    lines = {tuple(line.get_xdata()): line for line in ax.lines}
+    line = lines[tuple(r["env_step"] for r in train)]  # a line through every training row
+    assert list(line.get_ydata()) == [r["train/episode_return_mean"] for r in train]
+    evals = lines[(500, 1000)]  # the evaluations: markers, no line
+    assert list(evals.get_ydata()) == [4.0, 8.0] and evals.get_marker() not in (None, "None", "")
+    assert evals.get_linestyle() == "None"
+    assert "evaluation return (mean of 10 episodes)" in ax.get_ylabel()
+    assert "training return (mean of last 100 episodes)" in ax.get_ylabel()
+    window = inspect.signature(EpisodeTracker).parameters["window"].default
+    assert TRAIN_RETURN_WINDOW == window == 100  # the label says what the runs average
