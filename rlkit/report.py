@@ -1,8 +1,13 @@
 """python -m rlkit.report RUN_OR_SWEEP_DIR... [--out-dir DIR] : compare runs from their files.
 
 Finds every run dir (a folder holding metrics.jsonl) under the given paths and groups the runs into
-variants: runs whose overrides.yaml lists the same overrides once ``seed=...`` is removed are seeds
-of one variant. The swept keys are the override keys whose values differ across runs (seed aside).
+variants: runs that ran with the same settings but their seed are seeds of one variant. The settings
+are the keys any run's overrides.yaml sets (seed, logger.* and the other IGNORED_KEYS aside), each
+with the value the run ran with: read from its config.yaml, so a run that leaves a key at its
+default has that default's value. The swept keys are the settings whose values differ between
+variants. A variant is named by its swept values (``schedule.lr=0.001 algo=dqn``), a run by its
+variant's name and, where the variant has several runs, its seed; the tables and figures use only
+these names.
 
 A run's final score is its last evaluation return (``eval/return_mean`` of its last eval row), or
 its last training return (``train/episode_return_mean``) when it has no eval row. Per variant the
@@ -52,8 +57,10 @@ CURVES_FILE = "curves.png"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 TRAIN_RETURN_WINDOW = 100  # train/episode_return_mean averages the last 100 episodes (rlkit.episodes.EpisodeTracker)
-UNSET = "(unset)"  # the value of a swept key in a run whose overrides do not set it
-
+# Keys that never change what a run learns or scores: they tell no variants apart and get no figure.
+IGNORED_KEYS = ("resume", "allow_config_change", "keep_checkpoints", "logger")
+DEFAULT = "(default)"  # a key's value in a run whose overrides leave it and whose config.yaml lacks it
+DEFAULTS_LABEL = "(defaults)"  # the name of a variant whose runs set nothing but their seed
 
 # ---- reading run dirs -------------------------------------------------------------------------
 
@@ -145,9 +152,14 @@ def settings_of(overrides: list[str]) -> dict[str, str]:
     return {key: value for key, value in map(split_override, overrides) if key != SEED_KEY}
 
 
-def without_seed(overrides: list[str]) -> tuple[str, ...]:
-    """The overrides that define a variant: all but ``seed=...``, sorted."""
-    return tuple(sorted(o for o in overrides if split_override(o)[0] != SEED_KEY))
+def is_ignored(key: str) -> bool:
+    return any(key == ignored or key.startswith(ignored + ".") for ignored in IGNORED_KEYS)
+
+
+def setting_keys(runs: list[Run]) -> list[str]:
+    """The keys any run's overrides set (seed and the IGNORED_KEYS aside), in first-seen command-line order."""
+    keys = dict.fromkeys(split_override(o)[0] for run in runs for o in run.overrides)
+    return [key for key in keys if key != SEED_KEY and not is_ignored(key)]
 
 
 _ABSENT = object()
@@ -163,14 +175,48 @@ def config_value(config: dict | None, key: str) -> Any:
     return node
 
 
-def swept_keys(override_lists: list[list[str]]) -> list[str]:
-    """Override keys (seed aside) whose value differs across runs, in first-seen command-line order.
+def format_value(value: Any) -> str:
+    """A config value as the command line writes it: ``null``, ``true``, ``0.0003``, ``[64,64]``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(map(format_value, value)) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
 
-    A key that some runs do not set counts as differing.
+
+def resolved_settings(runs: list[Run], keys: list[str]) -> list[dict[str, str]]:
+    """Per run, {key: the value the run ran with} for ``keys``.
+
+    A key that names a value in the run's config.yaml (``schedule.lr``) reads it there, set or not.
+    A config group (``algo``, whose config.yaml entry is a section) reads the run's override; a run
+    that leaves the group at its default takes the choice of another run with the same section,
+    else the section's ``name`` (``algo.name: dqn``). DEFAULT only when the run's files do not say.
     """
-    settings = [settings_of(overrides) for overrides in override_lists]
+    written = [settings_of(run.overrides) for run in runs]
+    out = []
+    for run, own in zip(runs, written):
+        setting = {}
+        for key in keys:
+            node = config_value(run.config, key)
+            if node is not _ABSENT and not isinstance(node, dict):
+                setting[key] = format_value(node)
+            elif key in own:
+                setting[key] = own[key]
+            else:
+                same = [other_own[key] for other, other_own in zip(runs, written)
+                        if key in other_own and node is not _ABSENT and config_value(other.config, key) == node]
+                name = node.get("name") if isinstance(node, dict) else None
+                setting[key] = same[0] if same else format_value(name) if name is not None else DEFAULT
+        out.append(setting)
+    return out
+
+
+def varying_keys(settings: list[dict[str, str]]) -> list[str]:
+    """The keys (in the settings' order) whose value is not the same in every setting."""
     keys = list(dict.fromkeys(key for setting in settings for key in setting))
-    return [key for key in keys if len({setting.get(key, UNSET) for setting in settings}) > 1]
+    return [key for key in keys if len({setting.get(key, DEFAULT) for setting in settings}) > 1]
 
 
 def as_number(value: str) -> float | None:
@@ -186,30 +232,59 @@ def value_order(value: str) -> tuple[int, float, str]:
     return (0, number, "") if number is not None else (1, 0.0, value)
 
 
+def seed_of(run: Run) -> str | None:
+    """The run's seed: from its config.yaml, else its overrides; None when neither says."""
+    seed = config_value(run.config, SEED_KEY)
+    if seed is not _ABSENT:
+        return format_value(seed)
+    return next((value for key, value in map(split_override, run.overrides) if key == SEED_KEY), None)
+
+
 @dataclass(frozen=True)
 class Variant:
-    """Runs that differ only in seed. ``settings`` maps each swept key to its value here."""
+    """Runs that differ only in seed, and the one name of the variant and of each of its runs.
+
+    ``settings`` maps each swept key (a key whose value differs between variants) to its value here;
+    ``label`` joins them (``schedule.lr=0.001 algo=dqn``). A run's name is the label, followed by its
+    seed where the variant has several runs. Tables, legends and file names use only these names.
+    """
 
     label: str
     settings: dict[str, str]
     runs: list[Run]
+    run_names: list[str]
 
 
 def group_variants(runs: list[Run]) -> tuple[list[str], list[Variant]]:
-    """(swept keys, variants ordered by their swept values); runs differing only in seed share a variant."""
-    keys = swept_keys([run.overrides for run in runs])
-    groups: dict[tuple[str, ...], list[Run]] = {}
-    for run in runs:
-        groups.setdefault(without_seed(run.overrides), []).append(run)
+    """(swept keys, variants ordered by their swept values); runs differing only in seed share a variant.
+
+    A run's settings are the values it ran with (see resolved_settings), so a run that leaves a key
+    at its default is grouped, named and plotted with that default's value.
+    """
+    keys = setting_keys(runs)
+    settings = resolved_settings(runs, keys)
+    swept = varying_keys(settings)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, setting in enumerate(settings):
+        groups.setdefault(tuple(setting[key] for key in keys), []).append(index)
+    ordered = sorted(groups.values(), key=lambda members: [value_order(settings[members[0]][k]) for k in swept])
     variants = []
-    for overrides, members in groups.items():
-        setting = settings_of(members[0].overrides)
-        settings = {key: setting.get(key, UNSET) for key in keys}
-        label = (" ".join(f"{k}={v}" for k, v in settings.items() if v != UNSET)
-                 or " ".join(overrides) or "(defaults)")
-        variants.append(Variant(label, settings, members))
-    variants.sort(key=lambda v: [value_order(v.settings[key]) for key in keys])
-    return keys, variants
+    for members in ordered:
+        setting = settings[members[0]]
+        shown = swept or keys  # with nothing swept, the one variant is named by all its settings
+        label = " ".join(f"{key}={setting[key]}" for key in shown) or DEFAULTS_LABEL
+        member_runs = [runs[i] for i in members]
+        if len(member_runs) == 1:
+            names = [label]
+        else:
+            prefix = "" if label == DEFAULTS_LABEL else label + " "
+            seeds = [seed_of(run) for run in member_runs]
+            names = [f"{prefix}seed={seed}" if seed is not None else label for seed in seeds]
+            # runs of one seed (or of unknown seeds) add their dir's name
+            names = [name if names.count(name) == 1 else f"{name} ({run.path.name})"
+                     for name, run in zip(names, member_runs)]
+        variants.append(Variant(label, {key: setting[key] for key in swept}, member_runs, names))
+    return swept, variants
 
 
 @dataclass(frozen=True)
@@ -399,7 +474,7 @@ def plot_response(key: str, keys: list[str], variants: list[Variant], stats: lis
     for variant, stat, value, number in zip(variants, stats, values, numbers):
         if stat.mean is None:
             continue
-        label = " ".join(f"{k}={variant.settings[k]}" for k in others if variant.settings[k] != UNSET) or "(defaults)"
+        label = " ".join(f"{k}={variant.settings[k]}" for k in others)  # the rest of the variant's name
         x = number if numeric else float(categories.index(value))
         series.setdefault(label, []).append((x, stat))
     fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
@@ -428,13 +503,15 @@ def _fmt(value, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def markdown_table(summaries: list[dict]) -> str:
-    lines = ["| run | overrides | env steps | train return | eval return | best eval | SPS | stopped by health at |",
-             "|---|---|---|---|---|---|---|---|"]
-    for s in summaries:
+def markdown_table(named_summaries: list[tuple[str, dict]]) -> str:
+    """The per-run table: (run name, summarize_run's dict) per row."""
+    lines = ["| run | dir | overrides | env steps | train return | eval return | best eval | SPS |"
+             " stopped by health at |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in named_summaries:
         eval_text = "-" if s["eval_return"] is None else f"{s['eval_return']:.1f} +- {s['eval_std']:.1f}"
         stopped = "-" if s["health_stopped_at"] is None else f"{s['health_stopped_at']:,}"
-        lines.append(f"| {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
+        lines.append(f"| {name} | {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
                      f" {eval_text} | {_fmt(s['best_eval_return'])} | {_fmt(s['sps'], 0)} | {stopped} |")
     return "\n".join(lines)
 
@@ -452,7 +529,9 @@ def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: 
     swept = ", ".join(keys) or "none"
     return "\n".join([
         "# rlkit report", "",
-        f"Swept keys: {swept}. Final score: a run's last evaluation return (its last training return "
+        f"Swept keys (settings that differ between variants, as each run's config.yaml resolved them): {swept}. "
+        "A variant is named by its swept values, a run by its variant's name and, where the variant has "
+        "several runs, its seed. Final score: a run's last evaluation return (its last training return "
         f"when it has no evaluation). CI: {CONFIDENCE:.0%} percentile bootstrap of the mean over seeds. "
         "SPS: median over seeds of each run's median env steps per second.", "",
         "## Variants", "", variant_text, "",
@@ -477,7 +556,7 @@ def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
         for key in keys:
             plot_response(key, keys, variants, stats, out_dir / response_file(key))
             figures[response_file(key)] = f"final score against {key}"
-    run_text = markdown_table([summarize_run(run) for run in runs])
+    run_text = markdown_table([(name, summarize_run(run)) for v in variants for name, run in zip(v.run_names, v.runs)])
     markdown = report_markdown(keys, variant_table(variants, stats), run_text, figures)
     (out_dir / REPORT_FILE).write_text(markdown)
     return markdown, run_text, [out_dir / REPORT_FILE, *(out_dir / name for name in figures)]
