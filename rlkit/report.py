@@ -19,7 +19,9 @@ Writes to DIR (default: the first path when it is a sweep dir, else <first path>
   curves.png              per variant, against env steps: the training return (mean of the last 100
                           episodes) as a line and the evaluation returns as markers; over several
                           seeds their mean with a 95% bootstrap band / bars
-  response_<key>.png      per swept key, the final score (mean, 95% CI) against the key's value
+  response_<key>.png      the final score (mean, 95% CI) against a swept key's value, one series per
+                          group of variants that differ in that key alone; only for keys that some
+                          such group compares
 and prints the Markdown and the paths written. ``--out FILE`` also writes the per-run table to
 FILE. Reads only the files written by the runs, never W&B.
 """
@@ -61,6 +63,7 @@ TRAIN_RETURN_WINDOW = 100  # train/episode_return_mean averages the last 100 epi
 IGNORED_KEYS = ("resume", "allow_config_change", "keep_checkpoints", "logger")
 DEFAULT = "(default)"  # a key's value in a run whose overrides leave it and whose config.yaml lacks it
 DEFAULTS_LABEL = "(defaults)"  # the name of a variant whose runs set nothing but their seed
+
 
 # ---- reading run dirs -------------------------------------------------------------------------
 
@@ -287,6 +290,21 @@ def group_variants(runs: list[Run]) -> tuple[list[str], list[Variant]]:
     return swept, variants
 
 
+def comparisons(key: str, keys: list[str], variants: list[Variant]) -> dict[str, list[Variant]]:
+    """The groups of variants that compare ``key``: {what they share, the variants}.
+
+    Variants share a group when every other swept key has the same value in them; the group
+    compares ``key`` only when ``key`` takes two values or more in it. ``key`` gets a response
+    figure only when some group compares it, and the figure draws only those groups.
+    """
+    groups: dict[str, list[Variant]] = {}
+    for variant in variants:
+        shared = " ".join(f"{k}={variant.settings[k]}" for k in keys if k != key)
+        groups.setdefault(shared, []).append(variant)
+    return {shared: members for shared, members in groups.items()
+            if len({variant.settings[key] for variant in members}) > 1}
+
+
 @dataclass(frozen=True)
 class VariantStats:
     """Final scores over a variant's seeds (in return units) and its median SPS (env steps / s)."""
@@ -458,41 +476,39 @@ def plot_curves(curves: list[Curves], eval_text: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_response(key: str, keys: list[str], variants: list[Variant], stats: list[VariantStats],
-                  path: Path) -> None:
-    """Final score (mean, 95% CI error bars) against ``key``; one series per setting of the other keys.
+def plot_response(key: str, groups: dict[str, list[Variant]], stats: dict[str, VariantStats],
+                  score_text: str, path: Path) -> None:
+    """Final score (mean, 95% CI bars) against ``key``, one series per group of compared variants
+    (``comparisons``), labelled by what the group shares: the rest of its variants' names.
 
     The x axis is numeric when every value parses as a number (log-scaled when the positive values
-    span two decades or more), else categorical.
+    span two decades or more), else categorical; its ticks are the values as the names write them.
     """
-    others = [k for k in keys if k != key]
-    values = [v.settings[key] for v in variants]
+    values = sorted({v.settings[key] for members in groups.values() for v in members}, key=value_order)
     numbers = [as_number(v) for v in values]
-    categories = sorted(set(values), key=value_order)
     numeric = all(n is not None for n in numbers)
-    series: dict[str, list[tuple[float, VariantStats]]] = {}
-    for variant, stat, value, number in zip(variants, stats, values, numbers):
-        if stat.mean is None:
-            continue
-        label = " ".join(f"{k}={variant.settings[k]}" for k in others)  # the rest of the variant's name
-        x = number if numeric else float(categories.index(value))
-        series.setdefault(label, []).append((x, stat))
+    position = dict(zip(values, numbers if numeric else range(len(values))))
     fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
-    for label, points in series.items():
-        points.sort(key=lambda point: point[0])
-        xs = np.array([x for x, _ in points])
+    several = len(groups) > 1
+    offsets = np.linspace(-0.08, 0.08, len(groups)) if several and not numeric else np.zeros(len(groups))
+    for (shared, members), color, offset in zip(groups.items(), colors(len(groups)), offsets):
+        points = sorted(((position[v.settings[key]], stats[v.label]) for v in members), key=lambda p: p[0])
+        xs = np.array([x for x, _ in points]) + offset
         mean = np.array([s.mean for _, s in points])
         errors = np.array([[s.mean - s.ci_low for _, s in points], [s.ci_high - s.mean for _, s in points]])
-        ax.errorbar(xs, mean, yerr=errors, marker="o", capsize=4, label=label)
+        ax.errorbar(xs, mean, yerr=errors, marker=EVAL_MARKER, color=color, capsize=4, label=shared or None)
     if numeric and min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
         ax.set_xscale("log")
+    ax.set_xticks([position[v] for v in values], values)
+    ax.minorticks_off()
     if not numeric:
-        ax.set_xticks(range(len(categories)), categories)
+        ax.set_xlim(-0.5, len(values) - 0.5)
     ax.set_xlabel(key)
-    ax.set_ylabel("final score (mean over seeds, 95% bootstrap CI)")
+    ax.set_ylabel(f"final score: {score_text}\n(mean over seeds, 95% bootstrap CI)")
+    ax.set_title(f"final score against {key}", fontsize="medium")
     ax.grid(alpha=0.3)
-    if others:
-        fig.legend(loc="outside lower center", fontsize="small")
+    if any(groups):
+        fig.legend(loc="outside lower center", fontsize="small", title="runs that share")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -542,6 +558,16 @@ def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: 
 
 # ---- CLI --------------------------------------------------------------------------------------
 
+def score_text(runs: list[Run]) -> str:
+    """What the final scores of ``runs`` are: evaluation returns, training returns or both."""
+    kinds = {EVAL_RETURN if return_series(run.rows, EVAL_RETURN)[0].size else TRAIN_RETURN for run in runs}
+    if kinds == {EVAL_RETURN}:
+        return "last evaluation return"
+    if kinds == {TRAIN_RETURN}:
+        return f"last training return (mean of last {TRAIN_RETURN_WINDOW} episodes)"
+    return "last evaluation return\n(last training return for runs without evaluation)"
+
+
 def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
     """Write report.md and the figures to ``out_dir``: (Markdown, per-run table, paths written)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -552,9 +578,13 @@ def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
     if curves:
         plot_curves(curves, eval_episodes_text(runs), out_dir / CURVES_FILE)
         figures[CURVES_FILE] = "return against env steps"
-    if any(s.mean is not None for s in stats):
-        for key in keys:
-            plot_response(key, keys, variants, stats, out_dir / response_file(key))
+    scored = [v for v, s in zip(variants, stats) if s.mean is not None]
+    stats_by_label = {v.label: s for v, s in zip(variants, stats)}
+    for key in keys:
+        groups = comparisons(key, keys, scored)
+        if groups:
+            compared = [run for members in groups.values() for v in members for run in v.runs]
+            plot_response(key, groups, stats_by_label, score_text(compared), out_dir / response_file(key))
             figures[response_file(key)] = f"final score against {key}"
     run_text = markdown_table([(name, summarize_run(run)) for v in variants for name, run in zip(v.run_names, v.runs)])
     markdown = report_markdown(keys, variant_table(variants, stats), run_text, figures)

@@ -215,6 +215,20 @@ def _mixed_runs(root):
     return [root / "sweep", root / "iqn"]
 
 
+def test_a_response_is_plotted_only_for_keys_that_vary_within_a_comparison(tmp_path, capsys, figures):
+    out = tmp_path / "out"
+    assert main([*map(str, _mixed_runs(tmp_path)), "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    # lr varies among the DQN runs; algo and random_baseline_episodes only tell the IQN run from
+    # the others, which differ from it in lr too: no group of runs compares them
+    assert sorted(p.name for p in out.glob("response_*")) == ["response_schedule.lr.png"]
+    markdown = (out / "report.md").read_text()
+    assert "response_algo" not in markdown and "random_baseline_episodes.png" not in markdown
+    (ax,) = figures["response_schedule.lr.png"].axes
+    xs = sorted(x for container in ax.containers for x in container.lines[0].get_xdata())
+    assert xs == [0.0003, 0.001]  # the IQN run (lr 0.0001) is compared with nothing here: no point of its own
+
+
 def test_a_key_left_at_its_default_shows_the_value_from_the_run_config(tmp_path, capsys, figures):
     for name, overrides, config in [("a", ["env=cartpole", "schedule.lr=0.001"], _config(lr=0.001)),
                                     ("b", ["env=cartpole"], _config()),
