@@ -1,19 +1,27 @@
 """python -m rlkit.report RUN_OR_SWEEP_DIR... [--out-dir DIR] : compare runs from their files.
 
 Finds every run dir (a folder holding metrics.jsonl) under the given paths and groups the runs into
-variants: runs whose overrides.yaml lists the same overrides once ``seed=...`` is removed are seeds
-of one variant. The swept keys are the override keys whose values differ across runs (seed aside).
+variants: runs that ran with the same settings but their seed are seeds of one variant. The settings
+are the keys any run's overrides.yaml sets (seed, logger.* and the other IGNORED_KEYS aside), each
+with the value the run ran with: read from its config.yaml, so a run that leaves a key at its
+default has that default's value. The swept keys are the settings whose values differ between
+variants. A variant is named by its swept values (``schedule.lr=0.001 algo=dqn``), a run by its
+variant's name and, where the variant has several runs, its seed; the tables and figures use only
+these names.
 
 A run's final score is its last evaluation return (``eval/return_mean`` of its last eval row), or
 its last training return (``train/episode_return_mean``) when it has no eval row. Per variant the
 report gives the mean and the interquartile mean (IQM) of the final scores over seeds, a 95%
 percentile-bootstrap CI of that mean, the number of seeds and the median SPS (env steps per second).
 
-Writes to DIR (default: the first path when it is a sweep dir, else ./report):
+Writes to DIR (default: the first path when it is a sweep dir, else <first path>/report/):
   report.md               the variant table, one row per run, and links to the figures
-  curves.png              per variant, the return against env steps: the mean over seeds and a 95%
-                          bootstrap band, on the env steps that every seed covers
-  response_<key>.png      per swept key, the final score (mean, 95% CI) against the key's value
+  curves.png              per variant, against env steps: the training return (mean of the last 100
+                          episodes) as a line and the evaluation returns as markers; over several
+                          seeds their mean with a 95% bootstrap band / bars
+  response_<key>.png      the final score (mean, 95% CI) against a swept key's value, one series per
+                          group of variants that differ in that key alone; only for keys that some
+                          such group compares
 and prints the Markdown and the paths written. ``--out FILE`` also writes the per-run table to
 FILE. Reads only the files written by the runs, never W&B.
 """
@@ -33,6 +41,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
@@ -44,19 +54,28 @@ TRAIN_RETURN = "train/episode_return_mean"
 SEED_KEY = "seed"
 CONFIDENCE = 0.95
 REPORT_FILE = "report.md"
+REPORT_DIR = "report"  # a run's report goes to <run dir>/report/
 CURVES_FILE = "curves.png"
-UNSET = "(unset)"  # the value of a swept key in a run whose overrides do not set it
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+TRAIN_RETURN_WINDOW = 100  # train/episode_return_mean averages the last 100 episodes (rlkit.episodes.EpisodeTracker)
+# Keys that never change what a run learns or scores: they tell no variants apart and get no figure.
+IGNORED_KEYS = ("resume", "allow_config_change", "keep_checkpoints", "logger")
+DEFAULT = "(default)"  # a key's value in a run whose overrides leave it and whose config.yaml lacks it
+DEFAULTS_LABEL = "(defaults)"  # the name of a variant whose runs set nothing but their seed
 
 
 # ---- reading run dirs -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Run:
-    """One run dir's files: its command-line overrides and its metrics rows."""
+    """One run dir's files: its command-line overrides, its metrics rows and its resolved config
+    (config.yaml as plain dicts and lists; None when the run dir has none)."""
 
     path: Path
     overrides: list[str]
     rows: list[dict[str, Any]]
+    config: dict[str, Any] | None = None
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
@@ -78,9 +97,10 @@ def is_sweep_dir(path: Path) -> bool:
 
 
 def load_run(run_dir: Path) -> Run:
-    overrides_file = run_dir / "overrides.yaml"
+    overrides_file, config_file = run_dir / OVERRIDES_FILE, run_dir / CONFIG_FILE
     overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
-    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE))
+    config = OmegaConf.to_container(OmegaConf.load(config_file)) if config_file.is_file() else None
+    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE), config)
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -135,19 +155,71 @@ def settings_of(overrides: list[str]) -> dict[str, str]:
     return {key: value for key, value in map(split_override, overrides) if key != SEED_KEY}
 
 
-def without_seed(overrides: list[str]) -> tuple[str, ...]:
-    """The overrides that define a variant: all but ``seed=...``, sorted."""
-    return tuple(sorted(o for o in overrides if split_override(o)[0] != SEED_KEY))
+def is_ignored(key: str) -> bool:
+    return any(key == ignored or key.startswith(ignored + ".") for ignored in IGNORED_KEYS)
 
 
-def swept_keys(override_lists: list[list[str]]) -> list[str]:
-    """Override keys (seed aside) whose value differs across runs, in first-seen command-line order.
+def setting_keys(runs: list[Run]) -> list[str]:
+    """The keys any run's overrides set (seed and the IGNORED_KEYS aside), in first-seen command-line order."""
+    keys = dict.fromkeys(split_override(o)[0] for run in runs for o in run.overrides)
+    return [key for key in keys if key != SEED_KEY and not is_ignored(key)]
 
-    A key that some runs do not set counts as differing.
+
+_ABSENT = object()
+
+
+def config_value(config: dict | None, key: str) -> Any:
+    """The node at dotted ``key`` of a config.yaml, or _ABSENT."""
+    node: Any = config if config is not None else _ABSENT
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def format_value(value: Any) -> str:
+    """A config value as the command line writes it: ``null``, ``true``, ``0.0003``, ``[64,64]``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(map(format_value, value)) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def resolved_settings(runs: list[Run], keys: list[str]) -> list[dict[str, str]]:
+    """Per run, {key: the value the run ran with} for ``keys``.
+
+    A key that names a value in the run's config.yaml (``schedule.lr``) reads it there, set or not.
+    A config group (``algo``, whose config.yaml entry is a section) reads the run's override; a run
+    that leaves the group at its default takes the choice of another run with the same section,
+    else the section's ``name`` (``algo.name: dqn``). DEFAULT only when the run's files do not say.
     """
-    settings = [settings_of(overrides) for overrides in override_lists]
+    written = [settings_of(run.overrides) for run in runs]
+    out = []
+    for run, own in zip(runs, written):
+        setting = {}
+        for key in keys:
+            node = config_value(run.config, key)
+            if node is not _ABSENT and not isinstance(node, dict):
+                setting[key] = format_value(node)
+            elif key in own:
+                setting[key] = own[key]
+            else:
+                same = [other_own[key] for other, other_own in zip(runs, written)
+                        if key in other_own and node is not _ABSENT and config_value(other.config, key) == node]
+                name = node.get("name") if isinstance(node, dict) else None
+                setting[key] = same[0] if same else format_value(name) if name is not None else DEFAULT
+        out.append(setting)
+    return out
+
+
+def varying_keys(settings: list[dict[str, str]]) -> list[str]:
+    """The keys (in the settings' order) whose value is not the same in every setting."""
     keys = list(dict.fromkeys(key for setting in settings for key in setting))
-    return [key for key in keys if len({setting.get(key, UNSET) for setting in settings}) > 1]
+    return [key for key in keys if len({setting.get(key, DEFAULT) for setting in settings}) > 1]
 
 
 def as_number(value: str) -> float | None:
@@ -163,30 +235,74 @@ def value_order(value: str) -> tuple[int, float, str]:
     return (0, number, "") if number is not None else (1, 0.0, value)
 
 
+def seed_of(run: Run) -> str | None:
+    """The run's seed: from its config.yaml, else its overrides; None when neither says."""
+    seed = config_value(run.config, SEED_KEY)
+    if seed is not _ABSENT:
+        return format_value(seed)
+    return next((value for key, value in map(split_override, run.overrides) if key == SEED_KEY), None)
+
+
 @dataclass(frozen=True)
 class Variant:
-    """Runs that differ only in seed. ``settings`` maps each swept key to its value here."""
+    """Runs that differ only in seed, and the one name of the variant and of each of its runs.
+
+    ``settings`` maps each swept key (a key whose value differs between variants) to its value here;
+    ``label`` joins them (``schedule.lr=0.001 algo=dqn``). A run's name is the label, followed by its
+    seed where the variant has several runs. Tables, legends and file names use only these names.
+    """
 
     label: str
     settings: dict[str, str]
     runs: list[Run]
+    run_names: list[str]
 
 
 def group_variants(runs: list[Run]) -> tuple[list[str], list[Variant]]:
-    """(swept keys, variants ordered by their swept values); runs differing only in seed share a variant."""
-    keys = swept_keys([run.overrides for run in runs])
-    groups: dict[tuple[str, ...], list[Run]] = {}
-    for run in runs:
-        groups.setdefault(without_seed(run.overrides), []).append(run)
+    """(swept keys, variants ordered by their swept values); runs differing only in seed share a variant.
+
+    A run's settings are the values it ran with (see resolved_settings), so a run that leaves a key
+    at its default is grouped, named and plotted with that default's value.
+    """
+    keys = setting_keys(runs)
+    settings = resolved_settings(runs, keys)
+    swept = varying_keys(settings)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, setting in enumerate(settings):
+        groups.setdefault(tuple(setting[key] for key in keys), []).append(index)
+    ordered = sorted(groups.values(), key=lambda members: [value_order(settings[members[0]][k]) for k in swept])
     variants = []
-    for overrides, members in groups.items():
-        setting = settings_of(members[0].overrides)
-        settings = {key: setting.get(key, UNSET) for key in keys}
-        label = (" ".join(f"{k}={v}" for k, v in settings.items() if v != UNSET)
-                 or " ".join(overrides) or "(defaults)")
-        variants.append(Variant(label, settings, members))
-    variants.sort(key=lambda v: [value_order(v.settings[key]) for key in keys])
-    return keys, variants
+    for members in ordered:
+        setting = settings[members[0]]
+        shown = swept or keys  # with nothing swept, the one variant is named by all its settings
+        label = " ".join(f"{key}={setting[key]}" for key in shown) or DEFAULTS_LABEL
+        member_runs = [runs[i] for i in members]
+        if len(member_runs) == 1:
+            names = [label]
+        else:
+            prefix = "" if label == DEFAULTS_LABEL else label + " "
+            seeds = [seed_of(run) for run in member_runs]
+            names = [f"{prefix}seed={seed}" if seed is not None else label for seed in seeds]
+            # runs of one seed (or of unknown seeds) add their dir's name
+            names = [name if names.count(name) == 1 else f"{name} ({run.path.name})"
+                     for name, run in zip(names, member_runs)]
+        variants.append(Variant(label, {key: setting[key] for key in swept}, member_runs, names))
+    return swept, variants
+
+
+def comparisons(key: str, keys: list[str], variants: list[Variant]) -> dict[str, list[Variant]]:
+    """The groups of variants that compare ``key``: {what they share, the variants}.
+
+    Variants share a group when every other swept key has the same value in them; the group
+    compares ``key`` only when ``key`` takes two values or more in it. ``key`` gets a response
+    figure only when some group compares it, and the figure draws only those groups.
+    """
+    groups: dict[str, list[Variant]] = {}
+    for variant in variants:
+        shared = " ".join(f"{k}={variant.settings[k]}" for k in keys if k != key)
+        groups.setdefault(shared, []).append(variant)
+    return {shared: members for shared, members in groups.items()
+            if len({variant.settings[key] for variant in members}) > 1}
 
 
 @dataclass(frozen=True)
@@ -233,89 +349,166 @@ def align_curves(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarra
 
 
 @dataclass(frozen=True)
-class Curve:
-    """A variant's return against env steps: mean over seeds and its 95% bootstrap band."""
+class Band:
+    """Returns against env steps over a variant's seeds: their mean and its 95% bootstrap CI."""
 
-    label: str
-    metric: str  # "eval" or "train"
     env_steps: np.ndarray
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    seeds: int
 
 
-def variant_curve(variant: Variant) -> Curve | None:
-    """Eval returns when every seed has evals, else training returns; None without common env steps."""
-    metric, key = ("eval", EVAL_RETURN)
-    if not all(return_series(run.rows, EVAL_RETURN)[0].size for run in variant.runs):
-        metric, key = ("train", TRAIN_RETURN)
-    curves = [c for c in (return_series(run.rows, key) for run in variant.runs) if c[0].size]
+def band(env_steps: np.ndarray, values: np.ndarray) -> Band:
+    """``values`` [seeds, points] -> mean and 95% bootstrap CI per point."""
+    low, high = bootstrap_ci(values, lambda resample: resample.mean(axis=0), CONFIDENCE)
+    return Band(env_steps, values.mean(axis=0), low, high, len(values))
+
+
+def training_band(runs: list[Run]) -> Band | None:
+    """Training returns of the runs that log them, on the env steps every such run covers."""
+    curves = [c for c in (return_series(run.rows, TRAIN_RETURN) for run in runs) if c[0].size]
     if not curves:
         return None
     grid, values = align_curves(curves)
-    if grid.size == 0:
+    return band(grid, values) if grid.size else None
+
+
+def evaluation_band(runs: list[Run]) -> Band | None:
+    """Evaluation returns of the runs that evaluate: the k-th evaluations of the seeds averaged
+    (at their median env step), for each k that every such run reached. No interpolation: a
+    marker stands for evaluations that took place."""
+    series = [c for c in (return_series(run.rows, EVAL_RETURN) for run in runs) if c[0].size]
+    count = min((steps.size for steps, _ in series), default=0)
+    if not count:
         return None
-    low, high = bootstrap_ci(values, lambda resample: resample.mean(axis=0), CONFIDENCE)
-    return Curve(variant.label, metric, grid, values.mean(axis=0), low, high)
+    steps = np.median(np.stack([steps[:count] for steps, _ in series]), axis=0)
+    return band(steps, np.stack([values[:count] for _, values in series]))
+
+
+@dataclass(frozen=True)
+class Curves:
+    """A variant's training returns (a line) and evaluation returns (markers); either may be None."""
+
+    label: str
+    train: Band | None
+    evals: Band | None
+
+
+def variant_curves(variant: Variant) -> Curves | None:
+    train, evals = training_band(variant.runs), evaluation_band(variant.runs)
+    return None if train is None and evals is None else Curves(variant.label, train, evals)
+
+
+def eval_episodes_text(runs: list[Run]) -> str:
+    """``mean of 10 episodes``: how many episodes an evaluation return averages, from the eval rows
+    (``eval/episodes``), else from the runs' config (``schedule.eval_episodes``)."""
+    counts = {int(r["eval/episodes"]) for run in runs for r in run.rows if EVAL_RETURN in r and "eval/episodes" in r}
+    if not counts:
+        configured = (config_value(run.config, "schedule.eval_episodes") for run in runs)
+        counts = {int(n) for n in configured if isinstance(n, int)}
+    if not counts:
+        return "mean over its episodes"
+    low, high = min(counts), max(counts)
+    return f"mean of {low} episodes" if low == high else f"mean of {low} to {high} episodes"
 
 
 # ---- figures ----------------------------------------------------------------------------------
+
+EVAL_MARKER = "o"
+
 
 def response_file(key: str) -> str:
     """``response_<key>.png`` with characters unsafe in file names replaced by ``_``."""
     return f"response_{re.sub(r'[^A-Za-z0-9._-]', '_', key)}.png"
 
 
-def plot_curves(curves: list[Curve], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
-    for curve in curves:
-        label = curve.label if curve.metric == "eval" else f"{curve.label} (train return)"
-        marker = "o" if curve.env_steps.size == 1 else None  # a lone point draws no line
-        (line,) = ax.plot(curve.env_steps, curve.mean, marker=marker, label=label)
-        ax.fill_between(curve.env_steps, curve.low, curve.high, color=line.get_color(), alpha=0.2)
+def colors(count: int) -> list:
+    """Distinct colors: the default cycle up to 10, tab20 up to 20, then a continuous map."""
+    if count <= 10:
+        return [f"C{i}" for i in range(count)]
+    cmap = plt.get_cmap("tab20" if count <= 20 else "viridis")
+    return [cmap(i / max(count - 1, 1)) if count > 20 else cmap(i) for i in range(count)]
+
+
+def plot_curves(curves: list[Curves], eval_text: str, path: Path) -> None:
+    """Per variant (one color): the training return as a line (band: 95% CI over seeds) and the
+    evaluation returns as markers (bars: 95% CI over seeds). The y label names both returns."""
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    handles = []
+    several_seeds = False
+    for curve, color in zip(curves, colors(len(curves))):
+        if curve.train is not None:
+            t = curve.train
+            marker = "." if t.env_steps.size == 1 else None  # a lone point draws no line
+            ax.plot(t.env_steps, t.mean, color=color, lw=1.3, alpha=0.85, marker=marker)
+            if t.seeds > 1:
+                ax.fill_between(t.env_steps, t.low, t.high, color=color, alpha=0.15, lw=0)
+                several_seeds = True
+        if curve.evals is not None:
+            e = curve.evals
+            if e.seeds > 1:
+                ax.errorbar(e.env_steps, e.mean, yerr=[e.mean - e.low, e.high - e.mean], fmt=EVAL_MARKER,
+                            color=color, ms=6, mec="white", mew=0.8, capsize=3, elinewidth=1.2, zorder=3)
+                several_seeds = True
+            else:
+                ax.plot(e.env_steps, e.mean, EVAL_MARKER, color=color, ms=6, mec="white", mew=0.8, zorder=3)
+        handles.append(Line2D([], [], color=color, lw=1.3 if curve.train is not None else 0,
+                              marker=EVAL_MARKER if curve.evals is not None else None, label=curve.label))
+    has_train = any(c.train is not None for c in curves)
+    has_evals = any(c.evals is not None for c in curves)
+    train_text = f"training return (mean of last {TRAIN_RETURN_WINDOW} episodes)"
+    eval_text = f"evaluation return ({eval_text})"
+    if has_train and has_evals:
+        ax.set_ylabel(f"{eval_text}: markers\n{train_text}: line")
+        handles += [Line2D([], [], color="0.3", lw=0, marker=EVAL_MARKER, label="markers: evaluation return"),
+                    Line2D([], [], color="0.3", lw=1.3, label="line: training return")]
+    else:
+        ax.set_ylabel(eval_text if has_evals else train_text)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("return (mean over seeds, 95% bootstrap CI)")
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.set_title("return against env steps" + (" (mean over seeds; band and bars: 95% bootstrap CI)"
+                                               if several_seeds else ""), fontsize="medium")
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", fontsize="small")
+    fig.legend(handles=handles, loc="outside lower center", fontsize="small",
+               ncols=1 if max(len(h.get_label()) for h in handles) > 40 else 2)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_response(key: str, keys: list[str], variants: list[Variant], stats: list[VariantStats],
-                  path: Path) -> None:
-    """Final score (mean, 95% CI error bars) against ``key``; one series per setting of the other keys.
+def plot_response(key: str, groups: dict[str, list[Variant]], stats: dict[str, VariantStats],
+                  score_text: str, path: Path) -> None:
+    """Final score (mean, 95% CI bars) against ``key``, one series per group of compared variants
+    (``comparisons``), labelled by what the group shares: the rest of its variants' names.
 
     The x axis is numeric when every value parses as a number (log-scaled when the positive values
-    span two decades or more), else categorical.
+    span two decades or more), else categorical; its ticks are the values as the names write them.
     """
-    others = [k for k in keys if k != key]
-    values = [v.settings[key] for v in variants]
+    values = sorted({v.settings[key] for members in groups.values() for v in members}, key=value_order)
     numbers = [as_number(v) for v in values]
-    categories = sorted(set(values), key=value_order)
     numeric = all(n is not None for n in numbers)
-    series: dict[str, list[tuple[float, VariantStats]]] = {}
-    for variant, stat, value, number in zip(variants, stats, values, numbers):
-        if stat.mean is None:
-            continue
-        label = " ".join(f"{k}={variant.settings[k]}" for k in others if variant.settings[k] != UNSET) or "(defaults)"
-        x = number if numeric else float(categories.index(value))
-        series.setdefault(label, []).append((x, stat))
+    position = dict(zip(values, numbers if numeric else range(len(values))))
     fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
-    for label, points in series.items():
-        points.sort(key=lambda point: point[0])
-        xs = np.array([x for x, _ in points])
+    several = len(groups) > 1
+    offsets = np.linspace(-0.08, 0.08, len(groups)) if several and not numeric else np.zeros(len(groups))
+    for (shared, members), color, offset in zip(groups.items(), colors(len(groups)), offsets):
+        points = sorted(((position[v.settings[key]], stats[v.label]) for v in members), key=lambda p: p[0])
+        xs = np.array([x for x, _ in points]) + offset
         mean = np.array([s.mean for _, s in points])
         errors = np.array([[s.mean - s.ci_low for _, s in points], [s.ci_high - s.mean for _, s in points]])
-        ax.errorbar(xs, mean, yerr=errors, marker="o", capsize=4, label=label)
+        ax.errorbar(xs, mean, yerr=errors, marker=EVAL_MARKER, color=color, capsize=4, label=shared or None)
     if numeric and min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
         ax.set_xscale("log")
+    ax.set_xticks([position[v] for v in values], values)
+    ax.minorticks_off()
     if not numeric:
-        ax.set_xticks(range(len(categories)), categories)
+        ax.set_xlim(-0.5, len(values) - 0.5)
     ax.set_xlabel(key)
-    ax.set_ylabel("final score (mean over seeds, 95% bootstrap CI)")
+    ax.set_ylabel(f"final score: {score_text}\n(mean over seeds, 95% bootstrap CI)")
+    ax.set_title(f"final score against {key}", fontsize="medium")
     ax.grid(alpha=0.3)
-    if others:
-        fig.legend(loc="outside lower center", fontsize="small")
+    if any(groups):
+        fig.legend(loc="outside lower center", fontsize="small", title="runs that share")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -326,13 +519,15 @@ def _fmt(value, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def markdown_table(summaries: list[dict]) -> str:
-    lines = ["| run | overrides | env steps | train return | eval return | best eval | SPS | stopped by health at |",
-             "|---|---|---|---|---|---|---|---|"]
-    for s in summaries:
+def markdown_table(named_summaries: list[tuple[str, dict]]) -> str:
+    """The per-run table: (run name, summarize_run's dict) per row."""
+    lines = ["| run | dir | overrides | env steps | train return | eval return | best eval | SPS |"
+             " stopped by health at |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in named_summaries:
         eval_text = "-" if s["eval_return"] is None else f"{s['eval_return']:.1f} +- {s['eval_std']:.1f}"
         stopped = "-" if s["health_stopped_at"] is None else f"{s['health_stopped_at']:,}"
-        lines.append(f"| {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
+        lines.append(f"| {name} | {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
                      f" {eval_text} | {_fmt(s['best_eval_return'])} | {_fmt(s['sps'], 0)} | {stopped} |")
     return "\n".join(lines)
 
@@ -350,7 +545,9 @@ def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: 
     swept = ", ".join(keys) or "none"
     return "\n".join([
         "# rlkit report", "",
-        f"Swept keys: {swept}. Final score: a run's last evaluation return (its last training return "
+        f"Swept keys (settings that differ between variants, as each run's config.yaml resolved them): {swept}. "
+        "A variant is named by its swept values, a run by its variant's name and, where the variant has "
+        "several runs, its seed. Final score: a run's last evaluation return (its last training return "
         f"when it has no evaluation). CI: {CONFIDENCE:.0%} percentile bootstrap of the mean over seeds. "
         "SPS: median over seeds of each run's median env steps per second.", "",
         "## Variants", "", variant_text, "",
@@ -361,24 +558,43 @@ def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: 
 
 # ---- CLI --------------------------------------------------------------------------------------
 
+def score_text(runs: list[Run]) -> str:
+    """What the final scores of ``runs`` are: evaluation returns, training returns or both."""
+    kinds = {EVAL_RETURN if return_series(run.rows, EVAL_RETURN)[0].size else TRAIN_RETURN for run in runs}
+    if kinds == {EVAL_RETURN}:
+        return "last evaluation return"
+    if kinds == {TRAIN_RETURN}:
+        return f"last training return (mean of last {TRAIN_RETURN_WINDOW} episodes)"
+    return "last evaluation return\n(last training return for runs without evaluation)"
+
+
 def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
     """Write report.md and the figures to ``out_dir``: (Markdown, per-run table, paths written)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     keys, variants = group_variants(runs)
     stats = [stats_of(v) for v in variants]
     figures: dict[str, str] = {}
-    curves = [c for c in map(variant_curve, variants) if c is not None]
+    curves = [c for c in map(variant_curves, variants) if c is not None]
     if curves:
-        plot_curves(curves, out_dir / CURVES_FILE)
+        plot_curves(curves, eval_episodes_text(runs), out_dir / CURVES_FILE)
         figures[CURVES_FILE] = "return against env steps"
-    if any(s.mean is not None for s in stats):
-        for key in keys:
-            plot_response(key, keys, variants, stats, out_dir / response_file(key))
+    scored = [v for v, s in zip(variants, stats) if s.mean is not None]
+    stats_by_label = {v.label: s for v, s in zip(variants, stats)}
+    for key in keys:
+        groups = comparisons(key, keys, scored)
+        if groups:
+            compared = [run for members in groups.values() for v in members for run in v.runs]
+            plot_response(key, groups, stats_by_label, score_text(compared), out_dir / response_file(key))
             figures[response_file(key)] = f"final score against {key}"
-    run_text = markdown_table([summarize_run(run) for run in runs])
+    run_text = markdown_table([(name, summarize_run(run)) for v in variants for name, run in zip(v.run_names, v.runs)])
     markdown = report_markdown(keys, variant_table(variants, stats), run_text, figures)
     (out_dir / REPORT_FILE).write_text(markdown)
     return markdown, run_text, [out_dir / REPORT_FILE, *(out_dir / name for name in figures)]
+
+
+def default_out_dir(path: Path) -> Path:
+    """A sweep dir's report goes into the sweep dir, any other path's (a run dir's) into <path>/report/."""
+    return path if is_sweep_dir(path) else path / REPORT_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", type=Path, help="run dirs or sweep dirs")
     parser.add_argument("--out-dir", type=Path,
                         help="where report.md and the figures go (default: the first path if it is a "
-                             "sweep dir, else ./report)")
+                             f"sweep dir, else <first path>/{REPORT_DIR})")
     parser.add_argument("--out", type=Path, help="also write the per-run table to this file")
     args = parser.parse_args(argv)
     missing = [str(p) for p in args.paths if not p.exists()]
@@ -398,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     if not run_dirs:
         print(f"rlkit.report: error: no {METRICS_FILE} under {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
-    out_dir = args.out_dir or (args.paths[0] if is_sweep_dir(args.paths[0]) else Path("report"))
+    out_dir = args.out_dir or default_out_dir(args.paths[0])
     markdown, run_text, written = write_report([load_run(d) for d in run_dirs], out_dir)
     if args.out:
         args.out.write_text(run_text + "\n")

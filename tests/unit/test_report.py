@@ -1,10 +1,13 @@
+import inspect
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rlkit.report import (align_curves, final_score, find_run_dirs, group_variants, is_sweep_dir, load_run, main,
-                          response_file, summarize, swept_keys)
+from rlkit.episodes import EpisodeTracker
+from rlkit.report import (TRAIN_RETURN_WINDOW, align_curves, final_score, find_run_dirs, group_variants, is_sweep_dir,
+                          load_run, main, resolved_settings, response_file, summarize, varying_keys)
 from rlkit.stats import bootstrap_ci, iqm
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -93,7 +96,7 @@ def test_seeds_of_a_sweep_are_grouped_into_variants(tmp_path):
         seeds = sorted(o for r in variant.runs for o in r.overrides if o.startswith("seed="))
         assert seeds == ["seed=1", "seed=2", "seed=3"]
         assert sorted(final_score(r.rows) for r in variant.runs) == sorted(FINAL_EVALS[lr])
-    assert swept_keys([["seed=1", "a=1", "b=x"], ["seed=2", "a=1", "b=y"], ["a=1", "+c=2", "b=x"]]) == ["b", "c"]
+    assert varying_keys([{"a": "1", "b": "x"}, {"a": "1", "b": "y"}, {"a": "1", "b": "x", "c": "2"}]) == ["b", "c"]
 
 
 def test_report_of_a_sweep_has_the_variant_numbers_and_figures(tmp_path, capsys):
@@ -122,20 +125,19 @@ def test_report_of_a_sweep_has_the_variant_numbers_and_figures(tmp_path, capsys)
     assert _is_png(sweep / "curves.png") and _is_png(sweep / "response_schedule.lr.png")
 
 
-def test_a_run_without_evaluation_is_scored_by_its_last_training_return(tmp_path, monkeypatch, capsys):
+def test_a_run_without_evaluation_is_scored_by_its_last_training_return(tmp_path, capsys):
     rows = [{"env_step": 100, "sps": 50.0, "train/episode_return_mean": 1.0},
             {"env_step": 200, "sps": 70.0, "train/episode_return_mean": 4.0}]
     _write_run(tmp_path / "run", rows, ["seed=3"])
     assert final_score(rows) == 4.0
     assert final_score(rows + [{"env_step": 200, "eval/return_mean": 9.0}]) == 9.0
     assert final_score([{"env_step": 0}]) is None
-    monkeypatch.chdir(tmp_path)
-    assert main([str(tmp_path / "run")]) == 0  # a run dir: the report goes to ./report
+    assert main([str(tmp_path / "run")]) == 0  # a run dir: the report goes to <run dir>/report
     capsys.readouterr()
-    markdown = (tmp_path / "report" / "report.md").read_text()
+    markdown = (tmp_path / "run" / "report" / "report.md").read_text()
     assert _table_rows(markdown, "Variants")["(defaults)"][:3] == ["1", "4.00", "4.00"]
-    assert _is_png(tmp_path / "report" / "curves.png")
-    assert not list((tmp_path / "report").glob("response_*"))  # nothing swept
+    assert _is_png(tmp_path / "run" / "report" / "curves.png")
+    assert not list((tmp_path / "run" / "report").glob("response_*"))  # nothing swept
 
 
 def test_two_swept_keys_get_one_response_figure_each(tmp_path, capsys):
@@ -172,3 +174,174 @@ def test_runs_stopped_by_the_health_verdict_show_where(tmp_path):
     assert summarize(tmp_path / "resumed")["health_stopped_at"] is None
     assert main([str(tmp_path / "stopped"), "--out-dir", str(tmp_path / "report")]) == 0
     assert "| 100 |" in (tmp_path / "report" / "report.md").read_text()
+
+
+# ---- issue 17, item 7: what a new user met ------------------------------------------------------
+
+def _config(lr=0.0001, algo="dqn", baseline=0, seed=0, eval_episodes=10):
+    """The part of a run's resolved config.yaml that the report reads (the real file holds every key)."""
+    return {"seed": seed, "random_baseline_episodes": baseline, "env": {"name": "gym", "id": "CartPole-v1"},
+            "algo": {"name": algo, "gamma": 0.99}, "schedule": {"lr": lr, "eval_episodes": eval_episodes},
+            "logger": {"progress_bar": True}}
+
+
+def _write_config(path, config):
+    (path / "config.yaml").write_text(json.dumps(config))  # JSON is YAML
+
+
+def _rows(final, evals=True, episodes=10):
+    """Training rows every 100 env steps up to 1,000 and, with ``evals``, evaluations at 500 and 1,000."""
+    rows = []
+    for step in range(100, 1001, 100):
+        rows.append({"env_step": step, "sps": 100.0, "train/episode_return_mean": final * step / 2000})
+        if evals and step % 500 == 0:
+            rows.append({"env_step": step, "eval/return_mean": final * step / 1000, "eval/episodes": episodes})
+    return rows
+
+
+def _mixed_runs(root):
+    """A DQN lr sweep (2 lr x 2 seeds, each job also writing random_baseline_episodes=0, its default) and
+    one IQN run at the default lr with random_baseline_episodes=5: algo and the baseline are not swept."""
+    job = 0
+    for lr in ("0.001", "0.0003"):
+        for seed in (0, 1):
+            path = root / "sweep" / str(job)
+            _write_run(path, _rows(10.0 * float(lr) / 0.001 + seed), ["env=cartpole", f"schedule.lr={lr}",
+                                                                      "random_baseline_episodes=0", f"seed={seed}"])
+            _write_config(path, _config(lr=float(lr), seed=seed))
+            job += 1
+    _write_run(root / "iqn", _rows(5.0), ["env=cartpole", "algo=iqn", "random_baseline_episodes=5"])
+    _write_config(root / "iqn", _config(algo="iqn", baseline=5))
+    return [root / "sweep", root / "iqn"]
+
+
+def test_a_response_is_plotted_only_for_keys_that_vary_within_a_comparison(tmp_path, capsys, figures):
+    out = tmp_path / "out"
+    assert main([*map(str, _mixed_runs(tmp_path)), "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    # lr varies among the DQN runs; algo and random_baseline_episodes only tell the IQN run from
+    # the others, which differ from it in lr too: no group of runs compares them
+    assert sorted(p.name for p in out.glob("response_*")) == ["response_schedule.lr.png"]
+    markdown = (out / "report.md").read_text()
+    assert "response_algo" not in markdown and "random_baseline_episodes.png" not in markdown
+    (ax,) = figures["response_schedule.lr.png"].axes
+    xs = sorted(x for container in ax.containers for x in container.lines[0].get_xdata())
+    assert xs == [0.0003, 0.001]  # the IQN run (lr 0.0001) is compared with nothing here: no point of its own
+
+
+def test_a_key_left_at_its_default_shows_the_value_from_the_run_config(tmp_path, capsys, figures):
+    for name, overrides, config in [("a", ["env=cartpole", "schedule.lr=0.001"], _config(lr=0.001)),
+                                    ("b", ["env=cartpole"], _config()),
+                                    ("c", ["env=cartpole", "algo=iqn"], _config(algo="iqn"))]:
+        _write_run(tmp_path / name, _rows(1.0), overrides)
+        _write_config(tmp_path / name, config)
+    runs = [load_run(tmp_path / name) for name in "abc"]
+    keys, variants = group_variants(runs)
+    assert keys == ["schedule.lr", "algo"]
+    assert [v.settings for v in variants] == [{"schedule.lr": "0.0001", "algo": "dqn"},
+                                              {"schedule.lr": "0.0001", "algo": "iqn"},
+                                              {"schedule.lr": "0.001", "algo": "dqn"}]
+    assert main([str(tmp_path / name) for name in "abc"] + ["--out-dir", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert "unset" not in (tmp_path / "out" / "report.md").read_text()
+    (ax,) = figures["response_algo.png"].axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["dqn", "iqn"]
+
+
+def test_each_run_has_one_name_in_the_tables_and_every_figure(tmp_path, capsys, figures):
+    paths = _mixed_runs(tmp_path)
+    _write_run(tmp_path / "no_eval", _rows(3.0, evals=False), ["env=cartpole", "schedule.lr=0.001", "algo=iqn"])
+    _write_config(tmp_path / "no_eval", _config(lr=0.001, algo="iqn"))
+    out = tmp_path / "out"
+    assert main([*map(str, paths), str(tmp_path / "no_eval"), "--out-dir", str(out), "--out",
+                 str(tmp_path / "runs.md")]) == 0
+    capsys.readouterr()
+    markdown = (out / "report.md").read_text()
+    names = set(_table_rows(markdown, "Variants"))
+    assert names == {"schedule.lr=0.0001 random_baseline_episodes=5 algo=iqn",
+                     "schedule.lr=0.0003 random_baseline_episodes=0 algo=dqn",
+                     "schedule.lr=0.001 random_baseline_episodes=0 algo=dqn",
+                     "schedule.lr=0.001 random_baseline_episodes=0 algo=iqn"}
+    # a run is named by its variant, plus its seed where the variant has several
+    runs = _table_rows(markdown, "Runs")
+    assert set(runs) == {"schedule.lr=0.0001 random_baseline_episodes=5 algo=iqn",
+                         "schedule.lr=0.001 random_baseline_episodes=0 algo=iqn",
+                         *(f"schedule.lr={lr} random_baseline_episodes=0 algo=dqn seed={seed}"
+                           for lr in ("0.001", "0.0003") for seed in (0, 1))}
+    assert set(_table_rows("## Runs\n" + (tmp_path / "runs.md").read_text(), "Runs")) == set(runs)
+    # the curves' legend names the variants as the tables do (and nothing else but the line styles)
+    legend = set(_legend_texts(figures["curves.png"]))
+    assert names <= legend and all(text in names or "return" in text for text in legend)
+    # a response figure's legend names what its compared runs share: the rest of their one name
+    for file, fig in figures.items():
+        if file.startswith("response_"):
+            for text in _legend_texts(fig):
+                assert any(set(text.split()) < set(name.split()) for name in names), (file, text)
+
+
+def test_a_run_report_goes_into_the_run_dir(tmp_path, monkeypatch, capsys):
+    _write_run(tmp_path / "run", _rows(1.0), ["env=cartpole"])
+    monkeypatch.chdir(tmp_path)
+    assert main([str(tmp_path / "run")]) == 0
+    assert f"wrote {tmp_path / 'run' / 'report' / 'report.md'}" in capsys.readouterr().out
+    assert _is_png(tmp_path / "run" / "report" / "curves.png")
+    assert not (tmp_path / "report").exists()  # nothing lands in the current dir
+    assert find_run_dirs([tmp_path / "run"]) == [tmp_path / "run"]  # the report is no run of its own
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """{file name: matplotlib Figure} of every figure the report saves."""
+    from matplotlib.figure import Figure
+
+    saved, savefig = {}, Figure.savefig
+
+    def record(fig, path, *args, **kwargs):
+        saved[Path(path).name] = fig
+        return savefig(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
+
+
+def _legend_texts(fig):
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
+    return [text.get_text() for legend in legends if legend is not None for text in legend.get_texts()]
+
+
+def test_curves_draw_training_returns_between_the_evaluations(tmp_path, capsys, figures):
+    rows = _rows(8.0, episodes=10)
+    _write_run(tmp_path / "run", rows, ["env=cartpole"])
+    assert main([str(tmp_path / "run"), "--out-dir", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    (ax,) = figures["curves.png"].axes
+    train = [r for r in rows if "train/episode_return_mean" in r]
+    lines = {tuple(line.get_xdata()): line for line in ax.lines}
+    line = lines[tuple(r["env_step"] for r in train)]  # a line through every training row
+    assert list(line.get_ydata()) == [r["train/episode_return_mean"] for r in train]
+    evals = lines[(500, 1000)]  # the evaluations: markers, no line
+    assert list(evals.get_ydata()) == [4.0, 8.0] and evals.get_marker() not in (None, "None", "")
+    assert evals.get_linestyle() == "None"
+    assert "evaluation return (mean of 10 episodes)" in ax.get_ylabel()
+    assert "training return (mean of last 100 episodes)" in ax.get_ylabel()
+    window = inspect.signature(EpisodeTracker).parameters["window"].default
+    assert TRAIN_RETURN_WINDOW == window == 100  # the label says what the runs average
+
+
+def test_a_config_group_left_at_its_default_is_named_as_another_run_chose_it(tmp_path):
+    network = {"name": "mlp", "hidden_sizes": [128, 128]}
+    configs = {"chosen": (["network=mlp_small"], {"network": network, "schedule": {"lr": 0.001}}),
+               "default": (["schedule.lr=1e-3"], {"network": network, "schedule": {"lr": 0.001}}),
+               "other": (["schedule.lr=0.01"], {"network": {"name": "mlp", "hidden_sizes": [64]},
+                                               "schedule": {"lr": 0.01}}),
+               "no_config": (["schedule.lr=0.1"], None)}
+    for name, (overrides, config) in configs.items():
+        _write_run(tmp_path / name, _rows(1.0), overrides)
+        if config is not None:
+            _write_config(tmp_path / name, config)
+    runs = [load_run(tmp_path / name) for name in configs]
+    assert resolved_settings(runs, ["network", "schedule.lr"]) == [
+        {"network": "mlp_small", "schedule.lr": "0.001"},
+        {"network": "mlp_small", "schedule.lr": "0.001"},  # the same section as the run that chose mlp_small
+        {"network": "mlp", "schedule.lr": "0.01"},  # no run chose this section: its name
+        {"network": "(default)", "schedule.lr": "0.1"}]  # no config.yaml: what the overrides say
