@@ -1,0 +1,100 @@
+"""SAC's network (``network=sac_mlp``): a tanh-squashed Gaussian policy and twin Q functions.
+
+CleanRL's sac_continuous_action shapes: ReLU MLPs (256, 256) for the policy and for each Q
+function, which takes the observation and the action concatenated; PyTorch's default init. The
+policy outputs the mean and a state-dependent log-std of the Gaussian before the tanh; the log-std
+is squashed smoothly into [log_std_min, log_std_max] (CleanRL; the paper clips it). Actions are in
+the policy's units, [-1, 1] per dimension; the actor maps them onto the env's bounds.
+
+Registered here, beside the algorithm that uses it, so that adding SAC touches no existing file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.config import require
+from rlkit.networks import NETWORKS
+
+
+def relu_layers(in_dim: int, hidden_sizes: list[int]) -> nn.Sequential:
+    """[B, in_dim] -> [B, hidden_sizes[-1]]: Linear + ReLU per width."""
+    layers: list[nn.Module] = []
+    for w_in, w_out in zip([in_dim, *hidden_sizes[:-1]], hidden_sizes):
+        layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class SquashedGaussianPolicy(nn.Module):
+    """obs [B, *obs_shape] float32 -> (mean [B, A], log_std [B, A]) of the Gaussian before the tanh."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: list[int], log_std_min: float,
+                 log_std_max: float) -> None:
+        super().__init__()
+        self.body = relu_layers(obs_dim, hidden_sizes)
+        self.mean_head = nn.Linear(hidden_sizes[-1], action_dim)
+        self.log_std_head = nn.Linear(hidden_sizes[-1], action_dim)
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(obs.flatten(1))  # [B, H]
+        raw = torch.tanh(self.log_std_head(features))  # [B, A] in (-1, 1)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (raw + 1.0)  # [B, A]
+        return self.mean_head(features), log_std  # [B, A], [B, A]
+
+
+class TwinQ(nn.Module):
+    """(obs [B, *obs_shape], actions [B, A]) -> (Q1 [B], Q2 [B]): two independent ReLU MLPs."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: list[int]) -> None:
+        super().__init__()
+        self.q1 = nn.Sequential(relu_layers(obs_dim + action_dim, hidden_sizes), nn.Linear(hidden_sizes[-1], 1))
+        self.q2 = nn.Sequential(relu_layers(obs_dim + action_dim, hidden_sizes), nn.Linear(hidden_sizes[-1], 1))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([obs.flatten(1), actions], dim=1)  # [B, O + A]
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)  # [B], [B]
+
+
+class SACNetwork(nn.Module):
+    """The policy and the online twin critics (the learner keeps the target critics)."""
+
+    def __init__(self, policy: SquashedGaussianPolicy, critic: TwinQ) -> None:
+        super().__init__()
+        self.policy = policy
+        self.critic = critic
+
+
+@dataclass
+class SACNetworkConfig:
+    """SAC's policy and twin Q networks over flat float observations (CleanRL's sac_continuous_action)."""
+
+    name: str = "sac_mlp"
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])  # ReLU widths of the policy and each Q
+    log_std_min: float = -5.0  # the policy's log-std is squashed into [log_std_min, log_std_max]
+    log_std_max: float = 2.0
+
+    def __post_init__(self) -> None:
+        require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+                "hidden_sizes", list(self.hidden_sizes), "one or more positive widths")
+        require(self.log_std_max > self.log_std_min, "log_std_max", self.log_std_max,
+                f"> log_std_min ({self.log_std_min})")
+
+
+@NETWORKS.register("sac_mlp", schema=SACNetworkConfig)
+def build_sac_mlp(config: SACNetworkConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
+                  action_shape: tuple[int, ...] | None = None) -> SACNetwork:
+    """SAC's networks for continuous actions; value-based algorithms (no action_shape) are refused."""
+    if action_shape is None or len(action_shape) != 1:
+        raise ValueError("sac_mlp is SAC's policy and twin Q networks for continuous actions (algo=sac);"
+                         " value-based algorithms need a torso: mlp, mlp_small or nature_cnn")
+    if np.dtype(obs_dtype) != np.float32:
+        raise ValueError(f"sac_mlp takes float32 observations, not {np.dtype(obs_dtype)}")
+    obs_dim, action_dim, hidden = math.prod(obs_shape), action_shape[0], list(config.hidden_sizes)
+    return SACNetwork(SquashedGaussianPolicy(obs_dim, action_dim, hidden, config.log_std_min, config.log_std_max),
+                      TwinQ(obs_dim, action_dim, hidden))
