@@ -193,7 +193,7 @@ def main() -> None:
         rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
         finished[job.key] = {"env": env, "seed": int(seed), "exit_code": exit_code,
                              "wall_s": round(wall_time_s(rows)) if rows else 0,
-                             "run_dir": str(run_dir.relative_to(REPO)) if run_dir.is_relative_to(REPO) else str(run_dir),
+                             "run_dir": str(run_dir.relative_to(REPO) if run_dir.is_relative_to(REPO) else run_dir),
                              "eval_curve": evals, "train_curve": train,
                              "final_eval_return": evals[-1]["return_mean"] if evals else None,
                              "final_train_return": train[-1]["return_mean"] if train else None,

@@ -31,7 +31,8 @@ SEEDS = (0, 1, 2)
 OVERRIDES = ["algo=sac", "env=gym", "env.id=Pendulum-v1", "network.hidden_sizes=[64,64]", "schedule.batch_size=64",
              "schedule.warmup_env_steps=500", "schedule.actor_lr=1e-3", "algo.compensate_policy_delay=false",
              f"schedule.total_env_steps={BUDGET_ENV_STEPS}", f"schedule.stop_at_eval_return={TARGET}",
-             "schedule.eval_interval_env_steps=500", "schedule.eval_episodes=10", "schedule.log_interval_env_steps=1000",
+             "schedule.eval_interval_env_steps=500", "schedule.eval_episodes=10",
+             "schedule.log_interval_env_steps=1000",
              "hardware.torch_threads=1", "logger.progress_bar=false", "logger.wandb_mode=disabled"]
 
 

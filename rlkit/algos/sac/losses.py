@@ -39,7 +39,8 @@ def squashed_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor,
     Gradients flow to mean and log_std through u (the reparameterization trick, section 4.2).
     """
     pre_tanh = mean + log_std.exp() * noise  # [B, A]
-    gaussian = (-0.5 * noise.pow(2) - log_std - LOG_SQRT_2PI).sum(-1)  # [B] log N(u; mean, std), (u - mean) / std = noise
+    # log N(u; mean, std) with (u - mean) / std = noise
+    gaussian = (-0.5 * noise.pow(2) - log_std - LOG_SQRT_2PI).sum(-1)  # [B]
     return torch.tanh(pre_tanh), gaussian - tanh_log_det_jacobian(pre_tanh)  # [B, A], [B]
 
 

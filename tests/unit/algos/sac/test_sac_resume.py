@@ -38,9 +38,10 @@ def _spec(overrides):
 def _batch(spec, seed: int) -> ReplayBatch:
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(32, *spec.obs_shape)).astype(np.float32)
+    discounts = np.where(rng.random(32) < 0.1, 0.0, 0.99).astype(np.float32)  # some terminations
     return ReplayBatch(obs, rng.uniform(-1, 1, size=(32, *spec.action_shape)).astype(np.float32),
-                       rng.normal(size=32).astype(np.float32), np.where(rng.random(32) < 0.1, 0.0, 0.99).astype(np.float32),
-                       rng.normal(size=obs.shape).astype(np.float32), None, None)
+                       rng.normal(size=32).astype(np.float32), discounts, rng.normal(size=obs.shape).astype(np.float32),
+                       None, None)
 
 
 def _tensors(state, prefix=""):
@@ -87,4 +88,4 @@ def test_restored_sac_agent_matches_the_uninterrupted_one_bit_for_bit(extra, tmp
         assert float(restored.learner.alpha) == pytest.approx(0.2)
     # and the restore really replaced the other initial weights
     fresh = _agent(overrides, init_seed=99, spec=spec)
-    assert not torch.equal(fresh.learner.network.policy.mean_head.weight, restored.learner.network.policy.mean_head.weight)
+    assert not torch.equal(fresh.learner.policy.mean_head.weight, restored.learner.policy.mean_head.weight)
