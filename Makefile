@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train test test-fast bench bench-atari bench-ppo study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train test test-fast bench bench-atari bench-ppo bench-sac study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-atari: $(STAMP)
 # PPO at 1M env steps: Hopper x3, HalfCheetah x3, Humanoid, Ant (2 runs at a time; hours on 2 cores).
 bench-ppo: $(STAMP)
 	$(PY) benchmarks/ppo_learning.py $(ARGS)
+
+# SAC at 1M env steps: Hopper x3, HalfCheetah x3 (2 runs at a time; a day or more on 2 cores). ARGS="--total-env-steps N".
+bench-sac: $(STAMP)
+	$(PY) benchmarks/sac_learning.py $(ARGS)
 
 # The report's three studies, CPU-sized (DQN on CartPole, 3 seeds per value, 2 jobs at a time), then
 # the offline report (report.md and figures in the sweep dir). The GPU-sized ones: experiment=study_*.

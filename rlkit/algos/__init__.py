@@ -7,4 +7,4 @@ from rlkit.registry import Registry
 ALGOS: Registry = Registry("algo")
 
 # Algorithms register themselves on import.
-from rlkit.algos import dqn, iqn, ppo  # noqa: E402,F401
+from rlkit.algos import dqn, iqn, ppo, sac  # noqa: E402,F401

@@ -49,8 +49,8 @@ def test_ppo_defaults_are_cleanrl_ppo_continuous_action_but_two_measured_changes
 
 @pytest.mark.parametrize("schedule", ON_POLICY_SCHEDULES)
 def test_on_policy_schedules_compose_and_a_command_line_choice_wins(schedule):
-    assert set(ON_POLICY_SCHEDULES) | {"cpu_small", "cpu_small_pixels", "smoke", "cartpole", "report"} == set(
-        group_options("schedule"))
+    assert set(ON_POLICY_SCHEDULES) | {"cpu_small", "cpu_small_pixels", "smoke", "cartpole", "report"} | {
+        "mujoco_sac", "sac_smoke"} == set(group_options("schedule"))  # SAC's: test_sac_config.py
     run = to_run_config(compose_config(["env=hopper", "algo=ppo", f"schedule={schedule}"]))
     assert isinstance(run.schedule, OnPolicySchedule)
     assert (run.schedule.total_env_steps == 384) == (schedule == "ppo_smoke")
