@@ -4,6 +4,8 @@ Nothing here names an algorithm or an env family: the registry entries say what 
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from rlkit import seeding
@@ -25,8 +27,20 @@ def algo_entry(run: RootConfig) -> Entry:
     return entry
 
 
-def select_device(run: RootConfig) -> torch.device:
-    torch.set_num_threads(run.hardware.torch_threads)
+def torch_threads(setting: str, jobs_sharing_cores: int = 1) -> tuple[int, str]:
+    """The intra-op thread count for ``hardware.torch_threads`` and how it was chosen."""
+    if setting != "auto":
+        return int(setting), "set"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // max(1, jobs_sharing_cores))
+    shared = f", shared by {jobs_sharing_cores} parallel jobs" if jobs_sharing_cores > 1 else ""
+    return threads, f"auto: {cores} cores available to this job{shared}"
+
+
+def select_device(run: RootConfig, jobs_sharing_cores: int = 1) -> torch.device:
+    threads, how = torch_threads(run.hardware.torch_threads, jobs_sharing_cores)
+    torch.set_num_threads(threads)
+    print(f"torch threads: {threads} ({how})")
     if run.hardware.device == "cuda" and not torch.cuda.is_available():
         raise ConfigValueError("hardware.device", "cuda", "a device this machine has: torch.cuda.is_available()"
                                " is False here (use hardware=cpu, or install a CUDA build of torch)")

@@ -109,17 +109,27 @@ class HardwareConfig:
 
     device: str = "cpu"  # cpu or cuda
     amp: bool = False  # CUDA autocast (float16) + GradScaler; heads and targets stay float32
-    torch_threads: int = 1  # intra-op threads for torch on the CPU (1: small nets and env threads do not contend)
+    # intra-op threads for torch on the CPU: auto = the cores available to this job (the affinity
+    # mask, divided among a joblib sweep's parallel jobs), printed at start; or a count
+    torch_threads: str = "auto"
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise
     env_backend: str = "auto"
     env_threads: int = 2  # worker threads of ale_vector
+    # value-based agents: the envs take the next vector step in a background thread while the
+    # learner spends the updates already earned (one vector step of staleness; rlkit/algos/value_based/agent.py)
+    overlap_env_steps: bool = False
+    replay_device: str = "cpu"  # cuda: the replay's frames live on the GPU (sampling and stacking there too)
     eval_num_envs: int = 4  # parallel evaluation envs
 
     def __post_init__(self) -> None:
         one_of("device", self.device, ("cpu", "cuda"))
+        one_of("replay_device", self.replay_device, ("cpu", "cuda"))
+        require(self.replay_device == "cpu" or self.device == "cuda", "replay_device", self.replay_device,
+                "cuda only with device=cuda")
         require(not self.amp or self.device == "cuda", "amp", self.amp, "true only with device=cuda")
-        require(self.torch_threads >= 1, "torch_threads", self.torch_threads, ">= 1")
+        require(self.torch_threads == "auto" or (self.torch_threads.isdigit() and int(self.torch_threads) >= 1),
+                "torch_threads", self.torch_threads, "auto or an integer >= 1")
         require(self.num_envs >= 1, "num_envs", self.num_envs, ">= 1")
         one_of("env_backend", self.env_backend, ENV_BACKENDS)
         require(self.env_threads >= 1, "env_threads", self.env_threads, ">= 1")

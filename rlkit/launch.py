@@ -157,13 +157,16 @@ class JobContext:
     output_dir: Path
     task_overrides: list[str]
     sweep_dir: Path | None = None  # set in multirun
+    parallel_jobs: int = 1  # jobs a launcher runs at once on this machine (joblib's n_jobs), sharing its cores
 
     @staticmethod
     def from_hydra() -> "JobContext":
         hydra_cfg = HydraConfig.get()
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        n_jobs = hydra_cfg.launcher.get("n_jobs") if multirun else None
+        parallel = (os.cpu_count() or 1) if n_jobs is not None and n_jobs < 0 else int(n_jobs or 1)
         return JobContext(Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task),
-                          Path(hydra_cfg.sweep.dir) if multirun else None)
+                          Path(hydra_cfg.sweep.dir) if multirun else None, parallel)
 
 
 def load_resume_state(run: RootConfig, run_dir: Path, cfg: DictConfig) -> tuple[dict, dict | None]:
@@ -199,7 +202,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
         run = to_run_config(cfg)
         entry = build.algo_entry(run)
-        device = build.select_device(run)
+        device = build.select_device(run, ctx.parallel_jobs)
         seeding.seed_everything(run.seed)
         envs, eval_envs = build.build_envs(run, entry)
         try:

@@ -16,6 +16,7 @@ reaches or passes, so a vector step of E envs or a rollout never skips one.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -60,6 +61,8 @@ class TrainingEnvs:
         self.tracker = tracker
         self.env_step = env_step  # transitions taken, summed over envs
         self._next_is_reset_step = np.zeros(self.num_envs, dtype=bool)  # [E]
+        self._stepper: ThreadPoolExecutor | None = None  # the background thread of step_async
+        self._pending: Future | None = None
 
     def reset(self, seed: int) -> np.ndarray:
         self._next_is_reset_step[:] = False
@@ -69,8 +72,34 @@ class TrainingEnvs:
         try:
             result = self.envs.step(actions)
         except Exception as err:  # a dead env worker: the runner saves what was learned, then stops
-            raise EnvFailure(f"the training envs failed at env step {self.env_step:,}"
-                             f" ({type(err).__name__}: {err})") from err
+            raise self._failure(err) from err
+        return self._record(result)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Start a vector step in a background thread (ale-py's C++ envs and MuJoCo release the GIL
+        while they step), so the agent can learn meanwhile; ``step_wait`` returns it."""
+        if self._stepper is None:
+            self._stepper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlkit-envs")
+        self._pending = self._stepper.submit(self.envs.step, actions)
+
+    def step_wait(self) -> EnvStep:
+        pending, self._pending = self._pending, None
+        try:
+            result = pending.result()
+        except Exception as err:
+            raise self._failure(err) from err
+        return self._record(result)
+
+    def shutdown_stepper(self) -> None:
+        """End step_async's thread (the vector env itself is closed by its owner)."""
+        if self._stepper is not None:
+            self._stepper.shutdown(wait=True)
+            self._stepper = None
+
+    def _failure(self, err: Exception) -> EnvFailure:
+        return EnvFailure(f"the training envs failed at env step {self.env_step:,} ({type(err).__name__}: {err})")
+
+    def _record(self, result) -> EnvStep:
         is_reset_step = self._next_is_reset_step.copy()  # [E]
         done = result.terminated | result.truncated  # [E]
         self.tracker.step(result.reward, done, is_reset_step)
@@ -240,6 +269,7 @@ class Runner:
             raise NonFiniteError(err.metric, self.envs.env_step, err.details) from None
         finally:
             self.stop.restore()
+            self.envs.shutdown_stepper()
         if self.stop.requested:
             self.save()
             return {"stopped_by": self.stop.signal_name, "env_step": self.envs.env_step}

@@ -57,7 +57,7 @@ CASES = [
     ("unknown_backup", SMOKE + ["algo.backup=softmax"], ["algo.backup='softmax'", "report_soft"]),
     ("unknown_td_loss", SMOKE + ["algo.td_loss=l1"], ["algo.td_loss='l1'", "huber"]),
     ("iqn_zero_taus", SMOKE + ["algo=iqn", "algo.num_online_taus=0"], ["algo.num_online_taus=0", ">= 1"]),
-    ("threads_zero", SMOKE + ["hardware.torch_threads=0"], ["hardware.torch_threads=0", ">= 1"]),
+    ("threads_zero", SMOKE + ["hardware.torch_threads=0"], ["hardware.torch_threads='0'", "auto or an integer >= 1"]),
     ("envs_zero", SMOKE + ["hardware.num_envs=0"], ["hardware.num_envs=0", ">= 1"]),
     ("unknown_device", SMOKE + ["hardware.device=tpu"], ["hardware.device='tpu'", "cuda"]),
     ("amp_on_cpu", SMOKE + ["hardware.amp=true"], ["hardware.amp=True", "device=cuda"]),

@@ -11,13 +11,19 @@ from rlkit.algos.value_based.losses import boltzmann_policy
 from rlkit.schedules import LinearSchedule
 
 
-def epsilon_greedy(q: torch.Tensor, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-    """q [E, A] -> actions [E] int64: greedy, except uniform with probability epsilon."""
-    greedy = q.argmax(dim=1).cpu().numpy()  # [E]
-    num_envs, num_actions = q.shape
+def epsilon_greedy(q_of: Callable[[np.ndarray], torch.Tensor], obs: np.ndarray, num_actions: int, epsilon: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """obs [E, *obs_shape] -> actions [E] int64: greedy, except uniform with probability epsilon.
+
+    The random draws come first and ``q_of`` (obs [G, *obs_shape] -> Q [G, A]) runs only on the
+    G envs that act greedily: a step that explores everywhere costs no network forward."""
+    num_envs = len(obs)
     explore = rng.random(num_envs) < epsilon  # [E]
-    random_actions = rng.integers(num_actions, size=num_envs)  # [E]
-    return np.where(explore, random_actions, greedy).astype(np.int64)
+    actions = rng.integers(num_actions, size=num_envs).astype(np.int64)  # [E]
+    greedy = ~explore  # [E]
+    if greedy.any():
+        actions[greedy] = q_of(obs[greedy]).argmax(dim=1).cpu().numpy()  # [G]
+    return actions
 
 
 def boltzmann_sample(q: torch.Tensor, temperature: float, generator: torch.Generator) -> np.ndarray:
@@ -52,10 +58,10 @@ class ValueActor:
         return self.rng.integers(self.n_actions, size=num_envs).astype(np.int64)  # [E]
 
     def act(self, obs: np.ndarray, env_step: int) -> np.ndarray:
-        q = self._q(obs, self.q_values)  # [E, A]
         if self.exploration == "boltzmann":
-            return boltzmann_sample(q, self.temperature_schedule(env_step), self.generator)
-        return epsilon_greedy(q, self.epsilon_schedule(env_step), self.rng)
+            return boltzmann_sample(self._q(obs, self.q_values), self.temperature_schedule(env_step), self.generator)
+        return epsilon_greedy(lambda o: self._q(o, self.q_values), obs, self.n_actions,
+                              self.epsilon_schedule(env_step), self.rng)
 
     def exploration_value(self, env_step: int) -> dict[str, float]:
         if self.exploration == "boltzmann":
@@ -63,7 +69,7 @@ class ValueActor:
         return {"epsilon": self.epsilon_schedule(env_step)}
 
     def act_eval(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        return epsilon_greedy(self._q(obs, self.eval_q_values), epsilon, rng)
+        return epsilon_greedy(lambda o: self._q(o, self.eval_q_values), obs, self.n_actions, epsilon, rng)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}

@@ -5,11 +5,19 @@ Per ``train_step`` (one vector step of E envs):
   2. step the envs; the NEXT_STEP reset step of a finished sub-env is not a transition
   3. store (training reward clipped if configured)
   4. earn ``updates_per_env_step`` updates per env step; spend whole ones on sampled batches
+
+With ``overlap`` (``hardware.overlap_env_steps``) step 4 of vector step t runs while the envs
+take vector step t+1 in a background thread: the same transitions are stored and the same
+updates made, with the same schedules, but the action of step t+1 comes from the weights before
+step t's updates and those updates sample a replay without step t+1 (one vector step of
+staleness). The last vector step of a run spends its updates at once, so the counts match the
+synchronous order. Both orders are deterministic for a seed.
 The algorithms differ only in the network and the loss piece they hand to ``build_value_agent``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -44,11 +52,18 @@ def value_schedules(schedule: OffPolicySchedule) -> dict[str, LinearSchedule]:
     }
 
 
-def replay_for(schedule: OffPolicySchedule, num_envs: int, spec: EnvSpec, gamma: float, n_step: int) -> FrameReplay:
-    """Checks the replay fits in available memory before allocating it; prints its size."""
+def replay_for(schedule: OffPolicySchedule, num_envs: int, spec: EnvSpec, gamma: float, n_step: int,
+               frames_device: str = "cpu") -> FrameReplay:
+    """Checks the replay fits in available memory before allocating it; prints its size. With
+    ``frames_device`` cuda the frames live on the GPU (hardware.replay_device) and the host keeps
+    only the per-slot bookkeeping."""
     capacity = schedule.replay_capacity_transitions
     action_dtype = "int16" if spec.n_actions < 32768 else "int32"
     needed = FrameReplay.bytes_required(capacity, num_envs, spec.frame_shape, spec.obs_dtype, (), action_dtype)
+    on_device = frames_device != "cpu"
+    if on_device:  # the frames move to the GPU; the host keeps the per-slot bookkeeping
+        slots = (capacity // num_envs) * num_envs
+        needed -= slots * math.prod(spec.frame_shape) * np.dtype(spec.obs_dtype).itemsize
     available = psutil.virtual_memory().available
     per_transition = needed / capacity
     print(f"replay buffer: {capacity:,} transitions x {per_transition:,.0f} B"
@@ -60,7 +75,8 @@ def replay_for(schedule: OffPolicySchedule, num_envs: int, spec: EnvSpec, gamma:
             f" {needed / 2**30:.2f} GiB, {available / 2**30:.2f} GiB are available"
             f" (at most {int(REPLAY_MEMORY_FRACTION * available / per_transition):,} transitions)")
     return FrameReplay(capacity, num_envs, spec.frame_shape, spec.obs_dtype, max(spec.frame_stack, 1),
-                       action_dtype=action_dtype, n_step=n_step, gamma=gamma, stacked=spec.frame_stack > 0)
+                       action_dtype=action_dtype, n_step=n_step, gamma=gamma, stacked=spec.frame_stack > 0,
+                       frames_device=frames_device if on_device else None)
 
 
 def build_torso(run: RootConfig, spec: EnvSpec) -> Torso:
@@ -76,7 +92,7 @@ class ValueAgent:
 
     def __init__(self, learner: ValueLearner, actor: ValueActor, replay: FrameReplay, schedule: OffPolicySchedule,
                  *, reward_clip: float | None, eval_epsilon: float, seed: int,
-                 generators: dict[str, torch.Generator] | None = None) -> None:
+                 generators: dict[str, torch.Generator] | None = None, overlap: bool = False) -> None:
         self.learner, self.actor, self.replay, self.schedule = learner, actor, replay, schedule
         self.network: nn.Module = learner.online
         self.reward_clip = reward_clip
@@ -84,7 +100,9 @@ class ValueAgent:
         self.replay_rng = np.random.default_rng(seeding.derive_seed(seed, "replay"))
         self.eval_rng = np.random.default_rng(seeding.derive_seed(seed, "eval_actor"))
         self.generators = generators or {}  # the algorithm's own torch random streams, by name
+        self.overlap = overlap
         self.update_credit = 0.0  # earned, not yet spent, gradient updates
+        self.credit_env_step = 0  # the clock when the credit was earned: the spent updates' schedule step
         self.obs: np.ndarray | None = None  # [E, *obs_shape] the obs the next action is taken in
         self._samples_since_log = 0
         self._env_steps_since_log = 0
@@ -99,7 +117,12 @@ class ValueAgent:
             actions = self.actor.act(self.obs, envs.env_step)
         else:
             actions = self.actor.random(envs.num_envs)
-        step = envs.step(actions)
+        if self.overlap:
+            envs.step_async(actions)
+            self._spend_credit()  # the updates the previous vector steps earned, while the envs step
+            step = envs.step_wait()
+        else:
+            step = envs.step(actions)
         reward = step.reward if self.reward_clip is None else np.clip(step.reward, -self.reward_clip, self.reward_clip)
         self.replay.add(actions, reward, step.terminated, step.truncated, step.obs, step.is_reset_step)
         self.obs = step.obs
@@ -107,10 +130,17 @@ class ValueAgent:
         self._env_steps_since_log += new_steps
         if envs.env_step >= sched.warmup_env_steps:
             self.update_credit += new_steps * sched.updates_per_env_step
-            while self.update_credit >= 1.0:
-                self.learner.update(self.replay.sample(sched.batch_size, self.replay_rng), envs.env_step)
-                self.update_credit -= 1.0
-                self._samples_since_log += sched.batch_size
+            self.credit_env_step = envs.env_step
+        if not self.overlap or envs.env_step >= envs.total_env_steps:
+            self._spend_credit()
+
+    def _spend_credit(self) -> None:
+        """Whole earned updates, each on a sampled batch, scheduled at the env step that earned them."""
+        while self.update_credit >= 1.0:
+            batch = self.replay.sample(self.schedule.batch_size, self.replay_rng)
+            self.learner.update(batch, self.credit_env_step)
+            self.update_credit -= 1.0
+            self._samples_since_log += self.schedule.batch_size
 
     def act_eval(self, obs: np.ndarray) -> np.ndarray:
         return self.actor.act_eval(obs, self.eval_epsilon, self.eval_rng)
@@ -124,7 +154,8 @@ class ValueAgent:
 
     def state_dict(self) -> dict[str, Any]:
         return {"learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
-                "update_credit": self.update_credit, "replay_rng": self.replay_rng.bit_generator.state,
+                "update_credit": self.update_credit, "credit_env_step": self.credit_env_step,
+                "replay_rng": self.replay_rng.bit_generator.state,
                 "eval_rng": self.eval_rng.bit_generator.state,
                 "generators": {name: g.get_state() for name, g in self.generators.items()}}
 
@@ -132,6 +163,7 @@ class ValueAgent:
         self.learner.load_state_dict(state["learner"])
         self.actor.load_state_dict(state["actor"])
         self.update_credit = float(state["update_credit"])
+        self.credit_env_step = int(state["credit_env_step"])
         self.replay_rng.bit_generator.state = state["replay_rng"]
         self.eval_rng.bit_generator.state = state["eval_rng"]
         for name, generator in self.generators.items():
@@ -169,6 +201,7 @@ def build_value_agent(run: RootConfig, spec: EnvSpec, device: torch.device, onli
     actor = ValueActor(q_values(learner.online, "acting"), q_values(learner.online, "eval"), spec.n_actions, exploration=algo.exploration,
                        epsilon_schedule=schedules["epsilon"], temperature_schedule=schedules["temperature"],
                        device=device, amp=run.hardware.amp, seed=seeding.derive_seed(run.seed, "actor"))
-    replay = replay_for(schedule, run.hardware.num_envs, spec, algo.gamma, algo.n_step)
+    replay = replay_for(schedule, run.hardware.num_envs, spec, algo.gamma, algo.n_step, run.hardware.replay_device)
     return ValueAgent(learner, actor, replay, schedule, reward_clip=run.env.reward_clip,
-                      eval_epsilon=algo.eval_epsilon, seed=run.seed, generators=generators or {})
+                      eval_epsilon=algo.eval_epsilon, seed=run.seed, generators=generators or {},
+                      overlap=run.hardware.overlap_env_steps)

@@ -56,14 +56,19 @@ class ValueLearner:
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
         self.num_updates = 0
         self.metrics = MetricAccumulator()
+        self._first_nonfinite_env_step = torch.tensor(-1, device=device)  # CUDA: set by the first bad update
         self.last_lr, self.last_temperature = lr_schedule(0), temperature_schedule(0)
         self._online_params = [p for p in self.online.parameters()]
         self._target_params = [p for p in self.target.parameters()]
 
     def to_torch(self, batch) -> TorchBatch:
-        """A numpy ReplayBatch to device tensors (frames stay uint8 until the network)."""
+        """A ReplayBatch to device tensors (frames stay uint8 until the network). Frames sampled on
+        the device are used as they are; host arrays go through pinned memory to a CUDA device, so
+        the copy runs asynchronously."""
         def put(array, dtype=None):
-            tensor = torch.from_numpy(array)
+            tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
+            if self.device.type == "cuda" and tensor.device.type == "cpu":
+                tensor = tensor.pin_memory()
             tensor = tensor.to(self.device, non_blocking=True)
             return tensor if dtype is None else tensor.to(dtype)
         return TorchBatch(put(batch.obs), put(batch.actions, torch.int64), put(batch.rewards, torch.float32),
@@ -89,10 +94,19 @@ class ValueLearner:
         self._update_target(env_step)
         self.metrics.add(dict(metrics, loss=loss.detach()), grad_norm)
         self.last_lr, self.last_temperature = lr, temperature
-        self.check_finite(loss, grad_norm, env_step, amp_may_skip=self.amp, batch=tb)
+        if self.device.type == "cuda":  # no host sync per update: the flag is read at the next log point
+            bad = ~torch.isfinite(loss.detach()) if self.amp else ~(torch.isfinite(loss.detach())
+                                                                     & torch.isfinite(grad_norm))
+            self._first_nonfinite_env_step.masked_fill_(bad & (self._first_nonfinite_env_step < 0), env_step)
+        else:
+            self.check_finite(loss, grad_norm, env_step, amp_may_skip=self.amp, batch=tb)
 
     def pop_metrics(self) -> dict[str, float]:
-        """Means since the last call (grad norm before clipping), plus the current lr and temperature."""
+        """Means since the last call (grad norm before clipping), plus the current lr and temperature.
+        On CUDA this is where a non-finite update is found (the env step of the first one is kept)."""
+        first_bad = int(self._first_nonfinite_env_step)
+        if first_bad >= 0:
+            raise NonFiniteError("loss or grad_norm", first_bad, {"note": "on CUDA the check runs at log points"})
         out = self.metrics.pop()
         if out:
             out.update(lr=self.last_lr, temperature=self.last_temperature)

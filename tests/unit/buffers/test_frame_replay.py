@@ -173,3 +173,32 @@ def test_state_dict_round_trip_gives_identical_samples():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert len(copy) == len(buffer) and copy.num_added_transitions == buffer.num_added_transitions
+
+
+def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches():
+    """The device replay (here torch on the CPU; on a GPU the same code) equals the numpy replay
+    sample for sample, and its snapshot restores into either."""
+    import torch
+
+    def filled(frames_device):
+        replay = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device=frames_device)
+        rng = np.random.default_rng(0)
+        obs = rng.integers(0, 255, size=(3, 4, 5, 4), dtype=np.uint8)
+        replay.start(obs)
+        for t in range(400):
+            obs = rng.integers(0, 255, size=(3, 4, 5, 4), dtype=np.uint8)
+            done = rng.random(3) < 0.05
+            replay.add(rng.integers(6, size=3), rng.normal(size=3).astype(np.float32), done & (t % 2 == 0),
+                       done & (t % 2 == 1), obs, rng.random(3) < 0.03)
+        return replay
+
+    host, device = filled(None), filled("cpu")
+    for seed in range(3):
+        a, b = host.sample(64, np.random.default_rng(seed)), device.sample(64, np.random.default_rng(seed))
+        assert isinstance(b.obs, torch.Tensor) and b.obs.dtype == torch.uint8
+        assert np.array_equal(a.obs, b.obs.numpy()) and np.array_equal(a.next_obs, b.next_obs.numpy())
+        assert np.array_equal(a.rewards, b.rewards) and np.array_equal(a.discounts, b.discounts)
+    restored = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device="cpu")
+    restored.load_state_dict(host.state_dict())
+    assert torch.equal(restored.frames, device.frames)
+    assert device.host_nbytes == host.nbytes - host.frames.nbytes

@@ -60,11 +60,18 @@ def test_boltzmann_sampling_frequencies_match_softmax():
     assert np.abs(freq - want).max() < 0.01
 
 
-def test_epsilon_greedy_explores_at_the_scheduled_rate():
-    q = torch.tensor([[0.0, 1.0, 0.0, 0.0]]).repeat(40_000, 1)
-    actions = epsilon_greedy(q, epsilon=0.4, rng=np.random.default_rng(0))
-    non_greedy = np.mean(actions != 1)
-    assert non_greedy == pytest.approx(0.4 * 3 / 4, abs=0.01)
+def test_epsilon_greedy_explores_at_the_scheduled_rate_and_runs_q_only_for_greedy_envs():
+    seen = []
+
+    def q_of(obs):  # obs [G, 1] -> Q [G, 4] favouring action 1
+        seen.append(len(obs))
+        return torch.tensor([[0.0, 1.0, 0.0, 0.0]]).repeat(len(obs), 1)
+    obs = np.zeros((40_000, 1), np.float32)
+    actions = epsilon_greedy(q_of, obs, 4, epsilon=0.4, rng=np.random.default_rng(0))
+    assert np.mean(actions != 1) == pytest.approx(0.4 * 3 / 4, abs=0.01)
+    assert seen[0] == pytest.approx(0.6 * 40_000, rel=0.02)  # no forward for the exploring envs
+    seen.clear()
+    assert epsilon_greedy(q_of, obs[:8], 4, epsilon=1.0, rng=np.random.default_rng(1)).shape == (8,) and not seen
 
 
 def test_td_target_uses_discount_and_clip():
