@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train test test-fast bench bench-atari bench-ppo bench-sac study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train test test-fast bench bench-memory bench-atari bench-ppo bench-sac study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
+
+# The report's Boxing config in memory (600k transitions, 16 envs, batch 1024) and sample time vs buffer size.
+bench-memory: $(STAMP)
+	$(PY) benchmarks/replay_memory.py $(ARGS)
 
 # DQN on Boxing RAM, 2M env steps, 3 seeds at once (2.3 h on 2 cores, with other work beside it); ARGS="--continue <dir>" resumes.
 bench-atari: $(STAMP)
