@@ -1,11 +1,19 @@
-"""What several algorithms share: the non-finite stop, its batch statistics, and metric sums that
-never sync the device between log points."""
+"""What several algorithms share: the non-finite stop, its batch statistics, metric sums that never
+sync the device between log points, and the off-policy replay sized against the memory available."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import psutil
 import torch
+
+from rlkit.buffers import FrameReplay
+from rlkit.config import ConfigValueError
+from rlkit.envs.base import EnvSpec
+
+REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start
 
 
 class NonFiniteError(RuntimeError):
@@ -55,3 +63,34 @@ class MetricAccumulator:
         out["grad_norm_std"] = float(norms.std()) if len(norms) > 1 else 0.0
         self._sums, self._count, self.grad_norms = {}, 0, []
         return out
+
+
+def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_step: int,
+               frames_device: str = "cpu") -> FrameReplay:
+    """The replay of an off-policy agent for ``spec``'s observations and actions (discrete: int16
+    or int32 indices; continuous: float32 [A]), refused naming schedule.replay_capacity_transitions
+    when it would not fit in available memory; prints its size. With ``frames_device`` cuda the
+    frames live on the GPU (hardware.replay_device) and the host keeps the per-slot bookkeeping."""
+    if spec.is_discrete:
+        action_shape, action_dtype = (), np.dtype(np.int16 if spec.n_actions < 32768 else np.int32)
+    else:
+        action_shape, action_dtype = spec.action_shape, np.dtype(np.float32)
+    needed = FrameReplay.bytes_required(capacity, num_envs, spec.frame_shape, spec.obs_dtype, action_shape,
+                                        action_dtype)
+    on_device = frames_device != "cpu"
+    if on_device:
+        slots = (capacity // num_envs) * num_envs
+        needed -= slots * math.prod(spec.frame_shape) * np.dtype(spec.obs_dtype).itemsize
+    available = psutil.virtual_memory().available
+    per_transition = needed / capacity
+    print(f"replay buffer: {capacity:,} transitions x {per_transition:,.0f} B"
+          f" = {needed / 2**30:.2f} GiB (available memory {available / 2**30:.2f} GiB)")
+    if needed > REPLAY_MEMORY_FRACTION * available:
+        raise ConfigValueError(
+            "schedule.replay_capacity_transitions", capacity,
+            f"a buffer that fits in {REPLAY_MEMORY_FRACTION:.0%} of available memory: it needs"
+            f" {needed / 2**30:.2f} GiB, {available / 2**30:.2f} GiB are available"
+            f" (at most {int(REPLAY_MEMORY_FRACTION * available / per_transition):,} transitions)")
+    return FrameReplay(capacity, num_envs, spec.frame_shape, spec.obs_dtype, max(spec.frame_stack, 1),
+                       action_shape=action_shape, action_dtype=action_dtype, n_step=n_step, gamma=gamma,
+                       stacked=spec.frame_stack > 0, frames_device=frames_device if on_device else None)

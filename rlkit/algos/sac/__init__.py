@@ -15,22 +15,19 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
-import psutil
 import torch
 
 from rlkit import seeding
 from rlkit.algos import ALGOS
+from rlkit.algos.common import replay_for
 from rlkit.algos.sac.actor import SACActor
 from rlkit.algos.sac.agent import SACAgent
 from rlkit.algos.sac.learner import SACLearner
 from rlkit.algos.sac.networks import SACNetwork
-from rlkit.buffers import FrameReplay
 from rlkit.config import SCHEDULES, AlgoConfig, ConfigValueError, RootConfig, RunSchedule, require, require_positive
 from rlkit.envs.base import EnvSpec
 from rlkit.networks import NETWORKS
 
-REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start
 
 
 @dataclass
@@ -95,21 +92,6 @@ class SACSchedule(RunSchedule):
 SCHEDULES.add("sac", SACSchedule, schema=SACSchedule)
 
 
-def sac_replay(capacity: int, num_envs: int, spec: EnvSpec, gamma: float) -> FrameReplay:
-    """Vector observations, float32 actions [A], 1-step returns; refused if it does not fit in memory."""
-    needed = FrameReplay.bytes_required(capacity, num_envs, spec.obs_shape, spec.obs_dtype, spec.action_shape,
-                                        np.float32)
-    available = psutil.virtual_memory().available
-    print(f"replay buffer: {capacity:,} transitions x {needed / capacity:,.0f} B = {needed / 2**30:.2f} GiB"
-          f" (available memory {available / 2**30:.2f} GiB)")
-    if needed > REPLAY_MEMORY_FRACTION * available:
-        raise ConfigValueError("schedule.replay_capacity_transitions", capacity,
-                               f"a buffer that fits in {REPLAY_MEMORY_FRACTION:.0%} of available memory: it needs"
-                               f" {needed / 2**30:.2f} GiB, {available / 2**30:.2f} GiB are available")
-    return FrameReplay(capacity, num_envs, spec.obs_shape, spec.obs_dtype, 1, action_shape=spec.action_shape,
-                       action_dtype=np.float32, n_step=1, gamma=gamma, stacked=False)
-
-
 @ALGOS.register("sac", schema=SACConfig, schedule=SACSchedule, actions="continuous")
 def build_sac(run: RootConfig, spec: EnvSpec, device: torch.device) -> SACAgent:
     """The networks, the learner (target critics, optimizers, temperature), the actor and the replay."""
@@ -136,7 +118,7 @@ def build_sac(run: RootConfig, spec: EnvSpec, device: torch.device) -> SACAgent:
         target_entropy=target_entropy, policy_update_period_updates=algo.policy_update_period_updates,
         compensate_policy_delay=algo.compensate_policy_delay, grad_clip_norm=algo.grad_clip_norm, device=device,
         seed=seeding.derive_seed(run.seed, "losses"))
-    replay = sac_replay(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, algo.gamma)
+    replay = replay_for(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, gamma=algo.gamma, n_step=1)
     return SACAgent(learner, actor, replay, warmup_env_steps=schedule.warmup_env_steps,
                     batch_size=schedule.batch_size, updates_per_env_step=schedule.updates_per_env_step,
                     reward_clip=run.env.reward_clip, seed=run.seed)

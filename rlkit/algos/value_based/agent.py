@@ -17,15 +17,14 @@ The algorithms differ only in the network and the loss piece they hand to ``buil
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
-import psutil
 import torch
 from torch import nn
 
 from rlkit import seeding
+from rlkit.algos.common import replay_for
 from rlkit.algos.value_based.actor import ValueActor
 from rlkit.algos.value_based.config import OffPolicySchedule, ValueBasedConfig
 from rlkit.algos.value_based.learner import LossPiece, ValueLearner
@@ -37,9 +36,6 @@ from rlkit.networks.torso import Torso
 from rlkit.runner import TrainingEnvs
 from rlkit.schedules import LinearSchedule, constant
 
-REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start
-
-
 def value_schedules(schedule: OffPolicySchedule) -> dict[str, LinearSchedule]:
     """The lr, epsilon and temperature schedules of a value-based run, all in env steps."""
     lr_decay = schedule.lr_decay_env_steps or schedule.total_env_steps
@@ -50,33 +46,6 @@ def value_schedules(schedule: OffPolicySchedule) -> dict[str, LinearSchedule]:
         "temperature": LinearSchedule(schedule.temperature_start, schedule.temperature_final,
                                       schedule.temperature_decay_env_steps),
     }
-
-
-def replay_for(schedule: OffPolicySchedule, num_envs: int, spec: EnvSpec, gamma: float, n_step: int,
-               frames_device: str = "cpu") -> FrameReplay:
-    """Checks the replay fits in available memory before allocating it; prints its size. With
-    ``frames_device`` cuda the frames live on the GPU (hardware.replay_device) and the host keeps
-    only the per-slot bookkeeping."""
-    capacity = schedule.replay_capacity_transitions
-    action_dtype = "int16" if spec.n_actions < 32768 else "int32"
-    needed = FrameReplay.bytes_required(capacity, num_envs, spec.frame_shape, spec.obs_dtype, (), action_dtype)
-    on_device = frames_device != "cpu"
-    if on_device:  # the frames move to the GPU; the host keeps the per-slot bookkeeping
-        slots = (capacity // num_envs) * num_envs
-        needed -= slots * math.prod(spec.frame_shape) * np.dtype(spec.obs_dtype).itemsize
-    available = psutil.virtual_memory().available
-    per_transition = needed / capacity
-    print(f"replay buffer: {capacity:,} transitions x {per_transition:,.0f} B"
-          f" = {needed / 2**30:.2f} GiB (available memory {available / 2**30:.2f} GiB)")
-    if needed > REPLAY_MEMORY_FRACTION * available:
-        raise ConfigValueError(
-            "schedule.replay_capacity_transitions", capacity,
-            f"a buffer that fits in {REPLAY_MEMORY_FRACTION:.0%} of available memory: it needs"
-            f" {needed / 2**30:.2f} GiB, {available / 2**30:.2f} GiB are available"
-            f" (at most {int(REPLAY_MEMORY_FRACTION * available / per_transition):,} transitions)")
-    return FrameReplay(capacity, num_envs, spec.frame_shape, spec.obs_dtype, max(spec.frame_stack, 1),
-                       action_dtype=action_dtype, n_step=n_step, gamma=gamma, stacked=spec.frame_stack > 0,
-                       frames_device=frames_device if on_device else None)
 
 
 def build_torso(run: RootConfig, spec: EnvSpec) -> Torso:
@@ -201,7 +170,8 @@ def build_value_agent(run: RootConfig, spec: EnvSpec, device: torch.device, onli
     actor = ValueActor(q_values(learner.online, "acting"), q_values(learner.online, "eval"), spec.n_actions, exploration=algo.exploration,
                        epsilon_schedule=schedules["epsilon"], temperature_schedule=schedules["temperature"],
                        device=device, amp=run.hardware.amp, seed=seeding.derive_seed(run.seed, "actor"))
-    replay = replay_for(schedule, run.hardware.num_envs, spec, algo.gamma, algo.n_step, run.hardware.replay_device)
+    replay = replay_for(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, gamma=algo.gamma,
+                        n_step=algo.n_step, frames_device=run.hardware.replay_device)
     return ValueAgent(learner, actor, replay, schedule, reward_clip=run.env.reward_clip,
                       eval_epsilon=algo.eval_epsilon, seed=run.seed, generators=generators or {},
                       overlap=run.hardware.overlap_env_steps)
