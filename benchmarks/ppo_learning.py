@@ -32,13 +32,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
-from benchmarks.runs import Job, plot_panels, run_jobs, wall_time_s  # noqa: E402
+from benchmarks.runs import (Job, curves, fmt, intended_config, plot_panels, recorded_runs, run_config,  # noqa: E402
+                            run_jobs, table, wall_time_s)
 from rlkit.logging import read_metrics  # noqa: E402
 
 DEFAULT_RUNS = ["hopper:0", "hopper:1", "hopper:2", "halfcheetah:0", "halfcheetah:1", "halfcheetah:2",
@@ -56,87 +55,6 @@ def run_overrides(steps: int) -> list[str]:
             "schedule.eval_episodes=10", f"schedule.log_interval_env_steps={max(steps // 100, rollout)}",
             f"schedule.save_interval_env_steps={max(min(steps // 4, 100_000), rollout)}", "hardware.torch_threads=1",
             "logger.progress_bar=false", "logger.wandb_mode=disabled"]
-
-
-def curves(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
-    evals = [{"env_step": r["env_step"], "wall_time_s": r["wall_time_s"], "return_mean": r["eval/return_mean"],
-              "return_std": r["eval/return_std"]} for r in rows if "eval/return_mean" in r]
-    train = [{"env_step": r["env_step"], "wall_time_s": r["wall_time_s"],
-              "return_mean": r["train/episode_return_mean"], "return_std": None}
-             for r in rows if "train/episode_return_mean" in r and "loss" in r]
-    return evals, train
-
-
-def table(finished: dict[str, dict]) -> dict[str, dict]:
-    by_env: dict[str, dict] = {}
-    for run in finished.values():
-        by_env.setdefault(run["env"], []).append(run)
-    out = {}
-    for env, runs in by_env.items():
-        evals = [r["final_eval_return"] for r in runs if r["final_eval_return"] is not None]
-        trains = [r["final_train_return"] for r in runs if r["final_train_return"] is not None]
-        out[env] = {"seeds": sorted(r["seed"] for r in runs), "eval_mean": float(np.mean(evals)) if evals else None,
-                    "eval_std": float(np.std(evals)) if evals else None,
-                    "train_mean": float(np.mean(trains)) if trains else None,
-                    "train_std": float(np.std(trains)) if trains else None,
-                    "wall_s_mean": float(np.mean([r["wall_s"] for r in runs])),
-                    "failed_runs": sum(r["exit_code"] != 0 for r in runs)}
-    return out
-
-
-# Keys of a run's resolved config that do not change what it learns.
-NOT_LEARNING = ("logger", "resume", "allow_config_change", "keep_checkpoints")
-NOT_LEARNING_SCHEDULE = ("save_interval_env_steps", "log_interval_env_steps")
-
-
-def learning_config(config: dict) -> dict:
-    """The part of a run's resolved config that decides what it learns (all but logging and saving)."""
-    out = {key: value for key, value in config.items() if key not in NOT_LEARNING}
-    out["schedule"] = {k: v for k, v in config["schedule"].items() if k not in NOT_LEARNING_SCHEDULE}
-    return out
-
-
-def intended_config(overrides: list[str]) -> dict:
-    """The resolved config `python -m rlkit <overrides>` would run with (composed here, nothing run)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    from rlkit.config import register_schemas
-
-    register_schemas()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(REPO / "rlkit" / "conf"), version_base="1.3"):
-            config = compose(config_name="config", overrides=overrides)
-    except Exception as err:  # a bad override: one line, no run started
-        raise SystemExit(f"error: cannot compose {' '.join(overrides)}: {err}") from None
-    return learning_config(OmegaConf.to_container(config, resolve=True))
-
-
-def run_config(run_dir: Path) -> dict:
-    from omegaconf import OmegaConf
-
-    return learning_config(OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"), resolve=True))
-
-
-def recorded_runs(records: Path, common: list[str]) -> dict[str, dict]:
-    """Runs finished earlier whose resolved learning config equals the one `common` gives their env and
-    seed now. A record of other overrides, or of code whose defaults have changed since, is not kept:
-    that run is made again."""
-    runs = {}
-    for path in sorted(records.glob("*.json")) if records.is_dir() else []:
-        run = json.loads(path.read_text())
-        if run["exit_code"] != 0 or run.get("config") is None:
-            continue
-        if run["config"] == intended_config([f"env={run['env']}", f"seed={run['seed']}", *common]):
-            runs[path.stem] = run
-    return runs
-
-
-def fmt(mean, std) -> str:
-    return "-" if mean is None else f"{mean:.0f} +- {std:.0f}"
 
 
 def main() -> None:
