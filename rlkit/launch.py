@@ -26,6 +26,7 @@ from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
 from rlkit.run_outputs import RunOutputs
+from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
 from rlkit.sweeps import sweep_name
@@ -291,6 +292,7 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     finally:
         outputs.close(exit_code)
         envs.close()
+    curves = plot_run(run_dir)
     if "stopped_by" in result:
         message = (f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved;"
                    f" resume: {command()} resume={run_dir}")
@@ -306,6 +308,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
         result["random_returns"] = random_returns.tolist()
     eval_envs.close()
     _print_summary(result, run_dir, wandb.mode)
+    if curves is not None:
+        print(f"curves: {curves}")
     return {**result, "run_dir": str(run_dir), "exit_code": 0}
 
 

@@ -616,6 +616,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out_dir = args.out_dir or default_out_dir(args.paths[0])
     markdown, run_text, written = write_report([load_run(d) for d in run_dirs], out_dir)
+    if len(run_dirs) == 1 and not is_sweep_dir(args.paths[0]):  # one run: its panels too
+        from rlkit.run_curves import plot_run
+
+        figure = plot_run(run_dirs[0])
+        if figure is not None:
+            written.append(figure)
     if args.out:
         args.out.write_text(run_text + "\n")
         written.append(args.out)
