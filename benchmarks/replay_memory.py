@@ -21,7 +21,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rlkit.algos.value_based.agent import replay_for  # noqa: E402
+from rlkit.algos.common import replay_for  # noqa: E402
 from rlkit.config import to_run_config  # noqa: E402
 from rlkit.envs import ENVS  # noqa: E402
 from tests.conftest import compose_config  # noqa: E402
@@ -45,7 +45,7 @@ def report_config_fill(capacity: int, batches: int) -> dict:
     run = to_run_config(compose_config(["env=boxing", "schedule=report", "hardware.num_envs=16",
                                         f"schedule.replay_capacity_transitions={capacity}"]))
     envs = ENVS.get("atari")(run.env, num_envs=16, backend="ale_vector", env_threads=2)
-    replay = replay_for(run.schedule, 16, envs.spec, run.algo.gamma, run.algo.n_step)
+    replay = replay_for(capacity, 16, envs.spec, gamma=run.algo.gamma, n_step=run.algo.n_step)
     rng = np.random.default_rng(0)
     obs = envs.reset(seed=0)
     replay.start(obs)
