@@ -18,3 +18,4 @@ def test_the_wheel_ships_every_config_and_the_console_script(tmp_path):
     assert len(expected) > 40 and expected <= names
     assert "rlkit/conf/config.yaml" in names and "rlkit/conf/env/gym.yaml" in names
     assert "rlkit = rlkit.__main__:cli" in entry_points
+    assert "rlkit-eval = rlkit.evaluate:cli" in entry_points
