@@ -44,7 +44,7 @@ def dqn_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def iqn_run(tmp_path_factory):
-    return _train(tmp_path_factory, "iqn", ["algo=iqn", "env=cartpole", "schedule=smoke",
+    return _train(tmp_path_factory, "iqn", ["algo=iqn", "env=cartpole", "schedule=smoke", "algo.eval_epsilon=0.5",
                                             "schedule.total_env_steps=600", "schedule.eval_episodes=3"])
 
 
@@ -109,11 +109,18 @@ def test_evaluation_is_deterministic_for_a_seed_and_the_policy_is_chosen(dqn_run
     assert len(greedy["episode_returns"]) == 6 and greedy["settings"]["env_seed"] != again["settings"]["env_seed"]
 
 
-def test_iqn_evaluation_replays_the_run_and_takes_a_risk_measure(iqn_run):
+def test_iqn_evaluation_replays_the_run_and_takes_a_risk_measure(iqn_run, monkeypatch):
     run_dir, result = iqn_run
     record = _evaluate(run_dir)
     assert record["episode_returns"] == _logged_final_returns(result)
     assert record["reproduces_run_evaluation"]["equal"] is True
+    start = checkpoint.load_checkpoint(checkpoint.list_checkpoints(run_dir)[-1][1])["last_eval_start"]
+    paths = [list(path) for path, _ in start["agent_changes"]]
+    assert {path[0] for path in paths} == {"eval_rng", "generators"}  # both evaluation streams, nothing else
+    assert [path for path in paths if path[0] == "generators"] == [["generators", "iqn_eval_taus"]]
+    with monkeypatch.context() as patch:
+        patch.setattr(ev, "with_leaves", lambda state, changes: state)
+        assert _evaluate(run_dir)["episode_returns"] != record["episode_returns"]
     cvar = _evaluate(run_dir, "risk_measure=cvar", "risk_eta=0.25", "policy=greedy")
     assert cvar["settings"]["risk_measure"] == "cvar" and cvar["settings"]["risk_eta"] == 0.25
     assert cvar["reproduces_run_evaluation"] is None and len(cvar["episode_returns"]) == 3
