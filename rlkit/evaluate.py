@@ -138,7 +138,7 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int,
         actions, values = policy.act(obs, panel=panel)
         if recorder is not None:
             over = "   (episode over)" if is_reset_step[0] else ""
-            recorder.frame(obs[0], values, f"step {shown_steps}   return {shown_return:g}{over}")
+            recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}{over}")
         result = envs.step(actions)
         live = ~is_reset_step
         running[live] += result.reward[live]
@@ -163,7 +163,7 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int,
     if recorder is not None:
         if recorder.recording:  # the last episode's final state
             _, values = policy.act(obs, panel=recorder.panel)
-            recorder.frame(obs[0], values, f"step {shown_steps}   return {shown_return:g}   (episode over)")
+            recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}   (episode over)")
         recorder.close()
     return EpisodeResults(np.asarray(returns, dtype=np.float64), np.asarray(lengths, dtype=np.int64))
 
@@ -366,6 +366,10 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     if keep_obs and recorder is not None:
         record["recorded"] = recorder.episodes
     return record
+
+
+def _score(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
 
 
 def _count(number: int, noun: str) -> str:

@@ -331,5 +331,6 @@ def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> No
               f" the agent {verdict} the random policy (p < 0.05)")
     print(f"extend: {command()} resume={run_dir} schedule.total_env_steps=<more> allow_config_change=true")
     print(f"compare runs: {command('rlkit.report')} {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
+    print(f"evaluate and watch: {command('rlkit.evaluate')} {run_dir} episodes=10 video=true panel=true")
     if wandb_mode == "offline":
         print(f"W&B (offline): wandb sync {run_dir / 'wandb'}/offline-run-*")

@@ -77,6 +77,20 @@ def use_offscreen_gl() -> None:
         os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+def _actuator_name(model: Any, index: int) -> str:
+    """The actuator's name, else the joint it drives (Hopper's motors are unnamed), else its index."""
+    actuator = model.actuator(index)
+    if actuator.name:
+        return actuator.name
+    import mujoco
+
+    if int(actuator.trntype[0]) == int(mujoco.mjtTrn.mjTRN_JOINT) and actuator.trnid[0] >= 0:
+        joint = model.joint(int(actuator.trnid[0])).name
+        if joint:
+            return joint
+    return f"actuator {index}"
+
+
 @FRAME_SOURCES.register("gym")
 def gym_frames(envs: Any) -> FrameSource:
     env = _sub_env(envs).unwrapped
@@ -84,7 +98,7 @@ def gym_frames(envs: Any) -> FrameSource:
     renderer = getattr(env, "mujoco_renderer", None)
     if renderer is not None:  # MuJoCo: the task's offscreen renderer, whatever render_mode it was made with
         use_offscreen_gl()
-        names = [env.model.actuator(i).name or f"actuator {i}" for i in range(env.model.nu)]
+        names = [_actuator_name(env.model, i) for i in range(env.model.nu)]
 
         def rgb() -> np.ndarray:
             try:
