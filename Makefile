@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train test test-fast bench bench-memory bench-atari bench-ppo bench-sac study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test test-fast bench bench-memory bench-atari bench-ppo bench-sac study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	# torch==2.13.0 is the CPU build on this disk; a looser pin pulls a multi-GB CUDA build.
 	# GPU users: see README "GPU" for the CUDA wheel index.
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[test,optuna]"
+	$(PY) -m pip install --quiet -e ".[test,optuna,tensorboard]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -21,6 +21,11 @@ setup: $(STAMP)
 # The default job: CPU-sized DQN on Boxing, then a Welch test against the random policy.
 train: $(STAMP)
 	$(PY) -m rlkit random_baseline_episodes=10 $(ARGS)
+
+# Evaluate a trained run: make eval RUN=outputs/runs/<date>/<time> ARGS="episodes=10 video=true panel=true"
+eval: $(STAMP)
+	@test -n "$(RUN)" || { echo "usage: make eval RUN=<run dir> [ARGS=\"episodes=N policy=greedy video=true ...\"]"; exit 2; }
+	$(PY) -m rlkit.evaluate $(RUN) $(ARGS)
 
 test: $(STAMP)
 	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow" $(ARGS)

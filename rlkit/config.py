@@ -141,7 +141,8 @@ class HardwareConfig:
 
 @dataclass
 class LoggerConfig:
-    """Console, metrics file and W&B. W&B never blocks a run: offline when not logged in."""
+    """Console, metrics file, W&B (never blocks a run: offline when not logged in), optionally
+    TensorBoard and periodic evaluation videos."""
 
     progress_bar: bool = True  # live one-line progress with ETA on the console
     wandb_mode: str = "auto"  # auto (online if logged in, else offline), online, offline, disabled
@@ -152,10 +153,19 @@ class LoggerConfig:
     # before the run falls back to an offline W&B record under <run dir>/wandb/ for `wandb sync` later
     wandb_init_timeout_s: float = 20.0
     tags: list[str] = field(default_factory=list)
+    # also write every metric row to <run dir>/tensorboard/ (x-axis env_step); needs the tensorboard
+    # package: pip install -e ".[tensorboard]"
+    tensorboard: bool = False
+    # record one evaluation episode every this many env steps under <run dir>/videos/ (and to W&B
+    # as media); null = off. Atari and MuJoCo; see rlkit/video.py for rendering without a display
+    video_interval_env_steps: Optional[int] = None
+    video_panel: bool = True  # draw the agent's values beside each frame of those videos
 
     def __post_init__(self) -> None:
         one_of("wandb_mode", self.wandb_mode, ("auto", "online", "offline", "disabled"))
         require_positive(self, "wandb_init_timeout_s")
+        require(self.video_interval_env_steps is None or self.video_interval_env_steps > 0,
+                "video_interval_env_steps", self.video_interval_env_steps, "null (off) or > 0")
 
 
 # -------------------------------------------------------------------------------------- root

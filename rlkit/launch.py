@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
-from rlkit.logging import METRICS_FILE, MetricsFile, WandbSink
+from rlkit.logging import METRICS_FILE, MetricsFile, TensorBoardSink, WandbSink, check_tensorboard
 from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
@@ -202,6 +202,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         if cfg.resume:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
         run = to_run_config(cfg)
+        if run.logger.tensorboard:
+            check_tensorboard()
         entry = build.algo_entry(run)
         device = build.select_device(run, ctx.parallel_jobs)
         seeding.seed_everything(run.seed)
@@ -271,9 +273,16 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
                          console=ProgressLine(run.schedule.total_env_steps, start_env_step, run.logger.progress_bar),
                          keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step,
                          config=OmegaConf.to_container(cfg, resolve=True),
-                         started=time.monotonic() - (resume_state["wall_time_s"] if resume_state else 0.0))
+                         started=time.monotonic() - (resume_state["wall_time_s"] if resume_state else 0.0),
+                         tensorboard=TensorBoardSink(run_dir, start_env_step if resume_state else None)
+                         if run.logger.tensorboard else None)
     exit_code = 1
-    runner = Runner(agent, envs, eval_envs, run.schedule, build.health_tracker(run), outputs, run.seed)
+    video = None
+    if run.logger.video_interval_env_steps is not None:
+        from rlkit.video import PeriodicVideo
+
+        video = PeriodicVideo(run, agent, run_dir, wandb, start_env_step)
+    runner = Runner(agent, envs, eval_envs, run.schedule, build.health_tracker(run), outputs, run.seed, video=video)
     try:
         result = runner.run(resume_state, resume_replay)
         exit_code = 0
@@ -292,6 +301,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     finally:
         outputs.close(exit_code)
         envs.close()
+        if video is not None:
+            video.close()
     curves = plot_run(run_dir)
     if "stopped_by" in result:
         message = (f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved;"
@@ -327,5 +338,6 @@ def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> No
               f" the agent {verdict} the random policy (p < 0.05)")
     print(f"extend: {command()} resume={run_dir} schedule.total_env_steps=<more> allow_config_change=true")
     print(f"compare runs: {command('rlkit.report')} {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
+    print(f"evaluate and watch: {command('rlkit.evaluate')} {run_dir} episodes=10 video=true panel=true")
     if wandb_mode == "offline":
         print(f"W&B (offline): wandb sync {run_dir / 'wandb'}/offline-run-*")

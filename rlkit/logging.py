@@ -1,4 +1,4 @@
-"""Where metrics go: a JSONL file in the run dir, a live console line, and W&B.
+"""Where metrics go: a JSONL file in the run dir, a live console line, W&B, and (optionally) TensorBoard.
 
 Every row carries ``env_step`` (agent steps summed over envs) and, for Atari, ``atari_frames``.
 Training-episode returns are ``train/*`` keys; evaluation returns ``eval/*`` keys.
@@ -170,7 +170,55 @@ class WandbSink:
         if self.run is not None:
             self.run.log(row)
 
+    def log_video(self, env_step: int, key: str, path: Path) -> None:
+        """An MP4 as W&B media under ``key`` at ``env_step`` (nothing when W&B is off)."""
+        if self.run is None:
+            return
+        import wandb
+
+        self.run.log({"env_step": env_step, key: wandb.Video(str(path), format="mp4")})
+
     def close(self, exit_code: int = 0) -> None:
         if self.run is not None:
             self.run.finish(exit_code=exit_code)
             self.run = None
+
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+def check_tensorboard() -> None:
+    """Refuse ``logger.tensorboard=true`` where the tensorboard package is missing, naming the extra."""
+    import importlib.util
+
+    from rlkit.config import ConfigValueError
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ConfigValueError("logger.tensorboard", True, "true only with the tensorboard package installed:"
+                               ' pip install -e ".[tensorboard]" (rlkit\'s extra), or pip install tensorboard')
+
+
+class TensorBoardSink:
+    """``logger.tensorboard=true``: every numeric value of every row as a scalar against
+    ``env_step`` (the x-axis), in ``<run dir>/tensorboard/``; the same keys as metrics.jsonl.
+    On resume, events past the checkpoint's env step are purged (as metrics.jsonl drops its rows).
+    View with ``tensorboard --logdir <run dir>/tensorboard``."""
+
+    def __init__(self, run_dir: Path, resume_env_step: int | None = None) -> None:
+        check_tensorboard()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.log_dir = Path(run_dir) / TENSORBOARD_DIR
+        purge = None if resume_env_step is None else resume_env_step + 1
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=purge)
+
+    def log(self, row: dict[str, Any]) -> None:
+        env_step = int(row["env_step"])
+        for key, value in row.items():
+            if key == "env_step" or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            self.writer.add_scalar(key, value, global_step=env_step)
+
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()

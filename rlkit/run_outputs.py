@@ -14,7 +14,7 @@ import psutil
 
 from rlkit import checkpoint
 from rlkit.health import HealthTracker
-from rlkit.logging import MetricsFile, WandbSink
+from rlkit.logging import MetricsFile, TensorBoardSink, WandbSink
 from rlkit.progress import ProgressLine
 
 
@@ -63,6 +63,7 @@ class RunOutputs:
     process: psutil.Process = field(default_factory=psutil.Process)
     started: float = field(default_factory=time.monotonic)
     last_row: dict[str, Any] = field(default_factory=dict)
+    tensorboard: TensorBoardSink | None = None  # logger.tensorboard=true
     _last_log_time: float = field(default_factory=time.monotonic)
 
     def wall_time_s(self) -> float:
@@ -81,6 +82,8 @@ class RunOutputs:
         row.update(values)
         self.metrics.write(row)
         self.wandb.log(row)
+        if self.tensorboard is not None:
+            self.tensorboard.log(row)
         self.last_row.update(row)
         if "eval/return_mean" in values:
             self.last_row["eval_env_step"] = env_step
@@ -118,3 +121,5 @@ class RunOutputs:
         self.console.close()
         self.metrics.close()
         self.wandb.close(exit_code)
+        if self.tensorboard is not None:
+            self.tensorboard.close()

@@ -28,6 +28,7 @@ from rlkit.algos.common import NonFiniteError
 from rlkit.config import RunSchedule
 from rlkit.envs.base import VecEnv
 from rlkit.episodes import EpisodeTracker, run_episodes
+from rlkit.eval_start import changed_leaves
 from rlkit.health import HealthTracker
 from rlkit.run_outputs import RunOutputs, StopRequest
 from rlkit.schedules import next_multiple, next_periodic_env_steps
@@ -157,8 +158,9 @@ def eval_summary(returns: np.ndarray) -> dict[str, float]:
 
 class Runner:
     def __init__(self, agent: Agent, envs: VecEnv, eval_envs: VecEnv, schedule: RunSchedule, health: HealthTracker,
-                 outputs: RunOutputs, seed: int) -> None:
+                 outputs: RunOutputs, seed: int, video: Any = None) -> None:
         self.agent = agent
+        self.video = video  # rlkit/video.py's PeriodicVideo (logger.video_interval_env_steps), or None
         self.eval_envs = eval_envs
         self.schedule = schedule
         self.health = health
@@ -169,6 +171,9 @@ class Runner:
         self.envs = TrainingEnvs(envs, self.tracker, schedule.total_env_steps)
         self.last_eval: dict[str, float] = {}
         self.last_eval_returns: list[float] = []
+        # how the last evaluation began: its index, env step and env seed, and the agent state leaves it
+        # changed (their values before it: rlkit/eval_start.py), so rlkit-eval can replay it exactly
+        self.last_eval_start: dict[str, Any] | None = None
         self.stop = StopRequest()
         self.finished = False  # the budget (or stop_at_eval_return) was reached and the final point written
         self.best_eval_return = -np.inf  # checkpoints/best.pt holds the state that reached it
@@ -182,7 +187,7 @@ class Runner:
                 "agent": self.agent.state_dict(), "episodes": self.tracker.state_dict(),
                 "health": self.health.state_dict(), "torch_rng": seeding.torch_rng_state(),
                 "last_eval": dict(self.last_eval), "last_eval_returns": list(self.last_eval_returns),
-                "best_eval_return": self.best_eval_return}
+                "last_eval_start": self.last_eval_start, "best_eval_return": self.best_eval_return}
 
     def load_state_dict(self, state: dict[str, Any], replay: dict[str, np.ndarray] | None) -> None:
         saved = state["counters"]  # intervals may have changed: they apply from here
@@ -193,6 +198,7 @@ class Runner:
         self.health.load_state_dict(state["health"])
         seeding.set_torch_rng_state(state["torch_rng"])
         self.last_eval, self.last_eval_returns = dict(state["last_eval"]), list(state["last_eval_returns"])
+        self.last_eval_start = state.get("last_eval_start")
         self.best_eval_return = state["best_eval_return"]
         if replay is not None:
             self.agent.load_replay_state_dict(replay)
@@ -204,7 +210,12 @@ class Runner:
 
     def evaluate(self) -> dict[str, float]:
         seed = seeding.derive_seed(self.seed, f"eval_env_{self.counters.evaluations}")
+        agent_before = self.agent.state_dict()
         returns = run_episodes(self.eval_envs, self.agent.act_eval, self.schedule.eval_episodes, seed)
+        self.last_eval_start = {"evaluation": self.counters.evaluations, "env_step": self.envs.env_step,
+                                "env_seed": seed, "episodes": self.schedule.eval_episodes,
+                                "num_envs": self.eval_envs.num_envs,
+                                "agent_changes": changed_leaves(agent_before, self.agent.state_dict())}
         self.counters.evaluations += 1
         self.counters.last_eval_env_step = self.envs.env_step
         self.last_eval_returns = returns.tolist()
@@ -237,6 +248,8 @@ class Runner:
         if env_step >= c.next_save_env_step:
             self.save()
             c.next_save_env_step = next_multiple(env_step, sched.save_interval_env_steps)
+        if self.video is not None:
+            self.video.maybe_record(env_step)
 
     # -------------------------------------------------------------------------------- run
 

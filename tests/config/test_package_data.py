@@ -24,6 +24,7 @@ def test_the_wheel_ships_every_config_and_the_console_script(tmp_path):
     assert len(expected) > 40 and expected <= names
     assert "rlkit/conf/config.yaml" in names and "rlkit/conf/env/gym.yaml" in names
     assert "rlkit = rlkit.__main__:cli" in entry_points
+    assert "rlkit-eval = rlkit.evaluate:cli" in entry_points
     assert "rlkit/conf/__init__.py" in names  # Hydra finds the configs of an installed package as a module
 
     site = tmp_path / "site"

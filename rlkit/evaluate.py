@@ -1,0 +1,407 @@
+"""`rlkit-eval <run dir> [key=value ...]` (or `python -m rlkit.evaluate ...`): evaluate a trained run.
+
+Loads the newest checkpoint (or ``checkpoint=best.pt`` / ``step_....pt``) with the run's own
+config and plays ``episodes`` evaluation episodes with the policy of choice; prints the returns and
+writes them, with every setting, to ``<run dir>/eval_<stamp>.json``. ``video=true`` also writes
+one MP4 per episode under ``<run dir>/videos/``; ``panel=true`` draws what the agent values beside
+each frame.
+
+Unset settings are the run's own evaluation: its evaluation policy (DQN/IQN: epsilon-greedy with
+``algo.eval_epsilon``, IQN with its risk measure; PPO: the mean action unless
+``algo.eval_deterministic=false``), ``schedule.eval_episodes`` episodes on
+``hardware.eval_num_envs`` envs, sticky actions as trained, the run's seed. Env resets are seeded
+as the runner seeds them (``derive_seed(seed, "eval_env_<k>")``, k = the checkpoint's last
+evaluation) and, with the run's seed, the policy draws from the agent's own evaluation streams as
+they were when that evaluation began (kept in the checkpoint: rlkit/eval_start.py). So with
+everything unset, ``rlkit-eval`` replays the evaluation the run logged for that checkpoint and
+says whether the returns are equal. Another ``seed`` gives another, equally deterministic,
+evaluation (fresh streams from that seed).
+
+Exit codes: 0 done; 2 input to fix (no run dir, a missing or foreign checkpoint, a bad setting,
+no video encoder or renderer), with one message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from rlkit import checkpoint, seeding
+from rlkit.checkpoint import CheckpointError
+from rlkit.config import ConfigValueError, RootConfig, require
+from rlkit.eval_start import with_leaves
+from rlkit.registry import UnknownComponentError
+from rlkit.stats import iqm
+from rlkit.video import EpisodeRecorder, VideoError, build_frame_source
+
+USAGE = ("usage: rlkit-eval <run dir> [episodes=N] [checkpoint=step_....pt|best.pt] [policy=NAME] [seed=S]\n"
+         "                  [sticky=true|false] [video=true] [panel=true] [epsilon=E] [temperature=T]\n"
+         "                  [risk_measure=neutral|cvar|wang] [risk_eta=X] [envs=N] [device=cpu|cuda]\n"
+         "       (or: python -m rlkit.evaluate ...)")
+USER_ERRORS = (CheckpointError, ConfigValueError, UnknownComponentError, VideoError)
+
+
+@dataclass
+class EvalSettings:
+    """What ``rlkit-eval`` does; unset (null) values are the run's own evaluation settings."""
+
+    episodes: Optional[int] = None  # null = the run's schedule.eval_episodes
+    checkpoint: Optional[str] = None  # a file in <run dir>/checkpoints/ (step_....pt, best.pt); null = the newest
+    policy: Optional[str] = None  # greedy, epsilon, boltzmann (DQN, IQN); mean, sample (PPO); null = the run's own
+    epsilon: Optional[float] = None  # policy=epsilon; null = the run's algo.eval_epsilon (0.001 by default)
+    temperature: Optional[float] = None  # policy=boltzmann; null = the run's schedule.temperature_final
+    risk_measure: Optional[str] = None  # IQN: neutral, cvar, wang; null = the run's
+    risk_eta: Optional[float] = None  # IQN: CVaR level in (0, 1] or Wang shift; null = the run's
+    seed: Optional[int] = None  # null = the run's seed (replays its evaluation); another: fresh random streams
+    sticky: bool = True  # false: no sticky actions (Atari repeat_action_probability 0)
+    video: bool = False  # MP4s of the episodes under <run dir>/videos/ (one env, gymnasium backend)
+    panel: bool = False  # draw the agent's values beside each video frame (implies video)
+    envs: Optional[int] = None  # parallel envs; null = the run's hardware.eval_num_envs (1 with video)
+    device: str = "cpu"  # cpu or cuda
+
+    def __post_init__(self) -> None:
+        require(self.episodes is None or self.episodes >= 1, "episodes", self.episodes, ">= 1")
+        require(self.envs is None or self.envs >= 1, "envs", self.envs, ">= 1")
+        require(self.device in ("cpu", "cuda"), "device", self.device, "one of cpu, cuda")
+        require(not (self.video or self.panel) or self.envs in (None, 1), "envs", self.envs,
+                "1 (or unset) with video=true: videos record one env")
+        if self.panel:
+            self.video = True
+
+
+def parse_settings(args: list[str]) -> EvalSettings:
+    """``key=value`` arguments -> EvalSettings; a bad key or value is a ConfigValueError."""
+    for arg in args:
+        if "=" not in arg:
+            raise ConfigValueError(arg, "", "key=value arguments after the run dir")
+    known = [f.name for f in dataclasses.fields(EvalSettings)]
+    for arg in args:
+        key = arg.split("=", 1)[0]
+        if key not in known:
+            raise ConfigValueError(key, arg.split("=", 1)[1], "a key rlkit-eval knows: " + ", ".join(known))
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(EvalSettings), OmegaConf.from_dotlist(args))
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "argument"
+        message = str(err).splitlines()[0]
+        raise ConfigValueError(key, getattr(err, "value", None), f"a value of the right type ({message})") from None
+
+
+# --------------------------------------------------------------------------------- episodes
+
+
+@dataclass
+class EpisodeResults:
+    returns: np.ndarray  # [N] raw returns, in the order the episodes finished
+    lengths: np.ndarray  # [N] env steps (transitions) per episode
+
+
+def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int,
+                  recorder: EpisodeRecorder | None = None) -> EpisodeResults:
+    """Exactly ``num_episodes`` episodes, split over the sub-envs as ``rlkit.episodes.run_episodes``
+    does (the same quotas, resets and calls to the policy, so the same returns), with their lengths.
+
+    With a ``recorder`` (one env only) every episode is recorded: its first obs, then the obs after
+    each step, the last one the final state; the panel of a frame shows the numbers the policy
+    chose that frame's action by (the final state's action is the one NEXT_STEP autoreset ignores)."""
+    num_envs = envs.num_envs
+    if recorder is not None and num_envs != 1:
+        raise ValueError(f"recording needs one env, not {num_envs}")
+    quotas = np.full(num_envs, num_episodes // num_envs)  # [E]
+    quotas[: num_episodes % num_envs] += 1
+    returns: list[float] = []
+    lengths: list[int] = []
+    counts = np.zeros(num_envs, dtype=np.int64)  # [E]
+    running = np.zeros(num_envs, dtype=np.float64)  # [E]
+    steps = np.zeros(num_envs, dtype=np.int64)  # [E]
+    is_reset_step = np.zeros(num_envs, dtype=bool)  # [E]: the next step is sub-env i's NEXT_STEP reset step
+    shown_steps, shown_return = 0, 0.0  # the recorded episode so far
+    obs = envs.reset(seed=seed)
+    if recorder is not None:
+        recorder.start_episode()
+    while (counts < quotas).any():
+        panel = recorder is not None and recorder.panel and recorder.recording
+        actions, values = policy.act(obs, panel=panel)
+        if recorder is not None:
+            over = "   (episode over)" if is_reset_step[0] else ""
+            recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}{over}")
+        result = envs.step(actions)
+        live = ~is_reset_step
+        running[live] += result.reward[live]
+        steps[live] += 1
+        done = (result.terminated | result.truncated) & live
+        for i in np.flatnonzero(done):
+            if counts[i] < quotas[i]:
+                returns.append(float(running[i]))
+                lengths.append(int(steps[i]))
+                counts[i] += 1
+            running[i] = 0.0
+            steps[i] = 0
+        if recorder is not None:
+            if is_reset_step[0]:  # this step reset the env: its obs starts the next episode
+                shown_steps, shown_return = 0, 0.0
+                if counts[0] < quotas[0]:
+                    recorder.start_episode()
+            else:
+                shown_steps, shown_return = shown_steps + 1, shown_return + float(result.reward[0])
+        is_reset_step = done
+        obs = result.obs
+    if recorder is not None:
+        if recorder.recording:  # the last episode's final state
+            _, values = policy.act(obs, panel=recorder.panel)
+            recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}   (episode over)")
+        recorder.close()
+    return EpisodeResults(np.asarray(returns, dtype=np.float64), np.asarray(lengths, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedCheckpoint:
+    run: RootConfig
+    path: Path
+    state: dict[str, Any]  # the checkpoint as saved
+    env_step: int  # the env steps it had trained for
+
+
+def resolve_checkpoint(run_dir: Path, name: str | None) -> Path:
+    """The newest ``checkpoints/step_*.pt`` of the run, or the one named."""
+    from rlkit.loading import CONFIG_FILE
+
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir} is not a directory")
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{run_dir} is not an rlkit run dir ({CONFIG_FILE} missing)")
+    folder = run_dir / checkpoint.CHECKPOINT_DIR
+    if name is None:
+        found = checkpoint.list_checkpoints(run_dir)
+        if not found:
+            raise CheckpointError(f"{run_dir} has no checkpoint yet ({folder} holds no step_*.pt)")
+        return found[-1][1]
+    path = folder / name
+    if not path.is_file():
+        known = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+        raise CheckpointError(f"checkpoint={name!r} is not in {folder}; there: {', '.join(known) or 'nothing'}")
+    return path
+
+
+def load_checkpoint(run_dir: Path, name: str | None) -> LoadedCheckpoint:
+    """The run's typed config and the checkpoint, refused with a CheckpointError when the file is
+    no rlkit checkpoint or was written by a run of another env, network or algorithm."""
+    from rlkit.launch import _structural, config_differences
+    from rlkit.loading import CONFIG_FILE, typed_run_config
+
+    path = resolve_checkpoint(run_dir, name)
+    saved_config = OmegaConf.load(run_dir / CONFIG_FILE)
+    run = typed_run_config(saved_config)
+    state = checkpoint.load_checkpoint(path)
+    if not isinstance(state, dict) or "agent" not in state or "counters" not in state:
+        raise CheckpointError(f"{path} is not an rlkit checkpoint (no agent state and counters)")
+    if "config" in state:
+        foreign = _structural(config_differences(saved_config, state["config"]))
+        if foreign:
+            raise CheckpointError(f"{path} was written by another run than {run_dir}: " + "; ".join(foreign))
+    return LoadedCheckpoint(run, path, state, int(state["counters"]["env_step"]))
+
+
+def eval_env_config(run: RootConfig, sticky: bool):
+    """The run's evaluation env config; ``sticky=False`` turns sticky actions off (Atari)."""
+    config = run.env.for_evaluation()
+    if not sticky and hasattr(config, "repeat_action_probability"):
+        config = dataclasses.replace(config, repeat_action_probability=0.0)
+    return config
+
+
+def video_envs(run: RootConfig, env_config: Any):
+    """One env of the run's task on the gymnasium backend (the one whose frames a video can show)."""
+    from rlkit.envs import ENVS
+
+    return ENVS.get(run.env.name)(env_config, num_envs=1, backend="gymnasium_sync", env_threads=1)
+
+
+def build_agent(loaded: LoadedCheckpoint, spec: Any, device: torch.device, at_eval_start: bool) -> Any:
+    """The run's agent with the checkpoint's state; ``at_eval_start``: as its last evaluation began."""
+    from rlkit.algos import ALGOS
+
+    run = loaded.run
+    if hasattr(run.schedule, "replay_capacity_transitions"):  # acting needs no replay: a small one, not GBs
+        slots = max(spec.frame_stack, 1) + getattr(run.algo, "n_step", 1) + 2  # per env, FrameReplay's minimum
+        capacity = max(run.schedule.batch_size, run.hardware.num_envs * slots)
+        run = dataclasses.replace(run, schedule=dataclasses.replace(
+            run.schedule, replay_capacity_transitions=min(capacity, run.schedule.replay_capacity_transitions)))
+    with contextlib.redirect_stdout(io.StringIO()):  # the builders' start-up lines (replay size, taus) are not news
+        agent = ALGOS.get(run.algo.name)(run, spec, device)
+    agent_state = loaded.state["agent"]
+    if at_eval_start:
+        agent_state = with_leaves(agent_state, loaded.state["last_eval_start"]["agent_changes"])
+    try:
+        agent.load_state_dict(agent_state)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{loaded.path} does not fit this run's {loaded.run.algo.name} agent"
+                              f" ({type(err).__name__}: {first})") from None
+    return agent
+
+
+# ------------------------------------------------------------------------------- evaluation
+
+
+def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
+                 keep_obs: bool = False) -> dict[str, Any]:
+    """Evaluate ``run_dir`` as ``settings`` say; returns what ``eval_<stamp>.json`` holds (and
+    writes it). ``keep_obs``: keep the recorded frames' observations (tests)."""
+    from rlkit.eval_policies import PolicyChoice, build_policy
+
+    started = time.monotonic()
+    run_dir = Path(run_dir)
+    loaded = load_checkpoint(run_dir, settings.checkpoint)
+    run = loaded.run
+    if settings.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigValueError("device", "cuda", "a device this machine has (torch.cuda.is_available() is False)")
+    torch.set_num_threads(run.hardware.torch_threads)
+    counters = loaded.state["counters"]
+    start = loaded.state.get("last_eval_start")
+    at_eval_start = start is not None and start["env_step"] == loaded.env_step
+    if at_eval_start:
+        evaluation = start["evaluation"]
+    elif counters.get("last_eval_env_step") == loaded.env_step:  # an earlier checkpoint: its evaluation's seed
+        evaluation = max(int(counters["evaluations"]) - 1, 0)
+    else:  # trained past its last evaluation: the seed of the one the runner would run next
+        evaluation = int(counters.get("evaluations", 0))
+    seed = run.seed if settings.seed is None else settings.seed
+    own_streams = seed == run.seed
+    env_seed = seeding.derive_seed(seed, f"eval_env_{evaluation}")
+    episodes = settings.episodes or run.schedule.eval_episodes
+    num_envs = 1 if settings.video else (settings.envs or run.hardware.eval_num_envs)
+    backend = "gymnasium_sync" if settings.video else run.hardware.env_backend
+    env_config = eval_env_config(run, settings.sticky)
+    notes = []
+    if not settings.sticky and not hasattr(env_config, "repeat_action_probability"):
+        notes.append(f"sticky=false: {run.env.name} envs have no sticky actions; nothing changed")
+
+    from rlkit.envs import ENVS
+
+    envs = (video_envs(run, env_config) if settings.video else
+            ENVS.get(run.env.name)(env_config, num_envs=num_envs, backend=backend, env_threads=run.hardware.env_threads))
+    try:
+        agent = build_agent(loaded, envs.spec, torch.device(settings.device), at_eval_start)
+        choice = PolicyChoice(settings.policy, settings.epsilon, settings.temperature, settings.risk_measure,
+                              settings.risk_eta)
+        policy = build_policy(agent, run, envs.spec, choice, seed=None if own_streams else seed)
+        stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+        recorder = None
+        if settings.video:
+            recorder = EpisodeRecorder(build_frame_source(run.env.name, envs), run_dir / "videos", f"eval_{stamp}",
+                                       panel=settings.panel, keep_obs=keep_obs)
+        out(f"rlkit-eval: {run_dir}, {loaded.path.name} ({loaded.env_step:,} env steps), {run.algo.name} on"
+            f" {envs.spec.env_id}")
+        out(f"policy: {_describe(policy.settings)}; seed {seed}{' (the run seed)' if own_streams else ''};"
+            f" {_count(episodes, 'episode')} on {_count(num_envs, 'env')}"
+            + (f"; sticky actions p={env_config.repeat_action_probability:g}"
+               if hasattr(env_config, "repeat_action_probability") else ""))
+        try:
+            results = play_episodes(envs, policy, episodes, env_seed, recorder)
+        except BaseException:
+            if recorder is not None:  # no half-written videos
+                recorder.discard()
+            raise
+    finally:
+        envs.close()
+    returns, lengths = results.returns, results.lengths
+    replay = None
+    same_as_run = (at_eval_start and own_streams and policy.is_runs_own and settings.sticky
+                   and episodes == start["episodes"] and num_envs == start["num_envs"]
+                   and backend == run.hardware.env_backend)
+    if same_as_run:
+        logged = [float(r) for r in loaded.state.get("last_eval_returns", [])]
+        replay = {"evaluation": evaluation, "env_step": start["env_step"], "logged_returns": logged,
+                  "equal": logged == returns.tolist()}
+    record = {
+        "run_dir": str(run_dir), "checkpoint": loaded.path.name, "env_step": loaded.env_step,
+        "algo": run.algo.name, "env": envs.spec.env_id,
+        "settings": {**dataclasses.asdict(settings), **policy.settings, "episodes": episodes, "seed": seed,
+                     "env_seed": env_seed, "evaluation_index": evaluation, "num_envs": num_envs, "backend": backend,
+                     "agent_streams": "as the checkpoint's last evaluation began" if own_streams and at_eval_start
+                     else ("the checkpoint's" if own_streams else f"fresh, from seed {seed}"),
+                     **({"repeat_action_probability": env_config.repeat_action_probability}
+                        if hasattr(env_config, "repeat_action_probability") else {})},
+        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+        "return_min": float(returns.min()), "return_max": float(returns.max()), "return_iqm": float(iqm(returns)),
+        "return_median": float(np.median(returns)), "length_mean": float(lengths.mean()),
+        "episode_returns": returns.tolist(), "episode_lengths": lengths.tolist(),
+        "reproduces_run_evaluation": replay,
+        "videos": [str(e.path) for e in recorder.episodes] if recorder is not None else [],
+        "notes": notes, "wall_time_s": round(time.monotonic() - started, 3),
+    }
+    path = run_dir / f"eval_{stamp}.json"
+    checkpoint.atomic_write(path, lambda handle: handle.write(json.dumps(record, indent=2).encode()))
+    record["path"] = str(path)
+    for note in notes:
+        out(f"note: {note}")
+    out(f"return: mean {record['return_mean']:.2f} +- {record['return_std']:.2f} (std), IQM {record['return_iqm']:.2f},"
+        f" min {record['return_min']:g}, max {record['return_max']:g} over {_count(len(returns), 'episode')};"
+        f" mean length {record['length_mean']:.1f} steps")
+    if replay is not None:
+        verdict = "equal: reproduced exactly" if replay["equal"] else "DIFFERENT (see the JSON)"
+        out(f"the run's own evaluation {evaluation} at env step {replay['env_step']:,} logged mean"
+            f" {np.mean(replay['logged_returns']):.2f}: returns {verdict}")
+    if recorder is not None:
+        out(f"videos: {len(recorder.episodes)} under {run_dir / 'videos'} (eval_{stamp}_ep*.mp4)")
+    out(f"written: {path}")
+    if keep_obs and recorder is not None:
+        record["recorded"] = recorder.episodes
+    return record
+
+
+def _score(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _describe(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in settings.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script ``rlkit-eval`` and ``python -m rlkit.evaluate``; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
+        print(USAGE + "\n\n" + "\n".join(line for line in __doc__.splitlines()[2:]))
+        return 0
+    run_dir, args = argv[0], argv[1:]
+    try:
+        settings = parse_settings(args)
+        evaluate_run(run_dir, settings)
+    except USER_ERRORS as err:
+        print(f"rlkit-eval: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,299 @@
+"""`rlkit-eval`: evaluation of trained runs (DQN and IQN on CartPole, DQN on Boxing RAM, PPO on
+InvertedPendulum), exact replays of the runs' own evaluations, videos that decode to the expected
+frames, panels whose numbers are the network's outputs, and one-message refusals (exit 2).
+
+The runs are short (schedule=smoke / ppo_smoke) and made once per module."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rlkit import checkpoint
+from rlkit import evaluate as ev
+from rlkit.algos.iqn.learner import mean_q
+from rlkit.eval_policies import PANEL_TAUS, PolicyChoice, build_policy, panel_taus
+from rlkit.logging import METRICS_FILE, read_metrics
+from rlkit.panels import ActionValuesPanel, GaussianPanel, QuantilesPanel
+from rlkit.video import VideoError
+from tests.conftest import REPO, run_in_process
+
+QUIET = ["logger.progress_bar=false"]
+
+
+def _train(tmp_path_factory, name: str, overrides: list[str]):
+    run_dir = tmp_path_factory.mktemp(name) / "run"
+    result = run_in_process(overrides + QUIET, run_dir)
+    assert result["exit_code"] == 0, result
+    return run_dir, result
+
+
+@pytest.fixture(scope="module")
+def dqn_run(tmp_path_factory):
+    # eval_epsilon 0.5: half the evaluation actions come from the agent's evaluation stream, so only an
+    # evaluation that starts that stream where the run's did can give the run's returns
+    return _train(tmp_path_factory, "dqn", ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=600",
+                                            "algo.eval_epsilon=0.5", "schedule.eval_episodes=5"])
+
+
+@pytest.fixture(scope="module")
+def iqn_run(tmp_path_factory):
+    return _train(tmp_path_factory, "iqn", ["algo=iqn", "env=cartpole", "schedule=smoke", "algo.eval_epsilon=0.5",
+                                            "schedule.total_env_steps=600", "schedule.eval_episodes=3"])
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory):
+    # sampled evaluation actions: the actor's generator (advanced by every evaluation) decides them
+    return _train(tmp_path_factory, "ppo", ["env=inverted_pendulum", "algo=ppo", "schedule=ppo_smoke",
+                                            "algo.eval_deterministic=false"])
+
+
+@pytest.fixture(scope="module")
+def boxing_run(tmp_path_factory):
+    # 400-frame games (100 agent steps) keep evaluations and videos short; a video every 200 env steps
+    return _train(tmp_path_factory, "boxing", ["env=boxing_ram", "schedule=smoke", "env.max_episode_frames=400",
+                                               "hardware.eval_num_envs=2", "logger.video_interval_env_steps=200"])
+
+
+def _evaluate(run_dir, *args: str, keep_obs: bool = False) -> dict:
+    return ev.evaluate_run(run_dir, ev.parse_settings(list(args)), out=lambda line: None, keep_obs=keep_obs)
+
+
+def _logged_final_returns(result: dict) -> list[float]:
+    return [float(r) for r in result["eval_returns"]]
+
+
+# ------------------------------------------------------------------------------ replays
+
+
+def test_dqn_evaluation_replays_the_runs_final_evaluation_exactly(dqn_run, monkeypatch):
+    run_dir, result = dqn_run
+    record = _evaluate(run_dir)
+    assert record["episode_returns"] == _logged_final_returns(result)
+    assert len(record["episode_returns"]) == len(record["episode_lengths"]) == 5
+    assert record["reproduces_run_evaluation"]["equal"] is True
+    assert record["env_step"] == result["env_step"] and record["settings"]["epsilon"] == 0.5
+    saved = json.loads(Path(record["path"]).read_text())
+    assert saved["episode_returns"] == record["episode_returns"]
+    assert saved["return_mean"] == pytest.approx(np.mean(record["episode_returns"]))
+    assert saved["return_iqm"] <= saved["return_max"] and saved["return_min"] <= saved["return_iqm"]
+    # the test can fail: from the streams as saved (after that evaluation) the returns differ
+    monkeypatch.setattr(ev, "with_leaves", lambda state, changes: state)
+    assert _evaluate(run_dir)["episode_returns"] != record["episode_returns"]
+
+
+def test_best_checkpoint_replays_its_own_evaluation(dqn_run):
+    run_dir, _ = dqn_run
+    best = checkpoint.load_checkpoint(checkpoint.best_checkpoint_path(run_dir))
+    record = _evaluate(run_dir, "checkpoint=best.pt")
+    assert record["env_step"] == best["counters"]["env_step"]
+    assert record["episode_returns"] == [float(r) for r in best["last_eval_returns"]]
+
+
+def test_evaluation_is_deterministic_for_a_seed_and_the_policy_is_chosen(dqn_run):
+    run_dir, _ = dqn_run
+    a = _evaluate(run_dir, "seed=7", "episodes=6", "policy=boltzmann", "temperature=0.5")
+    b = _evaluate(run_dir, "seed=7", "episodes=6", "policy=boltzmann", "temperature=0.5")
+    assert a["episode_returns"] == b["episode_returns"] and a["episode_lengths"] == b["episode_lengths"]
+    assert a["settings"]["env_seed"] == b["settings"]["env_seed"] and a["reproduces_run_evaluation"] is None
+    assert a["settings"]["policy"] == "boltzmann" and a["settings"]["temperature"] == 0.5
+    greedy = _evaluate(run_dir, "seed=7", "episodes=6", "policy=greedy")
+    again = _evaluate(run_dir, "seed=8", "episodes=6", "policy=greedy")
+    assert len(greedy["episode_returns"]) == 6 and greedy["settings"]["env_seed"] != again["settings"]["env_seed"]
+
+
+def test_iqn_evaluation_replays_the_run_and_takes_a_risk_measure(iqn_run, monkeypatch):
+    run_dir, result = iqn_run
+    record = _evaluate(run_dir)
+    assert record["episode_returns"] == _logged_final_returns(result)
+    assert record["reproduces_run_evaluation"]["equal"] is True
+    start = checkpoint.load_checkpoint(checkpoint.list_checkpoints(run_dir)[-1][1])["last_eval_start"]
+    paths = [list(path) for path, _ in start["agent_changes"]]
+    assert {path[0] for path in paths} == {"eval_rng", "generators"}  # both evaluation streams, nothing else
+    assert [path for path in paths if path[0] == "generators"] == [["generators", "iqn_eval_taus"]]
+    with monkeypatch.context() as patch:
+        patch.setattr(ev, "with_leaves", lambda state, changes: state)
+        assert _evaluate(run_dir)["episode_returns"] != record["episode_returns"]
+    cvar = _evaluate(run_dir, "risk_measure=cvar", "risk_eta=0.25", "policy=greedy")
+    assert cvar["settings"]["risk_measure"] == "cvar" and cvar["settings"]["risk_eta"] == 0.25
+    assert cvar["reproduces_run_evaluation"] is None and len(cvar["episode_returns"]) == 3
+
+
+def test_ppo_sampled_evaluation_replays_the_run(ppo_run):
+    run_dir, result = ppo_run
+    record = _evaluate(run_dir)
+    assert record["settings"]["policy"] == "sample"
+    assert record["episode_returns"] == _logged_final_returns(result)
+    mean = _evaluate(run_dir, "policy=mean", "episodes=2")
+    assert mean["episode_returns"] == _evaluate(run_dir, "policy=mean", "episodes=2")["episode_returns"]
+
+
+def test_boxing_ram_evaluation_replays_the_run_and_sticky_false_turns_sticky_actions_off(boxing_run):
+    run_dir, result = boxing_run
+    record = _evaluate(run_dir)
+    assert record["episode_returns"] == _logged_final_returns(result)
+    assert record["settings"]["repeat_action_probability"] == 0.25
+    off = _evaluate(run_dir, "sticky=false", "episodes=2")
+    assert off["settings"]["repeat_action_probability"] == 0.0 and off["reproduces_run_evaluation"] is None
+
+
+# ------------------------------------------------------------------------------- panels
+
+
+def test_iqn_panel_numbers_are_the_networks_quantiles_and_the_policys_values(iqn_run):
+    run_dir, _ = iqn_run
+    loaded = ev.load_checkpoint(run_dir, None)
+    envs = ev.video_envs(loaded.run, loaded.run.env.for_evaluation())
+    try:
+        agent = ev.build_agent(loaded, envs.spec, torch.device("cpu"), at_eval_start=False)
+        obs = envs.reset(seed=3)  # [1, 4]
+    finally:
+        envs.close()
+    for risk in ("neutral", "cvar"):
+        policy = build_policy(agent, loaded.run, envs.spec, PolicyChoice("greedy", risk_measure=risk, risk_eta=0.25),
+                              seed=11)
+        taus_state = policy.q_function.keywords["generator"].get_state()
+        actions, panel = policy.act(obs, panel=True)
+        assert isinstance(panel, QuantilesPanel) and panel.quantiles.shape == (PANEL_TAUS, 2)
+        network = agent.learner.online
+        with torch.no_grad():
+            direct = network(torch.from_numpy(obs), panel_taus().expand(1, PANEL_TAUS))[0].numpy()  # [N, A]
+            replay = torch.Generator().set_state(taus_state)
+            scores = mean_q(network, torch.from_numpy(obs), 8, risk, 0.25, generator=replay)[0].numpy()  # [A]
+        np.testing.assert_array_equal(panel.quantiles, direct)
+        np.testing.assert_array_equal(panel.scores, scores)
+        assert panel.chosen == int(actions[0]) == int(np.argmax(scores))
+
+
+def test_boxing_video_decodes_to_one_frame_per_obs_and_its_panel_shows_the_networks_q_values(boxing_run):
+    import imageio.v2 as imageio
+
+    run_dir, _ = boxing_run
+    record = _evaluate(run_dir, "video=true", "panel=true", "episodes=2", "policy=greedy", keep_obs=True)
+    assert len(record["videos"]) == 2 and record["settings"]["num_envs"] == 1
+    network = None
+    for index, (video, length) in enumerate(zip(record["recorded"], record["episode_lengths"])):
+        reader = imageio.get_reader(video.path, format="FFMPEG")
+        frames = [frame for frame in reader]
+        reader.close()
+        assert length == 100 and len(frames) == video.frames == length + 1  # the first obs, then one per step
+        assert frames[0].shape == (630, 480 + 560, 3)  # the 3x ALE screen beside the panel
+        assert frames[0][:, :480].std() > 10  # the game's picture, not a blank
+        if network is None:
+            loaded = ev.load_checkpoint(run_dir, None)
+            envs = ev.video_envs(loaded.run, loaded.run.env)
+            network = ev.build_agent(loaded, envs.spec, torch.device("cpu"), at_eval_start=True).learner.online
+            envs.close()
+        with torch.no_grad():
+            direct = network(torch.from_numpy(np.stack(video.obs))).numpy()  # [T, 18]
+        panels = video.panels
+        assert all(isinstance(p, ActionValuesPanel) for p in panels) and len(panels) == len(frames)
+        np.testing.assert_allclose(np.stack([p.q_values for p in panels]), direct, rtol=1e-5, atol=1e-6)
+        assert [p.chosen for p in panels] == direct.argmax(axis=1).tolist()  # greedy
+        saved = np.load(video.path.with_suffix(".panel.npz"))
+        np.testing.assert_array_equal(saved["q_values"], np.stack([p.q_values for p in panels]))
+
+
+def test_periodic_training_videos_are_written_and_decode(boxing_run):
+    import imageio.v2 as imageio
+
+    run_dir, _ = boxing_run
+    videos = sorted((run_dir / "videos").glob("train_*.mp4"))
+    assert [v.name for v in videos] == ["train_000000000200_ep000.mp4", "train_000000000400_ep000.mp4"]
+    reader = imageio.get_reader(videos[0], format="FFMPEG")
+    assert sum(1 for _ in reader) == 101 and reader.get_meta_data()["fps"] == 15.0
+    reader.close()
+
+
+def test_mujoco_video_and_its_panel_show_the_policys_mean_and_std(ppo_run):
+    import imageio.v2 as imageio
+
+    run_dir, _ = ppo_run
+    try:
+        record = _evaluate(run_dir, "video=true", "panel=true", "episodes=1", "policy=mean", keep_obs=True)
+    except VideoError as err:
+        pytest.skip(f"MuJoCo cannot render offscreen on this machine: {err}")
+    (video,) = record["recorded"]
+    reader = imageio.get_reader(video.path, format="FFMPEG")
+    frames = [frame for frame in reader]
+    reader.close()
+    assert len(frames) == record["episode_lengths"][0] + 1 and frames[0].shape == (480, 480 + 560, 3)
+    loaded = ev.load_checkpoint(run_dir, None)
+    envs = ev.video_envs(loaded.run, loaded.run.env)
+    agent = ev.build_agent(loaded, envs.spec, torch.device("cpu"), at_eval_start=True)
+    envs.close()
+    obs = agent.actor.obs_normalizer(np.stack(video.obs), update=False)
+    with torch.no_grad():
+        mean, log_std, _ = agent.network(torch.as_tensor(obs, dtype=torch.float32))
+    panels = video.panels
+    assert all(isinstance(p, GaussianPanel) for p in panels)
+    np.testing.assert_allclose(np.stack([p.mean for p in panels]), mean.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.stack([p.std for p in panels]), log_std.detach().exp().expand_as(mean).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.stack([p.action for p in panels]), np.clip(mean.numpy(), -1, 1) * 3.0, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------ refusals
+
+
+def _main(args, capsys) -> tuple[int, str]:
+    code = ev.main([str(a) for a in args])
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def test_a_missing_checkpoint_or_a_foreign_file_is_one_message_and_exit_2(dqn_run, iqn_run, capsys):
+    run_dir, _ = dqn_run
+    code, err = _main([run_dir, "checkpoint=step_000000000001.pt"], capsys)
+    assert code == 2 and err.count("\n") == 0 and "step_000000000001.pt" in err and "best.pt" in err
+    (run_dir / "checkpoints" / "notes.pt").write_bytes(b"not a checkpoint at all")
+    code, err = _main([run_dir, "checkpoint=notes.pt"], capsys)
+    assert code == 2 and err.count("\n") == 0 and "cannot load checkpoint" in err
+    torch.save({"weights": torch.zeros(3)}, run_dir / "checkpoints" / "other.pt")
+    code, err = _main([run_dir, "checkpoint=other.pt"], capsys)
+    assert code == 2 and err.count("\n") == 0 and "not an rlkit checkpoint" in err
+    iqn_dir, _ = iqn_run
+    (run_dir / "checkpoints" / "iqn.pt").write_bytes(checkpoint.list_checkpoints(iqn_dir)[-1][1].read_bytes())
+    code, err = _main([run_dir, "checkpoint=iqn.pt"], capsys)
+    assert code == 2 and err.count("\n") == 0 and "another run" in err and "algo.name" in err
+    code, err = _main([run_dir / "checkpoints", "episodes=1"], capsys)
+    assert code == 2 and "not an rlkit run dir" in err
+    code, err = _main([run_dir, "policy=mean"], capsys)
+    assert code == 2 and "policy='mean'" in err and "greedy" in err
+    code, err = _main([run_dir, "episods=3"], capsys)
+    assert code == 2 and "episods" in err and "episodes" in err
+
+
+def test_the_command_line_exits_2_with_one_line_and_no_traceback(tmp_path):
+    (tmp_path / "config.yaml").write_text("seed: 0\n")
+    done = subprocess.run([sys.executable, "-m", "rlkit.evaluate", str(tmp_path), "episodes=2"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"rlkit-eval: error: {tmp_path} has no checkpoint yet ({tmp_path}/checkpoints holds" \
+                                  " no step_*.pt)"
+
+
+# ----------------------------------------------------------------------------- TensorBoard
+
+
+def test_tensorboard_gets_the_metrics_rows_against_env_step(tmp_path):
+    pytest.importorskip("tensorboard", reason='logger.tensorboard needs the extra: pip install -e ".[tensorboard]"')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    assert run_in_process(["env=cartpole", "schedule=smoke", "logger.tensorboard=true"] + QUIET,
+                          run_dir)["exit_code"] == 0
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    rows = read_metrics(run_dir / METRICS_FILE)
+    for key in ("eval/return_mean", "loss", "sps"):
+        logged = [(r["env_step"], r[key]) for r in rows if key in r]
+        scalars = [(s.step, s.value) for s in events.Scalars(key)]
+        assert len(logged) >= 2 and [s for s, _ in scalars] == [s for s, _ in logged]
+        np.testing.assert_allclose([v for _, v in scalars], [v for _, v in logged], rtol=1e-6)
