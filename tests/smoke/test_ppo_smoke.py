@@ -55,9 +55,11 @@ def test_ppo_smoke(name, tmp_path):
                                        for r in eval_rows)
     found = checkpoint.list_checkpoints(run_dir)
     assert found and found[-1][0] == result["env_step"]
-    state = checkpoint.load_checkpoint(found[-1][1])
-    assert {"learner", "actor", "reward_scaler", "counters", "episodes", "torch_rng"} <= set(state)
-    assert state["agent"]["learner"]["num_rollouts"] >= 3
+    checkpointed = checkpoint.load_checkpoint(found[-1][1])
+    assert {"agent", "counters", "episodes", "torch_rng"} <= set(checkpointed)
+    state = checkpointed["agent"]
+    assert {"learner", "actor", "reward_scaler"} <= set(state)
+    assert state["learner"]["num_rollouts"] >= 3
     if "algo.normalize_obs=false" in CASES[name]:
         assert state["actor"]["obs_normalizer"] is None and state["reward_scaler"] is None
     else:  # the normalizer saw every collected obs, the reward scaler every transition
@@ -79,14 +81,14 @@ def test_same_seed_same_metrics_and_resume_continues(tmp_path):
     assert first["exit_code"] == second["exit_code"] == 0
     rows_a = read_metrics(tmp_path / "a" / METRICS_FILE)
     assert _comparable(rows_a) == _comparable(read_metrics(tmp_path / "b" / METRICS_FILE))
-    saved = checkpoint.load_checkpoint(checkpoint.list_checkpoints(tmp_path / "a")[-1][1])
+    saved = checkpoint.load_checkpoint(checkpoint.list_checkpoints(tmp_path / "a")[-1][1])["agent"]
     resumed = run_in_process([f"resume={tmp_path / 'a'}", "schedule.total_env_steps=768", "allow_config_change=true"],
                              tmp_path / "unused")
     assert resumed["exit_code"] == 0, resumed.get("error")
     assert resumed["env_step"] >= 768 and not (tmp_path / "unused").exists()
     train_steps = [r["env_step"] for r in read_metrics(tmp_path / "a" / METRICS_FILE) if "loss" in r]
     assert train_steps == sorted(set(train_steps)) and train_steps[-1] > first["env_step"]
-    final = checkpoint.load_checkpoint(checkpoint.list_checkpoints(tmp_path / "a")[-1][1])
+    final = checkpoint.load_checkpoint(checkpoint.list_checkpoints(tmp_path / "a")[-1][1])["agent"]
     # learner, optimizer and normalizers continued from the checkpoint instead of starting over
     assert final["learner"]["num_rollouts"] > saved["learner"]["num_rollouts"]
     assert final["learner"]["optimizer"]["state"][0]["step"] > saved["learner"]["optimizer"]["state"][0]["step"]
