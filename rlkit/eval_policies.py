@@ -107,15 +107,19 @@ class ValuePolicy:
         return self.agent.actor._q(obs, self.q_function)  # [E, A] float32, as the agent's own act_eval
 
     def act(self, obs: np.ndarray, panel: bool = False) -> tuple[np.ndarray, Panel | None]:
-        q = self.q_values(obs)  # [E, A]
-        if self.name == "epsilon":
-            actions = epsilon_greedy(q, self.epsilon, self.rng)  # [E]
+        if self.name == "epsilon":  # as the agent's act_eval: Q only for the envs that act greedily
+            q = None
+            actions = epsilon_greedy(self.q_values, obs, self.agent.actor.n_actions, self.epsilon, self.rng)  # [E]
         elif self.name == "greedy":
+            q = self.q_values(obs)  # [E, A]
             actions = q.argmax(dim=1).cpu().numpy().astype(np.int64)  # [E]
         else:
+            q = self.q_values(obs)  # [E, A]
             actions = boltzmann_sample(q, self.temperature, self.generator)  # [E]
         if not panel:
             return actions, None
+        if q is None:  # the panel's own forward, after the action's draws
+            q = self.q_values(obs[:1])  # [1, A]
         q0 = q[0].float().cpu().numpy()  # [A]
         chosen = int(actions[0])
         explored = self.name == "epsilon" and chosen != int(q0.argmax())
