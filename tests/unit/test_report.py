@@ -291,13 +291,13 @@ def test_a_run_report_goes_into_the_run_dir(tmp_path, monkeypatch, capsys):
 
 @pytest.fixture
 def figures(monkeypatch):
-    """{file name: matplotlib Figure} of every figure the report saves."""
+    """{file name: matplotlib Figure} of every figure the report saves (the first one of a name)."""
     from matplotlib.figure import Figure
 
     saved, savefig = {}, Figure.savefig
 
     def record(fig, path, *args, **kwargs):
-        saved[Path(path).name] = fig
+        saved.setdefault(Path(path).name, fig)  # the report's own curves.png comes before the run's panels
         return savefig(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(Figure, "savefig", record)
