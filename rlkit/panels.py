@@ -10,8 +10,8 @@ a fixed size. The records are the numbers drawn, so a test can hold them against
 * ``GaussianPanel``: the Gaussian policy's mean and std per action dimension (PPO), in the env's
   units, with the action sent
 
-Drawing is Pillow on a numpy canvas with matplotlib's DejaVu Sans (a few ms per frame), so a few
-hundred frames take seconds. The chosen action's row is highlighted and its marker orange.
+Drawing is Pillow on a numpy canvas with matplotlib's DejaVu Sans, cheap enough for every frame
+of an episode. The chosen action's row is highlighted and its marker orange.
 """
 
 from __future__ import annotations

@@ -65,9 +65,7 @@ class EnsembleLinear(nn.Module):
 
 class TwinQ(nn.Module):
     """(obs [B, *obs_shape], actions [B, A]) -> (Q1 [B], Q2 [B]): two independent ReLU MLPs, evaluated
-    together as one ensemble: half the kernel launches of two separate MLPs (forward and backward of
-    both at batch 128, 64x64: 1.2 ms vs 2.2 ms for two nn.Sequential, measured side by side on this
-    2-core CPU)."""
+    together as one ensemble: batched matmuls, half the kernel launches of two separate MLPs."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: list[int]) -> None:
         super().__init__()
