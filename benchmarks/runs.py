@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
 from rlkit.checkpoint import list_checkpoints  # noqa: E402
@@ -173,3 +174,111 @@ def recorded_runs(records: Path, common: list[str]) -> dict[str, dict]:
 
 def fmt(mean, std) -> str:
     return "-" if mean is None else f"{mean:.0f} +- {std:.0f}"
+
+
+@dataclass(frozen=True)
+class MujocoBenchmark:
+    """One algorithm's learning benchmark over env:seed runs (make bench-ppo, make bench-sac)."""
+
+    algo: str  # the algo option: "ppo", "sac"
+    default_name: str  # results file name under benchmarks/results
+    default_runs: list[str]  # env:seed pairs
+    run_overrides: Callable[[int], list[str]]  # the budget's schedule and logging overrides
+    eval_label: str  # how evaluation acts, for the table's header
+    references: dict[str, str]  # env -> published results, a column of the table (empty: none)
+
+
+def run_mujoco_benchmark(bench: MujocoBenchmark, description: str) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--total-env-steps", type=int, default=1_000_000, help="the budget of every run")
+    parser.add_argument("--runs", nargs="+", default=bench.default_runs, help="env:seed pairs (env = a conf/env option)")
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--name", default=bench.default_name)
+    parser.add_argument("--continue", dest="continue_dir", type=Path, default=None,
+                        help="a benchmark dir of an earlier, interrupted invocation: resume its runs")
+    parser.add_argument("--rerun", action="store_true", help="run every run again, ignoring recorded ones")
+    parser.add_argument("overrides", nargs="*", default=[], help="extra overrides for every run")
+    args = parser.parse_args()
+    for run in args.runs:
+        env, _, seed = run.partition(":")
+        if not env or not seed.isdigit():
+            parser.error(f"--runs takes env:seed pairs such as hopper:0, got '{run}'"
+                         " (overrides go before --runs: network.trunk=shared --runs hopper:0)")
+    steps = args.total_env_steps
+    common = [f"algo={bench.algo}", *bench.run_overrides(steps), *args.overrides]
+    out_root = args.continue_dir or REPO / "outputs" / "bench" / args.name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    records = RESULTS / f"{args.name}_runs"
+    run_keys = [(env, int(seed)) for env, seed in (run.split(":") for run in args.runs)]
+    for env, seed in run_keys:  # a bad env or override is refused here, before any run starts
+        intended_config([f"env={env}", f"seed={seed}", *common])
+    finished: dict[str, dict] = {} if args.rerun else recorded_runs(records, common)
+    if finished:
+        print(f"kept {len(finished)} recorded runs from {records}: {', '.join(sorted(finished))}", flush=True)
+
+    def done(job: Job, run_dir: Path, exit_code: int) -> None:
+        env, seed = job.key.rsplit("_seed", 1)
+        evals, train = curves(run_dir)
+        rows = read_metrics(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+        finished[job.key] = {"env": env, "seed": int(seed), "exit_code": exit_code,
+                             "wall_s": round(wall_time_s(rows)) if rows else 0,
+                             "run_dir": str(run_dir.relative_to(REPO) if run_dir.is_relative_to(REPO) else run_dir),
+                             "eval_curve": evals, "train_curve": train,
+                             "final_eval_return": evals[-1]["return_mean"] if evals else None,
+                             "final_train_return": train[-1]["return_mean"] if train else None,
+                             "overrides": common, "parallel": args.parallel,
+                             "config": run_config(run_dir) if (run_dir / "config.yaml").exists() else None}
+        if exit_code == 0:
+            records.mkdir(parents=True, exist_ok=True)
+            (records / f"{job.key}.json").write_text(json.dumps(finished[job.key], indent=1) + "\n")
+        print(f"{job.key} done: exit {exit_code}, final eval {finished[job.key]['final_eval_return']},"
+              f" train {finished[job.key]['final_train_return']}, {finished[job.key]['wall_s']} s", flush=True)
+
+    save_interval = [o for o in common if o.startswith("schedule.save_interval")]
+    jobs = [Job(f"{env}_seed{seed}", [f"env={env}", f"seed={seed}", *common], save_interval)
+            for env, seed in run_keys if f"{env}_seed{seed}" not in finished]
+    run_jobs(jobs, out_root, steps, args.parallel, done, poll_s=2 if steps < 100_000 else 15)
+    if not args.rerun:  # with runs recorded meanwhile by another invocation (other --runs, same config)
+        try:
+            finished = {**recorded_runs(records, common), **finished}
+        except SystemExit as err:  # the conf or the code changed on disk while the runs ran
+            print(f"warning: {err}\nthe summary has this invocation's runs only", flush=True)
+    print("\n".join(write_results(bench, args.name, steps, common, finished)))
+
+
+def write_results(bench: MujocoBenchmark, name: str, steps: int, common: list[str], finished: dict[str, dict]
+                  ) -> list[str]:
+    import csv
+
+    summary = table(finished)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"{name}_curves.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["env", "seed", "kind", "env_step", "wall_time_s", "return_mean", "return_std"])
+        for run in finished.values():
+            for kind in ("eval", "train"):
+                for point in run[f"{kind}_curve"]:
+                    writer.writerow([run["env"], run["seed"], kind, point["env_step"], point["wall_time_s"],
+                                     point["return_mean"], point["return_std"]])
+    (RESULTS / f"{name}.json").write_text(json.dumps(
+        {"overrides": common, "total_env_steps": steps, "table": summary, "runs": finished}, indent=1) + "\n")
+    algo = bench.algo.upper()
+    reference_header = (" | reference at 1M |", "---|") if bench.references else (" |", "")
+    lines = [f"# {name}: {algo}, {steps:,} env steps per run ({' '.join(common)})", "",
+             f"| env | seeds | final eval return (10 episodes, {bench.eval_label}) | final training return"
+             f" (last 100 episodes) | wall s per run{reference_header[0]}", f"|---|---|---|---|---|{reference_header[1]}"]
+    for env, row in summary.items():
+        failed = f" ({row['failed_runs']} failed)" if row["failed_runs"] else ""
+        reference = f" | {bench.references.get(env, '-')} |" if bench.references else " |"
+        lines.append(f"| {env} | {len(row['seeds'])}{failed} | {fmt(row['eval_mean'], row['eval_std'])}"
+                     f" | {fmt(row['train_mean'], row['train_std'])} | {row['wall_s_mean']:.0f}{reference}")
+    lines += ["", "mean +- std across seeds (population std; one seed: std 0)."]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    panels: dict[str, dict] = {}
+    for run in finished.values():
+        panels.setdefault(run["env"], {})[f"seed {run['seed']}"] = [(p["env_step"], p["return_mean"])
+                                                                    for p in run["eval_curve"]]
+    plot_panels({f"{env}: evaluation return": runs for env, runs in panels.items()},
+                RESULTS / f"{name}.png", f"{name}: {algo}, {steps:,} env steps per run")
+    return lines
