@@ -2,22 +2,21 @@
 message naming the key and the value, a non-zero exit, no Python traceback, and no partial files
 (a new run's dir is never created; a resumed run's dir is left byte-for-byte as it was).
 
-The cases run two at a time in one module fixture (each is a fresh interpreter, ~3 s)."""
+The cases run two at a time in one module fixture, each in a process of its own forked from one
+interpreter that imported rlkit once (tests/cli_fork.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from rlkit import checkpoint
-from tests.conftest import REPO, run_in_process
+from tests.cli_fork import run_commands
+from tests.conftest import run_in_process
 
 SMOKE = ["env=cartpole", "schedule=smoke"]
 
@@ -111,19 +110,15 @@ def outcomes(tmp_path_factory):
     digests = {name: _tree_digest(path) for name, path in runs.items() if path.is_dir()}
 
     env = dict(os.environ, WANDB_MODE="disabled", HYDRA_FULL_ERROR="0")
-
-    def run_case(case):
-        case_id, overrides, _ = case
-        job_dir = root / "jobs" / case_id
+    commands, job_dirs = [], []
+    for case_id, overrides, _ in CASES:
+        job_dirs.append(root / "jobs" / case_id)
         args = [o.format(**{k: str(v) for k, v in runs.items()}) for o in overrides]
         if not any(a.startswith("hydra.run.dir=") for a in args):
-            args.append(f"hydra.run.dir={job_dir}")
-        proc = subprocess.run([sys.executable, "-m", "rlkit", *args, "logger.progress_bar=false"], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=300)
-        return case_id, proc, job_dir
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = {case_id: (proc, job_dir) for case_id, proc, job_dir in pool.map(run_case, CASES)}
+            args.append(f"hydra.run.dir={job_dirs[-1]}")
+        commands.append([*args, "logger.progress_bar=false"])
+    outcomes = run_commands(commands, env)
+    results = {case[0]: (outcome, job_dir) for case, outcome, job_dir in zip(CASES, outcomes, job_dirs)}
     after = {name: _tree_digest(path) for name, path in runs.items() if path.is_dir()}
     return results, digests, after
 

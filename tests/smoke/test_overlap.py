@@ -12,8 +12,9 @@ NOISY = {"wall_time_s", "sps", "system/cpu_percent", "system/rss_gb"}
 WARMUP, UPDATES_PER_ENV_STEP = 64, 0.25  # schedule=smoke's
 CASES = {
     "cartpole": ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=1500"],
-    "boxing_pixels": ["env=boxing", "schedule=smoke", "env.max_episode_frames=2000", "hardware.num_envs=4",
-                      "hardware.eval_num_envs=2"],
+    # ale_vector's C++ threads step while the learner runs; one short evaluation game at the end
+    "boxing_pixels": ["env=boxing", "schedule=smoke", "env.max_episode_frames=1000", "hardware.num_envs=4",
+                      "schedule.eval_interval_env_steps=400", "schedule.eval_episodes=1", "hardware.eval_num_envs=1"],
 }
 
 
