@@ -27,6 +27,13 @@ class NatureCNNConfig:
         require(self.fc_hidden >= 1, "fc_hidden", self.fc_hidden, ">= 1")
 
 
+class ChannelsLast(nn.Module):
+    """[B, C, H, W] in channels-last memory format (the same values; a copy only when needed)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last)
+
+
 @NETWORKS.register("nature_cnn", schema=NatureCNNConfig)
 def build_nature_cnn(config: NatureCNNConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype) -> Torso:
     """Convs 8x8/4, 4x4/2, 3x3/1 then one ReLU fc layer. obs_shape = (stack, H, W)."""
@@ -35,11 +42,15 @@ def build_nature_cnn(config: NatureCNNConfig, obs_shape: tuple[int, ...], obs_dt
                          " - use network=mlp for vector observations")
     c1, c2, c3 = config.conv_channels
     encoder = nn.Sequential(
+        ChannelsLast(),
         nn.Conv2d(obs_shape[0], c1, kernel_size=8, stride=4), nn.ReLU(),
         nn.Conv2d(c1, c2, kernel_size=4, stride=2), nn.ReLU(),
         nn.Conv2d(c2, c3, kernel_size=3, stride=1), nn.ReLU(),
         nn.Flatten(),
     )
+    # channels-last convs are faster on the CPU (oneDNN) and on tensor cores: benchmarks/update_variants.py.
+    # Flatten reads the logical (C, H, W) order, so the features are the same as in contiguous format.
+    encoder = encoder.to(memory_format=torch.channels_last)
     with torch.no_grad():  # flattened size from the input shape (3136 for 4x84x84)
         encoder_dim = encoder(torch.zeros(1, *obs_shape)).shape[1]
     body = nn.Sequential(nn.Linear(encoder_dim, config.fc_hidden), nn.ReLU())
