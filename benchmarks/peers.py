@@ -1,0 +1,267 @@
+"""make bench-peers: rlkit beside Stable-Baselines3 at the same settings, on this machine.
+
+Each case runs SB3 (in benchmarks/.venv-sb3, its own venv: never an rlkit dependency) and rlkit at
+identical hyperparameters, networks and env settings, then rlkit with its own defaults as a second
+row; the sides alternate within each repetition and the median of the repetitions is kept. A rate
+is env steps per second over the window after the warm-up (the clock read every ``interval`` env
+steps on both sides; startup, the warm-up and the final evaluation are outside the window).
+
+In the same run, for DQN on Boxing pixels at the matched settings:
+- the ceiling, 1 / (bare update time x updates per env step + bare env step and greedy inference
+  time per env step), each timed apart with rlkit's own learner, actor and envs;
+- collection alone (random actions and replay writes through rlkit's runner, no learning) against
+  the bare AtariVectorEnv step rate at the same number of envs.
+
+Writes benchmarks/results/peers.json and peers.md. Run on idle cores: a rate taken while other work
+shares the cores says nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from rlkit.logging import read_metrics  # noqa: E402
+from throughput import env_throughput  # noqa: E402  (the bare env rate, as `make bench` measures it)
+
+RESULTS = REPO / "benchmarks" / "results"
+SB3_PYTHON = REPO / "benchmarks" / ".venv-sb3" / "bin" / "python"
+
+# The matched DQN settings: SB3's DQN defaults for Atari where rlkit can express them (1 env, batch 32,
+# one update per 4 env steps, lr 1e-4, grad-norm clip 10, hard target copies every 10k env steps,
+# vanilla targets), epsilon 1 -> 0.01 over the warm-up so the window acts (almost) greedily on both sides.
+DQN_MATCHED = ["algo=dqn", "hardware.num_envs=1", "algo.double_q=false", "algo.target_update=hard",
+               "schedule.target_update_period_env_steps=10000", "schedule.updates_per_env_step=0.25",
+               "schedule.replay_capacity_transitions=100000", "schedule.lr=1e-4", "schedule.lr_final=null",
+               "schedule.epsilon_final=0.01"]
+
+# name -> (SB3 case, SB3 args, rlkit matched overrides, rlkit default overrides, total env steps, warm-up, interval)
+CASES = {
+    "dqn_boxing_pixels": {
+        "sb3": ["dqn_pixels", "--batch", "32", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
+        "matched": DQN_MATCHED + ["env=boxing", "schedule.batch_size=32", "env.reward_clip=1.0"],  # AtariWrapper clips
+        "defaults": ["algo=dqn", "env=boxing"],
+        "total": 5_000, "warmup": 2_000, "interval": 500,
+    },
+    "dqn_boxing_ram": {
+        "sb3": ["dqn_ram", "--batch", "64", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
+        "matched": DQN_MATCHED + ["env=boxing_ram", "schedule.batch_size=64"],
+        "defaults": ["algo=dqn", "env=boxing_ram"],
+        "total": 20_000, "warmup": 4_000, "interval": 2_000,
+    },
+    "ppo_hopper": {
+        "sb3": ["ppo_hopper"],
+        # CleanRL's / SB3's layout: 1 env x 2048 steps, 10 epochs of 32 minibatches of 64
+        "matched": ["algo=ppo", "env=hopper", "hardware.num_envs=1"],
+        "defaults": ["algo=ppo", "env=hopper"],
+        "total": 5 * 2048, "warmup": 2048, "interval": 2048,
+    },
+}
+
+
+def window_sps(readings: list[tuple[int, float]], after_env_step: int) -> tuple[float, int]:
+    """Env steps per second from the first reading past ``after_env_step`` to the last reading."""
+    window = [r for r in readings if r[0] > after_env_step]
+    (step0, t0), (step1, t1) = window[0], window[-1]
+    return (step1 - step0) / (t1 - t0), step1 - step0
+
+
+def rlkit_run(overrides: list[str], total: int, warmup: int, interval: int, extra: list[str] = ()) -> dict:
+    """``python -m rlkit`` as a user runs it; the rate from its training rows (env step, wall time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        schedule = [f"schedule.total_env_steps={total}", f"schedule.log_interval_env_steps={interval}",
+                    f"schedule.eval_interval_env_steps={100 * total}", f"schedule.save_interval_env_steps={100 * total}",
+                    "schedule.eval_episodes=1", "hardware.eval_num_envs=1",
+                    "logger.progress_bar=false", "logger.wandb_mode=disabled", f"hydra.run.dir={run_dir}"]
+        if not overrides[0].startswith("algo=ppo"):
+            schedule += [f"schedule.warmup_env_steps={warmup}", f"schedule.epsilon_decay_env_steps={warmup}"]
+        cmd = [sys.executable, "-m", "rlkit", *overrides, *extra, *schedule]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "sps" in r]
+    sps, window = window_sps([(r["env_step"], r["wall_time_s"]) for r in rows], warmup)
+    return {"sps": round(sps, 2), "window_env_steps": window}
+
+
+def sb3_run(args: list[str], total: int, warmup: int, interval: int) -> dict:
+    cmd = [str(SB3_PYTHON), str(REPO / "benchmarks" / "peers_sb3.py"), *args, "--total", str(total),
+           "--warmup", str(warmup), "--interval", str(interval)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def build_run(overrides: list[str]):
+    """rlkit's own envs and agent for a config, as ``python -m rlkit`` builds them."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from rlkit import build
+    from rlkit.config import register_schemas, to_run_config
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    initialize_config_dir(config_dir=str(REPO / "rlkit" / "conf"), version_base="1.3")
+    run = to_run_config(compose(config_name="config", overrides=overrides))
+    entry = build.algo_entry(run)
+    device = build.select_device(run)
+    envs, eval_envs = build.build_envs(run, entry)
+    eval_envs.close()
+    return run, envs, build.build_agent(run, entry, envs, device)
+
+
+def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
+    """The matched DQN's ceiling from its parts, each timed apart with rlkit's own pieces."""
+    run, envs, agent = build_run(overrides)
+    rng = np.random.default_rng(0)
+    obs = envs.reset(seed=0)
+    agent.replay.start(obs)
+    is_reset_step = np.zeros(envs.num_envs, dtype=bool)  # NEXT_STEP autoreset: the step after an episode's end
+    for _ in range(600):  # enough transitions to sample batches from
+        actions = rng.integers(envs.spec.n_actions, size=envs.num_envs).astype(np.int64)
+        step = envs.step(actions)
+        agent.replay.add(actions, step.reward, step.terminated, step.truncated, step.obs, is_reset_step)
+        is_reset_step = step.terminated | step.truncated
+    batches = [agent.replay.sample(run.schedule.batch_size, rng) for _ in range(8)]
+    agent.learner.update(batches[0], 10**7)  # first-call costs outside the timing
+    updates, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        agent.learner.update(batches[updates % len(batches)], 10**7)
+        updates += 1
+    update_s = (time.perf_counter() - start) / updates
+    obs, steps, start = step.obs, 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:  # the window's acting: epsilon 0.01 (the schedule's end)
+        obs = envs.step(agent.actor.act(obs, 10**7)).obs
+        steps += envs.num_envs
+    step_s = (time.perf_counter() - start) / steps
+    envs.close()
+    per_env_step = run.schedule.updates_per_env_step
+    return {"update_s": round(update_s, 5), "env_step_and_inference_s": round(step_s, 6),
+            "updates_per_env_step": per_env_step, "ceiling_sps": round(1.0 / (update_s * per_env_step + step_s), 2)}
+
+
+def collection_sps(num_envs: int, total: int, interval: int) -> float:
+    """rlkit's runner and agent with random actions and replay writes only: the warm-up's rows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "rlkit", "algo=dqn", "env=boxing", f"hardware.num_envs={num_envs}",
+               f"schedule.total_env_steps={total}", f"schedule.warmup_env_steps={total - interval // 2}",
+               f"schedule.log_interval_env_steps={interval}", f"schedule.eval_interval_env_steps={100 * total}",
+               f"schedule.save_interval_env_steps={100 * total}", "schedule.eval_episodes=1",
+               "hardware.eval_num_envs=1", "logger.progress_bar=false", "logger.wandb_mode=disabled",
+               f"hydra.run.dir={run_dir}"]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+        rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "sps" in r and r.get("updates", 0) == 0]
+    return window_sps([(r["env_step"], r["wall_time_s"]) for r in rows], 0)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--seconds", type=float, default=8.0, help="per part of the ceiling and the bare env rate")
+    parser.add_argument("--name", default="peers", help="results file name under benchmarks/results")
+    parser.add_argument("--keep-runs", action="store_true",
+                        help="take the rates recorded in <name>_runs.json (by an earlier invocation) instead of "
+                             "measuring them again; the ceiling and collection are measured anew")
+    parser.add_argument("--print-pins", action="store_true",
+                        help="print the env packages' versions of this venv (the SB3 venv installs the same)")
+    args = parser.parse_args()
+    if args.print_pins:
+        from importlib.metadata import version
+        print(" ".join(f"{name}=={version(name)}" for name in ("gymnasium", "ale-py", "mujoco", "numpy")))
+        return
+    if not SB3_PYTHON.exists():
+        sys.exit(f"{SB3_PYTHON} is missing: run `make bench-peers` (it creates the SB3 venv first)")
+    runs_file = RESULTS / f"{args.name}_runs.json"  # every rate as it is measured: a crash keeps them
+    # cases measured by an earlier invocation stay in the results unless measured again now
+    recorded = json.loads(runs_file.read_text()) if runs_file.exists() else {}
+    samples: dict[str, dict[str, list[dict]]] = {name: {"sb3": [], "matched": [], "defaults": []} for name in args.cases}
+    if args.keep_runs:
+        samples = {name: recorded[name] for name in args.cases}
+    for repeat in range(0 if args.keep_runs else args.repeats):
+        for name in args.cases:
+            case = CASES[name]
+            window = (case["total"], case["warmup"], case["interval"])
+            order = ("sb3", "matched", "defaults") if repeat % 2 == 0 else ("defaults", "matched", "sb3")
+            for side in order:
+                result = sb3_run(case["sb3"], *window) if side == "sb3" else rlkit_run(case[side], *window)
+                samples[name][side].append({**result, "date": time.strftime("%Y-%m-%d %H:%M")})
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                runs_file.write_text(json.dumps({**recorded, **samples}, indent=1) + "\n")
+                print(f"repeat {repeat} {name} {side}: {result['sps']:.1f} env steps/s", flush=True)
+    samples = {name: ({**recorded, **samples})[name] for name in CASES if name in {**recorded, **samples}}
+    rows = {}
+    for name in samples:
+        medians = {side: statistics.median(r["sps"] for r in runs) for side, runs in samples[name].items()}
+        rows[name] = {"median_sps": medians, "ratio_matched": round(medians["matched"] / medians["sb3"], 3),
+                      "ratio_defaults": round(medians["defaults"] / medians["sb3"], 3), "runs": samples[name]}
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+                           "date": time.strftime("%Y-%m-%d %H:%M")},
+               "repeats": args.repeats, "cases": rows, "settings": {k: CASES[k] for k in samples}}
+    if "dqn_boxing_pixels" in args.cases:
+        case = CASES["dqn_boxing_pixels"]
+        ceiling = dqn_ceiling(case["matched"] + ["schedule.warmup_env_steps=500", "schedule.total_env_steps=5000"],
+                              args.seconds)
+        ceiling["rlkit_sps"] = rows["dqn_boxing_pixels"]["median_sps"]["matched"]
+        ceiling["fraction"] = round(ceiling["rlkit_sps"] / ceiling["ceiling_sps"], 3)
+        results["ceiling_dqn_boxing_pixels"] = ceiling
+        num_envs, bare, collect = 8, [], []
+        for _ in range(args.repeats):  # alternating: the machine's speed drifts from minute to minute
+            bare.append(env_throughput("ale_vector", "pixels", num_envs, args.seconds))
+            collect.append(collection_sps(num_envs, 24_000, 4_000))
+        results["collection"] = {"num_envs": num_envs, "bare_ale_vector_sps": round(statistics.median(bare), 1),
+                                 "rlkit_collection_sps": round(statistics.median(collect), 1),
+                                 "fraction": round(statistics.median(collect) / statistics.median(bare), 3),
+                                 "bare_runs": [round(x, 1) for x in bare], "collection_runs": [round(x, 1) for x in collect]}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+    lines = ["# rlkit beside Stable-Baselines3 (make bench-peers)", "",
+             f"Machine: {results['machine']}; median of {results['repeats']} repetitions, sides alternating. "
+             "Env steps per second after the warm-up; settings in peers.json and benchmarks/peers.py.", "",
+             "| case | SB3 | rlkit, same settings | ratio | rlkit defaults | ratio |", "|---|---|---|---|---|---|"]
+    for name, row in results["cases"].items():
+        m = row["median_sps"]
+        lines.append(f"| {name} | {m['sb3']:.1f} | {m['matched']:.1f} | {row['ratio_matched']:.2f} | "
+                     f"{m['defaults']:.1f} | {row['ratio_defaults']:.2f} |")
+    if "ceiling_dqn_boxing_pixels" in results:
+        c = results["ceiling_dqn_boxing_pixels"]
+        lines += ["", "DQN on Boxing pixels, same settings, against its own ceiling:",
+                  f"- bare update {c['update_s'] * 1000:.1f} ms x {c['updates_per_env_step']} updates per env step, "
+                  f"bare env step and greedy inference {c['env_step_and_inference_s'] * 1000:.2f} ms per env step: "
+                  f"ceiling {c['ceiling_sps']:.1f} env steps/s;",
+                  f"- rlkit {c['rlkit_sps']:.1f}: {c['fraction']:.2f} of the ceiling."]
+        k = results["collection"]
+        lines += [f"- Collection alone ({k['num_envs']} envs, random actions, replay writes, no learning): "
+                  f"{k['rlkit_collection_sps']:.0f} env steps/s against the bare AtariVectorEnv's "
+                  f"{k['bare_ale_vector_sps']:.0f}: {k['fraction']:.2f}."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
