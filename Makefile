@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test test-fast bench bench-memory bench-atari bench-ppo bench-sac study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test test-fast bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-scaling bench-update-variants study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,27 @@ bench: $(STAMP)
 # The report's Boxing config in memory (600k transitions, 16 envs, batch 1024) and sample time vs buffer size.
 bench-memory: $(STAMP)
 	$(PY) benchmarks/replay_memory.py $(ARGS)
+
+# rlkit beside Stable-Baselines3 at the same settings (benchmarks/results/peers.md). SB3 lives in its own
+# venv (never an rlkit dependency), with the same torch and env packages as rlkit's.
+SB3_VENV := benchmarks/.venv-sb3
+$(SB3_VENV)/.installed: $(STAMP)
+	$(PYTHON) -m venv $(SB3_VENV)
+	$(SB3_VENV)/bin/pip install --quiet --upgrade pip
+	$(SB3_VENV)/bin/pip install --quiet "torch==2.13.0"
+	$(SB3_VENV)/bin/pip install --quiet "stable-baselines3==2.9.2" opencv-python-headless imageio packaging $$($(PY) benchmarks/peers.py --print-pins)
+	touch $@
+
+bench-peers: $(STAMP) $(SB3_VENV)/.installed
+	$(PY) benchmarks/peers.py $(ARGS)
+
+# DQN on Boxing pixels: env steps/s against num_envs (1, 4, 8, 16) and batch size (32, 256).
+bench-scaling: $(STAMP)
+	$(PY) benchmarks/scaling.py $(ARGS)
+
+# A Nature-CNN update with each candidate speed-up (batched Double-DQN forward, channels_last, torch.compile).
+bench-update-variants: $(STAMP)
+	$(PY) benchmarks/update_variants.py $(ARGS)
 
 # DQN on Boxing RAM, 2M env steps, 3 seeds at once (2.3 h on 2 cores, with other work beside it); ARGS="--continue <dir>" resumes.
 bench-atari: $(STAMP)
