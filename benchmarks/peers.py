@@ -50,7 +50,8 @@ DQN_MATCHED = ["algo=dqn", "hardware.num_envs=1", "algo.double_q=false", "algo.t
                "schedule.replay_capacity_transitions=100000", "schedule.lr=1e-4", "schedule.lr_final=null",
                "schedule.epsilon_final=0.01"]
 
-# name -> (SB3 case, SB3 args, rlkit matched overrides, rlkit default overrides, total env steps, warm-up, interval)
+# name -> the SB3 arguments, rlkit's overrides at the same settings and at its defaults, and the window
+# (total env steps, warm-up, clock interval) both sides share
 CASES = {
     "dqn_boxing_pixels": {
         "sb3": ["dqn_pixels", "--batch", "32", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
