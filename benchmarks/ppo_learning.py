@@ -12,8 +12,7 @@ benchmarks/results/:
   <name>.md           final evaluation return mean +- std across seeds, training return, wall time
   <name>.png          evaluation curves, one panel per env, one line per seed
 
-Runs take long (1M env steps: 6-12 min for Hopper or HalfCheetah, 14-19 min for Humanoid, with 2-4 runs
-on this 2-core CPU): start it in the background
+Runs take long (README, "Learning benchmarks", for the measured wall times): start it in the background
 (`make bench-ppo &`); try it on a tiny budget first (`--total-env-steps 4096 --name ppo_tiny`).
 A killed benchmark continues from its runs' checkpoints: `make bench-ppo ARGS="--continue <benchmark dir>"`.
 Each finished run is also recorded in benchmarks/results/<name>_runs/<env>_seed<k>.json with its resolved config

@@ -11,11 +11,10 @@ mean) spread over the budget. Writes under benchmarks/results/:
   <name>.md           final evaluation return mean +- std across seeds, training return, wall time
   <name>.png          evaluation curves, one panel per env, one line per seed
 
-Runs take long: one SAC update at batch 256 with 256x256 networks took 22-35 ms on this shared
-2-core CPU (one torch thread), so 1M env steps (1M updates) is 6-10 hours per run, more with two
-runs sharing the cores; start it in the background (`make bench-sac &`) and try it on a tiny
-budget first (`make bench-sac ARGS="--total-env-steps 5500 --name sac_tiny"`: 500 updates per run
-after the warm-up; the six runs took 7.5 min, Hopper 56-67 s and HalfCheetah 103-179 s each).
+Runs take long: one critic update per env step, so 1M env steps are 1M batch-256 updates per run
+(README, "SAC", for the measured times); start it in the background (`make bench-sac &`) and try
+it on a tiny budget first (`make bench-sac ARGS="--total-env-steps 5500 --name sac_tiny"`: 500
+updates per run after the warm-up).
 A killed benchmark continues from its runs' checkpoints:
 `make bench-sac ARGS="--continue <benchmark dir>"`. Each finished run is
 also recorded in benchmarks/results/<name>_runs/<env>_seed<k>.json with its resolved config: a later
