@@ -191,7 +191,9 @@ class Runner:
 
     def load_state_dict(self, state: dict[str, Any], replay: dict[str, np.ndarray] | None) -> None:
         saved = state["counters"]  # intervals may have changed: they apply from here
-        self.counters = RunnerCounters(**{**saved, **next_periodic_env_steps(saved["env_step"], self.schedule)})
+        # the sps window starts with this process: steps taken before the stop are not in its time
+        self.counters = RunnerCounters(**{**saved, **next_periodic_env_steps(saved["env_step"], self.schedule),
+                                          "env_steps_since_log": 0})
         self.envs.env_step = self.counters.env_step
         self.agent.load_state_dict(state["agent"])
         self.tracker.load_state_dict(state["episodes"])

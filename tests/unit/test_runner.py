@@ -154,6 +154,17 @@ def test_resume_restores_the_agent_and_continues_the_clock(tmp_path):
     assert [r["env_step"] for r in rows if "eval/return_mean" in r] == [52, 100, 152, 200]
 
 
+def test_the_first_sps_after_a_resume_counts_only_the_resumed_process_steps(tmp_path):
+    _runner(tmp_path, FakeAgent(), FakeEnvs(4), log_interval_env_steps=30).run()  # logs at 32, 60, 92, saves at 40
+    state = checkpoint.load_checkpoint(dict(checkpoint.list_checkpoints(tmp_path))[40])
+    assert state["counters"]["env_steps_since_log"] == 8  # 8 env steps after the row at 32, before the stop
+    runner = _runner(tmp_path, FakeAgent(), FakeEnvs(4), resume_env_step=40, log_interval_env_steps=30)
+    runner.out.seconds_since_log = lambda: 1.0  # sps = env steps in the window
+    runner.run(state, None)
+    rows = {r["env_step"]: r for r in read_metrics(tmp_path / METRICS_FILE) if "sps" in r}
+    assert rows[60]["sps"] == 20.0 and rows[92]["sps"] == 32.0  # 40 -> 60, not 32 -> 60
+
+
 def test_a_non_finite_stop_writes_the_diagnostic_at_the_clock(tmp_path):
     with pytest.raises(NonFiniteError) as info:
         _runner(tmp_path, FakeAgent(nan_at_train_step=15), FakeEnvs(4)).run()  # 15 vector steps, 2 of them resets
