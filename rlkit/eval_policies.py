@@ -3,8 +3,8 @@
 ``EVAL_POLICIES`` maps an algorithm's registry name to a builder
 ``(agent, run config, env spec, choice, seed) -> EvalPolicy``; the entry's trait ``policies`` lists the
 policy names it offers (the first is the run's own evaluation policy's kind). An algorithm adds
-its own with one decorator in its module (a SAC would offer ``mean`` and ``sample`` with a
-``GaussianPanel``, as PPO does here):
+its own with one decorator (SAC's, below, offers ``mean`` and ``sample`` with a squashed
+``GaussianPanel``):
 
     @EVAL_POLICIES.register("sac", policies=("mean", "sample"))
     def sac_policy(agent, run, spec, choice, seed): ...
@@ -29,6 +29,8 @@ from rlkit.algos.iqn import resolve_tau_counts
 from rlkit.algos.iqn.learner import mean_q
 from rlkit.algos.iqn.losses import distort_taus
 from rlkit.algos.ppo.agent import PPOAgent
+from rlkit.algos.sac.agent import SACAgent
+from rlkit.algos.sac.losses import squashed_gaussian_sample
 from rlkit.algos.value_based.actor import boltzmann_sample, epsilon_greedy
 from rlkit.algos.value_based.agent import ValueAgent
 from rlkit.algos.value_based.losses import boltzmann_policy
@@ -254,15 +256,69 @@ class GaussianPolicy:
                                       actor.action_half_range)
 
 
+def _refuse_value_based_options(choice: PolicyChoice, algo_name: str) -> None:
+    for key in ("epsilon", "temperature", "risk_measure", "risk_eta"):
+        _refuse(choice, (key,), f"unset for algo={algo_name} (policy=mean or policy=sample)")
+
+
+def _gaussian_eval_generator(actor_generator: torch.Generator, device: torch.device, seed: int | None
+                             ) -> torch.Generator:
+    """The actor's own evaluation stream (seed None), or a fresh one derived from ``seed``."""
+    if seed is None:
+        return actor_generator
+    return torch.Generator(device=device).manual_seed(seeding.derive_seed(seed, "actor_eval"))
+
+
 @EVAL_POLICIES.register("ppo", policies=("mean", "sample"))
 def ppo_policy(agent: PPOAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
                ) -> GaussianPolicy:
-    for key in ("epsilon", "temperature", "risk_measure", "risk_eta"):
-        _refuse(choice, (key,), f"unset for algo={run.algo.name} (policy=mean or policy=sample)")
+    _refuse_value_based_options(choice, run.algo.name)
     own = "mean" if run.algo.eval_deterministic else "sample"
     name = choice.name or own
     actor = agent.actor
-    generator = actor.generator if seed is None else torch.Generator(device=actor.device).manual_seed(
-        seeding.derive_seed(seed, "actor_eval"))
-    return GaussianPolicy(agent, name, generator, {"policy": name}, name == own,
+    return GaussianPolicy(agent, name, _gaussian_eval_generator(actor.generator, actor.device, seed),
+                          {"policy": name}, name == own,
                           np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32))
+
+
+@dataclass
+class SquashedGaussianEvalPolicy:
+    """SAC's policy: tanh of the Gaussian's mean, or a sample tanh(mean + std * noise), mapped onto
+    the env's bounds; the same operations on the same streams as ``SACActor.act_eval``."""
+
+    agent: SACAgent
+    name: str  # mean or sample
+    generator: torch.Generator
+    settings: dict[str, Any]
+    is_runs_own: bool
+    low: np.ndarray  # [A] the env's bounds
+    high: np.ndarray  # [A]
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, panel: bool = False) -> tuple[np.ndarray, Panel | None]:
+        actor = self.agent.actor
+        mean, log_std = actor.policy(torch.as_tensor(obs, dtype=torch.float32).to(actor.device))  # [E, A], [E, A]
+        if self.name == "sample":
+            noise = torch.randn(mean.shape, generator=self.generator, device=actor.device)  # [E, A]
+            squashed, _ = squashed_gaussian_sample(mean, log_std, noise)  # [E, A] in (-1, 1)
+        else:
+            squashed = torch.tanh(mean)  # [E, A]
+        actions = actor.env_actions(squashed.cpu().numpy())  # [E, A] float32 on [low, high]
+        if not panel:
+            return actions, None
+        title = "Squashed Gaussian policy (SAC): " + ("tanh(mean) action" if self.name == "mean" else "sampled action")
+        return actions, GaussianPanel(title, mean[0].float().cpu().numpy(), log_std[0].exp().float().cpu().numpy(),
+                                      actions[0].copy(), self.low, self.high, actor.action_center,
+                                      actor.action_half_range, squashed=True)
+
+
+@EVAL_POLICIES.register("sac", policies=("mean", "sample"))
+def sac_policy(agent: SACAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
+               ) -> SquashedGaussianEvalPolicy:
+    _refuse_value_based_options(choice, run.algo.name)
+    own = "mean" if run.algo.eval_deterministic else "sample"
+    name = choice.name or own
+    actor = agent.actor
+    generator = _gaussian_eval_generator(actor.eval_generator, actor.device, seed)
+    return SquashedGaussianEvalPolicy(agent, name, generator, {"policy": name}, name == own,
+                                      np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32))

@@ -7,8 +7,8 @@ one MP4 per episode under ``<run dir>/videos/``; ``panel=true`` draws what the a
 each frame.
 
 Unset settings are the run's own evaluation: its evaluation policy (DQN/IQN: epsilon-greedy with
-``algo.eval_epsilon``, IQN with its risk measure; PPO: the mean action unless
-``algo.eval_deterministic=false``), ``schedule.eval_episodes`` episodes on
+``algo.eval_epsilon``, IQN with its risk measure; PPO: the mean action, SAC: tanh of the mean,
+unless ``algo.eval_deterministic=false``), ``schedule.eval_episodes`` episodes on
 ``hardware.eval_num_envs`` envs, sticky actions as trained, the run's seed. Env resets are seeded
 as the runner seeds them (``derive_seed(seed, "eval_env_<k>")``, k = the checkpoint's last
 evaluation) and, with the run's seed, the policy draws from the agent's own evaluation streams as
@@ -61,7 +61,7 @@ class EvalSettings:
 
     episodes: Optional[int] = None  # null = the run's schedule.eval_episodes
     checkpoint: Optional[str] = None  # a file in <run dir>/checkpoints/ (step_....pt, best.pt); null = the newest
-    policy: Optional[str] = None  # greedy, epsilon, boltzmann (DQN, IQN); mean, sample (PPO); null = the run's own
+    policy: Optional[str] = None  # greedy, epsilon, boltzmann (DQN, IQN); mean, sample (PPO, SAC); null = the run's own
     epsilon: Optional[float] = None  # policy=epsilon; null = the run's algo.eval_epsilon (0.001 by default)
     temperature: Optional[float] = None  # policy=boltzmann; null = the run's schedule.temperature_final
     risk_measure: Optional[str] = None  # IQN: neutral, cvar, wang; null = the run's

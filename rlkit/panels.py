@@ -7,8 +7,8 @@ a fixed size. The records are the numbers drawn, so a test can hold them against
 * ``ActionValuesPanel``: Q(s, a) per action (DQN), or the Boltzmann probabilities softmax(Q / T)
 * ``QuantilesPanel``: the return distribution Z(s, a) of each action at a fixed tau grid (IQN),
   with the value the policy ranked the actions by (its sampled, risk-distorted taus)
-* ``GaussianPanel``: the Gaussian policy's mean and std per action dimension (PPO), in the env's
-  units, with the action sent
+* ``GaussianPanel``: the Gaussian policy's mean and std per action dimension (PPO; SAC's before
+  its tanh), in the env's units, with the action sent
 
 Drawing is Pillow on a numpy canvas with matplotlib's DejaVu Sans, cheap enough for every frame
 of an episode. The chosen action's row is highlighted and its marker orange.
@@ -59,22 +59,30 @@ class QuantilesPanel:
 
 @dataclass(frozen=True)
 class GaussianPanel:
-    """A Gaussian policy's action distribution for one observation (PPO; SAC's would fit too)."""
+    """A Gaussian policy's action distribution for one observation: PPO's Gaussian, or SAC's Gaussian
+    before its tanh (``squashed``). Drawn in the env's units: an interval of the policy's units maps
+    onto the env's through the (monotone) squash and the affine map, so the bars of mean +- std and
+    mean +- 2 std keep their 68 % and 95 % of the action's probability either way; the line is
+    f(mean), the squashed distribution's median (its mean is not f(mean))."""
 
     title: str
-    mean: np.ndarray  # [A] float32, the policy's mean in its own units (network output)
+    mean: np.ndarray  # [A] float32, the policy's mean in its own units (network output; SAC: before the tanh)
     std: np.ndarray  # [A] float32, exp(log_std) in the policy's units
     action: np.ndarray  # [A] float32, the action sent to the env (env units)
     low: np.ndarray  # [A] the env's action bounds
     high: np.ndarray  # [A]
     center: np.ndarray | None = None  # [A] policy units -> env units: center + x * half_range (None: identity)
     half_range: np.ndarray | None = None  # [A]
+    squashed: bool = False  # SAC: the policy's action is tanh(x) of the Gaussian's x
 
-    def in_env_units(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mean [A], std [A]) mapped onto the env's units (unclipped)."""
-        if self.center is None:
-            return self.mean, self.std
-        return self.center + self.mean * self.half_range, self.std * self.half_range
+    def to_env_units(self, x: np.ndarray) -> np.ndarray:
+        """Policy units [A] (before any squash) -> env units [A], unclipped."""
+        x = np.tanh(x) if self.squashed else x
+        return x if self.center is None else self.center + x * self.half_range
+
+    def interval_in_env_units(self, num_std: float) -> tuple[np.ndarray, np.ndarray]:
+        """(lower [A], upper [A]) of mean -+ num_std * std, in the env's units."""
+        return self.to_env_units(self.mean - num_std * self.std), self.to_env_units(self.mean + num_std * self.std)
 
 
 Panel = Union[ActionValuesPanel, QuantilesPanel, GaussianPanel]
@@ -277,7 +285,9 @@ class PanelDrawer:
         names = self.names(len(panel.mean))
         image, draw = self._start(panel.title, caption)
         tops, row = self._row_frame(draw, names, chosen=-1)
-        mean, std = panel.in_env_units()
+        one_lo, one_hi = panel.interval_in_env_units(1.0)  # [A], [A]
+        two_lo, two_hi = panel.interval_in_env_units(2.0)
+        median = panel.to_env_units(panel.mean)  # [A]
         for i, top in enumerate(tops):
             lo, hi = float(panel.low[i]), float(panel.high[i])
             mid = top + row / 2
@@ -287,11 +297,11 @@ class PanelDrawer:
             x0 = self._x(np.array([0.0]), lo, hi)[0] if lo < 0 < hi else None
             if x0 is not None:
                 draw.line([(x0, mid - band - 2), (x0, mid + band + 2)], fill=MUTED, width=1)
-            two = self._x(np.array([mean[i] - 2 * std[i], mean[i] + 2 * std[i]]), lo, hi)
-            one = self._x(np.array([mean[i] - std[i], mean[i] + std[i]]), lo, hi)
+            two = self._x(np.array([two_lo[i], two_hi[i]]), lo, hi)
+            one = self._x(np.array([one_lo[i], one_hi[i]]), lo, hi)
             draw.rectangle([two[0], mid - band / 2, max(two[1], two[0] + 1), mid + band / 2], fill=BAR_LIGHT)
             draw.rectangle([one[0], mid - band, max(one[1], one[0] + 1), mid + band], fill=BAR)
-            xm = self._x(np.array([mean[i]]), lo, hi)[0]
+            xm = self._x(np.array([median[i]]), lo, hi)[0]
             draw.line([(xm, mid - band - 3), (xm, mid + band + 3)], fill=TEXT, width=2)
             xa = self._x(np.array([panel.action[i]]), lo, hi)[0]
             tri = max(min(row // 4, 7), 3)
@@ -302,8 +312,12 @@ class PanelDrawer:
             if row >= 30:
                 self._text((x_lo, mid + band + 2), _fmt(lo), fill=MUTED, font=self.small_font, anchor="la")
                 self._text((x_hi, mid + band + 2), _fmt(hi), fill=MUTED, font=self.small_font, anchor="ra")
-        self._axis_note(draw, "row: the env's action range · bar: mean ± std (light: ± 2 std)"
-                              " · line: mean · ▼, number: action sent")
+        if panel.squashed:
+            self._axis_note(draw, "row: action range · bar: tanh(mean ± std), light: ± 2 std"
+                                  " · line: tanh(mean) · ▼ and number: action")
+        else:
+            self._axis_note(draw, "row: the env's action range · bar: mean ± std (light: ± 2 std)"
+                                  " · line: mean · ▼, number: action sent")
         return image
 
 

@@ -1,5 +1,5 @@
-"""`rlkit-eval`: evaluation of trained runs (DQN and IQN on CartPole, DQN on Boxing RAM, PPO on
-InvertedPendulum), exact replays of the runs' own evaluations, videos that decode to the expected
+"""`rlkit-eval`: evaluation of trained runs (DQN and IQN on CartPole, DQN on Boxing RAM, PPO and SAC
+on InvertedPendulum), exact replays of the runs' own evaluations, videos that decode to the expected
 frames, panels whose numbers are the network's outputs, and one-message refusals (exit 2).
 
 The runs are short (schedule=smoke / ppo_smoke) and made once per module."""
@@ -53,6 +53,14 @@ def ppo_run(tmp_path_factory):
     # sampled evaluation actions: the actor's generator (advanced by every evaluation) decides them
     return _train(tmp_path_factory, "ppo", ["env=inverted_pendulum", "algo=ppo", "schedule=ppo_smoke",
                                             "algo.eval_deterministic=false"])
+
+
+@pytest.fixture(scope="module")
+def sac_run(tmp_path_factory):
+    # sampled evaluation actions: only an evaluation that starts the actor's evaluation stream where the
+    # run's did can give the run's returns
+    return _train(tmp_path_factory, "sac", ["env=inverted_pendulum", "algo=sac", "schedule=sac_smoke",
+                                            "hardware.torch_threads=1", "algo.eval_deterministic=false"])
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +141,19 @@ def test_ppo_sampled_evaluation_replays_the_run(ppo_run):
     assert record["episode_returns"] == _logged_final_returns(result)
     mean = _evaluate(run_dir, "policy=mean", "episodes=2")
     assert mean["episode_returns"] == _evaluate(run_dir, "policy=mean", "episodes=2")["episode_returns"]
+
+
+def test_sac_sampled_evaluation_replays_the_run_and_the_mean_policy_is_deterministic(sac_run, monkeypatch):
+    run_dir, result = sac_run
+    record = _evaluate(run_dir)
+    assert record["settings"]["policy"] == "sample" and record["reproduces_run_evaluation"]["equal"] is True
+    assert record["episode_returns"] == _logged_final_returns(result)
+    with monkeypatch.context() as patch:  # the test can fail: from the stream as saved the samples differ
+        patch.setattr(ev, "with_leaves", lambda state, changes: state)
+        assert _evaluate(run_dir)["episode_returns"] != record["episode_returns"]
+    mean = _evaluate(run_dir, "policy=mean", "episodes=2", "seed=5")
+    assert mean["episode_returns"] == _evaluate(run_dir, "policy=mean", "episodes=2", "seed=5")["episode_returns"]
+    assert mean["settings"]["policy"] == "mean" and mean["reproduces_run_evaluation"] is None
 
 
 def test_boxing_ram_evaluation_replays_the_run_and_sticky_false_turns_sticky_actions_off(boxing_run):
@@ -237,6 +258,34 @@ def test_mujoco_video_and_its_panel_show_the_policys_mean_and_std(ppo_run):
     np.testing.assert_allclose(np.stack([p.mean for p in panels]), mean.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.stack([p.std for p in panels]), log_std.detach().exp().expand_as(mean).numpy(), rtol=1e-6)
     np.testing.assert_allclose(np.stack([p.action for p in panels]), np.clip(mean.numpy(), -1, 1) * 3.0, rtol=1e-5)
+
+
+def test_sac_panel_shows_the_gaussian_before_its_tanh_and_the_action_sent(sac_run):
+    run_dir, _ = sac_run
+    loaded = ev.load_checkpoint(run_dir, None)
+    envs = ev.video_envs(loaded.run, loaded.run.env.for_evaluation())
+    try:
+        agent = ev.build_agent(loaded, envs.spec, torch.device("cpu"), at_eval_start=False)
+        obs = np.concatenate([envs.reset(seed=3), envs.reset(seed=4)])  # [2, 4]
+    finally:
+        envs.close()
+    with torch.no_grad():
+        mean, log_std = agent.actor.policy(torch.from_numpy(obs))  # [2, 1], [2, 1]
+    for name in ("mean", "sample"):
+        policy = build_policy(agent, loaded.run, envs.spec, PolicyChoice(name), seed=9)
+        start = policy.generator.get_state()
+        actions, panel = policy.act(obs, panel=True)
+        assert isinstance(panel, GaussianPanel) and panel.squashed
+        np.testing.assert_array_equal(panel.mean, mean[0].numpy())
+        np.testing.assert_array_equal(panel.std, log_std[0].exp().numpy())
+        np.testing.assert_array_equal(panel.action, actions[0])
+        if name == "mean":  # InvertedPendulum's bounds are +-3: the action is 3 tanh(mean)
+            np.testing.assert_allclose(actions, 3.0 * np.tanh(mean.numpy()), rtol=1e-6)
+            np.testing.assert_allclose(panel.to_env_units(panel.mean), actions[0], rtol=1e-6)
+        else:  # the actor's own sampling on the same stream gives the same actions
+            with torch.no_grad():
+                own = agent.actor._sample(obs, torch.Generator().set_state(start))  # [2, 1] in (-1, 1)
+            np.testing.assert_array_equal(actions, agent.actor.env_actions(own))
 
 
 # ------------------------------------------------------------------------------ refusals

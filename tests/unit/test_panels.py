@@ -70,9 +70,10 @@ def test_quantile_and_gaussian_panels_mark_the_chosen_action():
     panel = GaussianPanel("g", np.array([0.5, -0.2], np.float32), np.array([0.1, 0.3], np.float32),
                           np.array([1.5, -0.6], np.float32), np.array([-3.0, -3.0]), np.array([3.0, 3.0]),
                           center=np.zeros(2, np.float32), half_range=np.full(2, 3.0, np.float32))
-    mean, std = panel.in_env_units()
-    np.testing.assert_allclose(mean, [1.5, -0.6], rtol=1e-6)
-    np.testing.assert_allclose(std, [0.3, 0.9], rtol=1e-6)
+    lower, upper = panel.interval_in_env_units(1.0)
+    np.testing.assert_allclose(panel.to_env_units(panel.mean), [1.5, -0.6], rtol=1e-6)
+    np.testing.assert_allclose(lower, [1.2, -1.5], rtol=1e-6)
+    np.testing.assert_allclose(upper, [1.8, 0.3], rtol=1e-6)
     image = PanelDrawer(300, 560, ["hip", "knee"]).draw(panel)
     assert image.shape == (300, 560, 3) and (np.all(image == np.array(CHOSEN, np.uint8), axis=2)).sum() > 20
 
@@ -197,3 +198,22 @@ def test_tensorboard_sink_refuses_without_the_package_naming_the_extra(tmp_path,
     with pytest.raises(ConfigValueError, match=r'pip install -e "\.\[tensorboard\]"'):
         TensorBoardSink(tmp_path)
     assert not (tmp_path / "tensorboard").exists()
+
+
+def test_a_squashed_gaussian_is_drawn_through_its_tanh():
+    # SAC: mean 2, std 1 before the tanh on bounds [0, 4]: the bars are 2 + 2 tanh(2 -+ k)
+    panel = GaussianPanel("sac", np.array([2.0], np.float32), np.array([1.0], np.float32), np.array([3.9], np.float32),
+                          np.array([0.0]), np.array([4.0]), center=np.full(1, 2.0, np.float32),
+                          half_range=np.full(1, 2.0, np.float32), squashed=True)
+    lower, upper = panel.interval_in_env_units(1.0)
+    np.testing.assert_allclose([lower[0], upper[0]], [2 + 2 * np.tanh(1.0), 2 + 2 * np.tanh(3.0)], rtol=1e-6)
+    lower2, upper2 = panel.interval_in_env_units(2.0)
+    np.testing.assert_allclose([lower2[0], upper2[0]], [2.0, 2 + 2 * np.tanh(4.0)], atol=1e-6)
+    assert upper2[0] < 4.0  # inside the bounds, where a linear map would put mean + 2 std at 8
+    drawer = PanelDrawer(200, 560, ["force"])
+    image = drawer.draw(panel)
+    (centre,) = _row_centres(drawer, 1)
+    bar = np.flatnonzero(np.all(image[centre] == np.array(BAR, np.uint8), axis=1))  # the +- 1 std bar
+    left, right = drawer.LABEL_PX + 10, drawer.width - drawer.VALUE_PX - 6
+    expected = left + (np.array([lower[0], upper[0]]) / 4.0) * (right - left)
+    np.testing.assert_allclose([bar.min(), bar.max()], expected, atol=2)
