@@ -17,13 +17,26 @@ from rlkit.registry import Entry
 from rlkit.runner import Agent
 
 
+# hardware options an algorithm must implement to be given them: (key, the value that asks nothing)
+OPTIONAL_HARDWARE = (("amp", False), ("overlap_env_steps", False), ("replay_device", "cpu"), ("compile", False))
+
+
 def algo_entry(run: RootConfig) -> Entry:
-    """The algorithm's registry entry, refused when the schedule is not the kind it needs."""
+    """The algorithm's registry entry, refused when the schedule is not the kind it needs, or when
+    a hardware option is set that it does not implement (its trait ``hardware`` lists those it does):
+    an option an algorithm would silently ignore is refused instead."""
     entry = ALGOS.entry(run.algo.name)
     needed = entry.traits["schedule"]
     if not isinstance(run.schedule, needed):
         raise ConfigValueError("schedule", type(run.schedule).__name__,
                                f"a {needed.__name__} schedule for algo={run.algo.name}")
+    supported = tuple(entry.traits.get("hardware", ()))
+    for key, unset in OPTIONAL_HARDWARE:
+        value = getattr(run.hardware, key)
+        if value != unset and key not in supported:
+            implemented = f" (it implements: {', '.join(supported)})" if supported else ""
+            raise ConfigValueError(f"hardware.{key}", value,
+                                   f"{unset} for algo={run.algo.name}: it does not implement it{implemented}")
     return entry
 
 

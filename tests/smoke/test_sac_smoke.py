@@ -147,19 +147,3 @@ def test_mismatched_choices_are_refused_with_the_key(overrides, fragment, tmp_pa
     assert result["exit_code"] == 2
     assert result["error"].startswith(fragment + "="), result["error"]
     assert not out.exists()
-
-
-def test_amp_is_refused_rather_than_ignored():
-    import torch
-
-    from rlkit import build
-    from rlkit.config import ConfigValueError, to_run_config
-    from tests.conftest import compose_config
-
-    run = to_run_config(compose_config(["algo=sac", "env=hopper", "hardware=cuda_amp", "hardware.num_envs=1"]))
-    envs, eval_envs = build.build_envs(run, build.algo_entry(run))
-    envs.close()
-    eval_envs.close()
-    with pytest.raises(ConfigValueError) as info:
-        build.build_agent(run, build.algo_entry(run), envs, torch.device("cpu"))
-    assert str(info.value).startswith("hardware.amp=True")

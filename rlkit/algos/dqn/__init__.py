@@ -26,7 +26,8 @@ class DQNConfig(ValueBasedConfig):
         one_of("td_loss", self.td_loss, ("huber", "mse"))
 
 
-@ALGOS.register("dqn", schema=DQNConfig, schedule=OffPolicySchedule, actions="discrete")
+@ALGOS.register("dqn", schema=DQNConfig, schedule=OffPolicySchedule, actions="discrete",
+                hardware=("amp", "overlap_env_steps", "replay_device", "compile"))
 def build_dqn(run: RootConfig, spec: EnvSpec, device: torch.device) -> ValueAgent:
     algo: DQNConfig = run.algo
     online = QNetwork(build_torso(run, spec), spec.n_actions)

@@ -97,8 +97,6 @@ def build_sac(run: RootConfig, spec: EnvSpec, device: torch.device) -> SACAgent:
     """The networks, the learner (target critics, optimizers, temperature), the actor and the replay."""
     algo: SACConfig = run.algo
     schedule: SACSchedule = run.schedule
-    if run.hardware.amp:
-        raise ConfigValueError("hardware.amp", True, "false for algo=sac (it computes in float32; use hardware=cuda)")
     if run.network.name != "sac_mlp":
         raise ConfigValueError("network.name", run.network.name, "sac_mlp for algo=sac (a squashed Gaussian"
                                " policy and twin Q functions)")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
+from typing import Any
 from typing import Protocol
 
 import torch
@@ -28,6 +30,11 @@ class TorchBatch:
     next_obs: torch.Tensor  # [B, *obs_shape]
 
 
+# torch.compile's settings for hardware.compile: one static batch shape, so one graph (module level so
+# a test can choose a cheaper backend than inductor's C++ code generation)
+COMPILE_OPTIONS: dict[str, Any] = {"dynamic": False}
+
+
 class LossPiece(Protocol):
     def __call__(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
@@ -39,7 +46,7 @@ class ValueLearner:
     def __init__(self, online: nn.Module, loss: LossPiece, *, lr_schedule: LinearSchedule,
                  temperature_schedule: LinearSchedule, adam_eps: float, grad_clip_norm: float | None,
                  target_update: str, polyak_tau: float, target_update_period_env_steps: int,
-                 device: torch.device, amp: bool) -> None:
+                 device: torch.device, amp: bool, compile: bool = False) -> None:
         self.online = online.to(device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.loss = loss
@@ -60,6 +67,16 @@ class ValueLearner:
         self.last_lr, self.last_temperature = lr_schedule(0), temperature_schedule(0)
         self._online_params = [p for p in self.online.parameters()]
         self._target_params = [p for p in self.target.parameters()]
+        # hardware.compile: the loss forward (online and target passes, the loss math) as one compiled
+        # graph and its backward; the first update of each process compiles, timed as compile_s
+        self.compile = compile
+        self._loss_forward = torch.compile(self._call_loss, **COMPILE_OPTIONS) if compile else self._call_loss
+        self._compile_s: float | None = None  # seconds of this process's first (compiling) update, until logged
+        self._compiled = False
+
+    def _call_loss(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.loss(online, target, batch, temperature)
 
     def to_torch(self, batch) -> TorchBatch:
         """A ReplayBatch to device tensors (frames stay uint8 until the network). Frames sampled on
@@ -81,8 +98,10 @@ class ValueLearner:
             group["lr"] = lr
         temperature = self.temperature_schedule(env_step)
         tb = self.to_torch(batch)
+        compiling = self.compile and not self._compiled
+        started = time.perf_counter() if compiling else 0.0
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss, metrics = self.loss(self.online, self.target, tb, temperature)
+            loss, metrics = self._loss_forward(self.online, self.target, tb, temperature)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
@@ -94,6 +113,10 @@ class ValueLearner:
         self._update_target(env_step)
         self.metrics.add(dict(metrics, loss=loss.detach()), grad_norm)
         self.last_lr, self.last_temperature = lr, temperature
+        if compiling:  # the forward and backward graphs were compiled by this update
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self._compile_s, self._compiled = time.perf_counter() - started, True
         if self.device.type == "cuda":  # no host sync per update: the flag is read at the next log point
             bad = ~torch.isfinite(loss.detach()) if self.amp else ~(torch.isfinite(loss.detach())
                                                                      & torch.isfinite(grad_norm))
@@ -110,6 +133,8 @@ class ValueLearner:
         out = self.metrics.pop()
         if out:
             out.update(lr=self.last_lr, temperature=self.last_temperature)
+        if self._compile_s is not None:  # once: the first update's seconds (compiling), inside this row's sps
+            out["compile_s"], self._compile_s = self._compile_s, None
         return out
 
     def check_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor, env_step: int, amp_may_skip: bool,

@@ -10,12 +10,12 @@ from rlkit.networks import NETWORKS
 from rlkit.schedules import LinearSchedule, constant
 
 
-def _learner(clip, target_update="soft", period=100, lr=constant(1e-3)):
+def _learner(clip, target_update="soft", period=100, lr=constant(1e-3), compile=False):
     torch.manual_seed(0)
     net = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
     return ValueLearner(net, DQNLoss(True, "max", "mse", None), lr_schedule=lr, temperature_schedule=constant(1.0),
                         adam_eps=1e-8, grad_clip_norm=clip, target_update=target_update, polyak_tau=0.5,
-                        target_update_period_env_steps=period, device=torch.device("cpu"), amp=False)
+                        target_update_period_env_steps=period, device=torch.device("cpu"), amp=False, compile=compile)
 
 
 def _batch(reward=100.0):
@@ -46,6 +46,30 @@ def test_hard_target_sync_follows_env_steps_and_soft_moves_halfway():
     soft.update(_batch(), 0)
     for online, target, old in zip(soft.online.parameters(), soft.target.parameters(), target_before):
         assert torch.allclose(target, 0.5 * old + 0.5 * online.detach(), atol=1e-6)
+
+
+def test_a_compiled_loss_makes_the_same_updates_and_its_compile_time_is_logged_once(monkeypatch):
+    import torch._dynamo
+
+    from rlkit.algos.value_based import learner as learner_module
+
+    # aot_eager traces the graphs and their backward as inductor does, without its C++ build (tens of
+    # seconds); make bench-update-variants measures inductor itself
+    monkeypatch.setitem(learner_module.COMPILE_OPTIONS, "backend", "aot_eager")
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    eager, compiled = _learner(clip=10.0), _learner(clip=10.0, compile=True)
+    for step in range(3):
+        eager.update(_batch(reward=float(step)), step)
+        compiled.update(_batch(reward=float(step)), step)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the loss did go through dynamo
+    for a, b in zip(eager.online.parameters(), compiled.online.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    eager_row, compiled_row = eager.pop_metrics(), compiled.pop_metrics()
+    assert "compile_s" not in eager_row and compiled_row["compile_s"] > 0
+    assert compiled_row["loss"] == pytest.approx(eager_row["loss"], rel=1e-5)
+    compiled.update(_batch(), 3)
+    assert "compile_s" not in compiled.pop_metrics()  # once per process
 
 
 def test_lr_decays_linearly_with_env_steps():
