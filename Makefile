@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test test-fast bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-scaling bench-update-variants study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-scaling bench-update-variants study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,10 @@ eval: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make eval RUN=<run dir> [ARGS=\"episodes=N policy=greedy video=true ...\"]"; exit 2; }
 	$(PY) -m rlkit.evaluate $(RUN) $(ARGS)
 
+# Two pytest-xdist workers, a test file each at a time, each worker pinned to a core (tests/cores.py).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow" $(ARGS)
+	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py

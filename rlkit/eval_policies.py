@@ -225,17 +225,23 @@ def iqn_policy(agent: ValueAgent, run: RootConfig, spec: EnvSpec, choice: Policy
 
 
 @dataclass
-class GaussianPolicy:
-    """PPO's Gaussian policy: the mean action, or a sample; either with the run's frozen
-    observation normalization and action mapping, as ``PPOActor.act_eval``."""
+class ContinuousEvalPolicy:
+    """What PPO's and SAC's evaluation policies hold: the agent, the policy's kind (``mean`` or
+    ``sample``), the stream samples draw from and the env's action bounds."""
 
-    agent: PPOAgent
+    agent: Any
     name: str  # mean or sample
     generator: torch.Generator
     settings: dict[str, Any]
     is_runs_own: bool
     low: np.ndarray  # [A] the env's bounds
     high: np.ndarray  # [A]
+
+
+@dataclass
+class GaussianPolicy(ContinuousEvalPolicy):
+    """PPO's Gaussian policy: the mean action, or a sample; either with the run's frozen
+    observation normalization and action mapping, as ``PPOActor.act_eval``."""
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, panel: bool = False) -> tuple[np.ndarray, Panel | None]:
@@ -256,43 +262,10 @@ class GaussianPolicy:
                                       actor.action_half_range)
 
 
-def _refuse_value_based_options(choice: PolicyChoice, algo_name: str) -> None:
-    for key in ("epsilon", "temperature", "risk_measure", "risk_eta"):
-        _refuse(choice, (key,), f"unset for algo={algo_name} (policy=mean or policy=sample)")
-
-
-def _gaussian_eval_generator(actor_generator: torch.Generator, device: torch.device, seed: int | None
-                             ) -> torch.Generator:
-    """The actor's own evaluation stream (seed None), or a fresh one derived from ``seed``."""
-    if seed is None:
-        return actor_generator
-    return torch.Generator(device=device).manual_seed(seeding.derive_seed(seed, "actor_eval"))
-
-
-@EVAL_POLICIES.register("ppo", policies=("mean", "sample"))
-def ppo_policy(agent: PPOAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
-               ) -> GaussianPolicy:
-    _refuse_value_based_options(choice, run.algo.name)
-    own = "mean" if run.algo.eval_deterministic else "sample"
-    name = choice.name or own
-    actor = agent.actor
-    return GaussianPolicy(agent, name, _gaussian_eval_generator(actor.generator, actor.device, seed),
-                          {"policy": name}, name == own,
-                          np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32))
-
-
 @dataclass
-class SquashedGaussianEvalPolicy:
+class SquashedGaussianEvalPolicy(ContinuousEvalPolicy):
     """SAC's policy: tanh of the Gaussian's mean, or a sample tanh(mean + std * noise), mapped onto
     the env's bounds; the same operations on the same streams as ``SACActor.act_eval``."""
-
-    agent: SACAgent
-    name: str  # mean or sample
-    generator: torch.Generator
-    settings: dict[str, Any]
-    is_runs_own: bool
-    low: np.ndarray  # [A] the env's bounds
-    high: np.ndarray  # [A]
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, panel: bool = False) -> tuple[np.ndarray, Panel | None]:
@@ -312,13 +285,28 @@ class SquashedGaussianEvalPolicy:
                                       actor.action_half_range, squashed=True)
 
 
-@EVAL_POLICIES.register("sac", policies=("mean", "sample"))
-def sac_policy(agent: SACAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
-               ) -> SquashedGaussianEvalPolicy:
-    _refuse_value_based_options(choice, run.algo.name)
+def _continuous_policy(cls: type[ContinuousEvalPolicy], agent: Any, run: RootConfig, spec: EnvSpec,
+                       choice: PolicyChoice, seed: int | None, own_generator: torch.Generator) -> ContinuousEvalPolicy:
+    """``cls`` for the policy asked for; ``own_generator``: the actor's evaluation stream (used when
+    ``seed`` is None; otherwise a fresh stream derived from ``seed``)."""
+    for key in ("epsilon", "temperature", "risk_measure", "risk_eta"):
+        _refuse(choice, (key,), f"unset for algo={run.algo.name} (policy=mean or policy=sample)")
     own = "mean" if run.algo.eval_deterministic else "sample"
     name = choice.name or own
-    actor = agent.actor
-    generator = _gaussian_eval_generator(actor.eval_generator, actor.device, seed)
-    return SquashedGaussianEvalPolicy(agent, name, generator, {"policy": name}, name == own,
-                                      np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32))
+    device = agent.actor.device
+    generator = own_generator if seed is None else torch.Generator(device=device).manual_seed(
+        seeding.derive_seed(seed, "actor_eval"))
+    return cls(agent, name, generator, {"policy": name}, name == own,
+               np.asarray(spec.action_low, np.float32), np.asarray(spec.action_high, np.float32))
+
+
+@EVAL_POLICIES.register("ppo", policies=("mean", "sample"))
+def ppo_policy(agent: PPOAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
+               ) -> ContinuousEvalPolicy:
+    return _continuous_policy(GaussianPolicy, agent, run, spec, choice, seed, agent.actor.generator)
+
+
+@EVAL_POLICIES.register("sac", policies=("mean", "sample"))
+def sac_policy(agent: SACAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
+               ) -> ContinuousEvalPolicy:
+    return _continuous_policy(SquashedGaussianEvalPolicy, agent, run, spec, choice, seed, agent.actor.eval_generator)

@@ -30,11 +30,13 @@ class Outcome:
 def run_commands(commands: list[list[str]], env: dict[str, str], parallel: int = 2, timeout_s: float = 600
                  ) -> list[Outcome]:
     """The outcome of ``python -m rlkit <args>`` for each args list (run from the repo root)."""
+    from tests.cores import use_all_cores  # here: the driver runs this file as a script, without tests/ importable
+
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"commands": commands, "out_dir": tmp, "parallel": parallel}))
         proc = subprocess.run([sys.executable, __file__, str(spec)], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=timeout_s)
+                              text=True, timeout=timeout_s, preexec_fn=use_all_cores)
         assert proc.returncode == 0, f"the fork driver failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
         codes = json.loads((Path(tmp) / "codes.json").read_text())
         return [Outcome(codes[i], (Path(tmp) / f"{i}.out").read_text(), (Path(tmp) / f"{i}.err").read_text())

@@ -10,11 +10,13 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from rlkit.config import register_schemas
+from tests.cores import pin_xdist_worker
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "rlkit" / "conf"
 os.environ.setdefault("WANDB_MODE", "disabled")
 register_schemas()
+pin_xdist_worker()
 
 
 def compose_config(overrides: list[str]):

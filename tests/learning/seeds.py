@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlkit.logging import METRICS_FILE, read_metrics
+from tests.cores import use_all_cores
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
@@ -33,7 +34,7 @@ def run_seed(overrides: list[str], seed: int, run_dir: Path, budget_env_steps: i
     cmd = [sys.executable, "-m", "rlkit", *overrides, f"seed={seed}", "hardware.torch_threads=1",
            "logger.progress_bar=false", "logger.wandb_mode=disabled", f"hydra.run.dir={run_dir}"]
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout_s,
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout_s, preexec_fn=use_all_cores,
                           env={**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, f"seed {seed} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     evals = [(r["env_step"], r["eval/return_mean"]) for r in read_metrics(run_dir / METRICS_FILE)

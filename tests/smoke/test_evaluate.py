@@ -168,15 +168,22 @@ def test_boxing_ram_evaluation_replays_the_run_and_sticky_false_turns_sticky_act
 # ------------------------------------------------------------------------------- panels
 
 
-def test_iqn_panel_numbers_are_the_networks_quantiles_and_the_policys_values(iqn_run):
-    run_dir, _ = iqn_run
+def _newest_agent_and_first_obs(run_dir, seeds: tuple[int, ...]):
+    """(checkpoint, the closed video env (its spec), the agent of the newest checkpoint, the first
+    observation of an episode per seed [len(seeds), *obs_shape])."""
     loaded = ev.load_checkpoint(run_dir, None)
     envs = ev.video_envs(loaded.run, loaded.run.env.for_evaluation())
     try:
         agent = ev.build_agent(loaded, envs.spec, torch.device("cpu"), at_eval_start=False)
-        obs = envs.reset(seed=3)  # [1, 4]
+        obs = np.concatenate([envs.reset(seed=seed) for seed in seeds])
     finally:
         envs.close()
+    return loaded, envs, agent, obs
+
+
+def test_iqn_panel_numbers_are_the_networks_quantiles_and_the_policys_values(iqn_run):
+    run_dir, _ = iqn_run
+    loaded, envs, agent, obs = _newest_agent_and_first_obs(run_dir, seeds=(3,))  # obs [1, 4]
     for risk in ("neutral", "cvar"):
         policy = build_policy(agent, loaded.run, envs.spec, PolicyChoice("greedy", risk_measure=risk, risk_eta=0.25),
                               seed=11)
@@ -262,13 +269,7 @@ def test_mujoco_video_and_its_panel_show_the_policys_mean_and_std(ppo_run):
 
 def test_sac_panel_shows_the_gaussian_before_its_tanh_and_the_action_sent(sac_run):
     run_dir, _ = sac_run
-    loaded = ev.load_checkpoint(run_dir, None)
-    envs = ev.video_envs(loaded.run, loaded.run.env.for_evaluation())
-    try:
-        agent = ev.build_agent(loaded, envs.spec, torch.device("cpu"), at_eval_start=False)
-        obs = np.concatenate([envs.reset(seed=3), envs.reset(seed=4)])  # [2, 4]
-    finally:
-        envs.close()
+    loaded, envs, agent, obs = _newest_agent_and_first_obs(run_dir, seeds=(3, 4))  # obs [2, 4]
     with torch.no_grad():
         mean, log_std = agent.actor.policy(torch.from_numpy(obs))  # [2, 1], [2, 1]
     for name in ("mean", "sample"):
