@@ -19,6 +19,20 @@ register_schemas()
 pin_xdist_worker()
 
 
+# The longest test files (minutes each), started first: with two xdist workers taking a file at a
+# time, the short files then fill in around them and both workers finish together.
+LONGEST_FILES_FIRST = ("tests/learning/test_value_based_learning.py", "tests/smoke/test_kill_resume.py",
+                       "tests/smoke/test_sweeps.py", "tests/learning/test_ppo_learning.py",
+                       "tests/learning/test_sac_learning.py", "tests/smoke/test_bad_input.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    missing = [path for path in LONGEST_FILES_FIRST if not (REPO / path).exists()]
+    assert not missing, f"LONGEST_FILES_FIRST names files that are gone: {missing}"
+    rank = {path: i for i, path in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(item.path).relative_to(REPO).as_posix(), len(rank)))  # stable
+
+
 def compose_config(overrides: list[str]):
     """Compose like the CLI. Hydra stays initialized afterwards, so a resumed job can compose too."""
     GlobalHydra.instance().clear()
