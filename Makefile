@@ -27,10 +27,11 @@ eval: $(STAMP)
 	@test -n "$(RUN)" || { echo "usage: make eval RUN=<run dir> [ARGS=\"episodes=N policy=greedy video=true ...\"]"; exit 2; }
 	$(PY) -m rlkit.evaluate $(RUN) $(ARGS)
 
-# Two pytest-xdist workers, a test file each at a time, each worker pinned to a core (tests/cores.py).
+# Two pytest-xdist workers, a test file each at a time, each worker pinned to a core (tests/cores.py);
+# files in collection order (tests/conftest.py puts the longest first), not xdist's by-test-count order.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	WANDB_MODE=disabled $(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
