@@ -2,7 +2,7 @@
 each worker is pinned to a core of its own, so the jobs it runs in-process see one core and
 ``hardware.torch_threads: auto`` gives them one torch thread. Two workers with two torch threads
 each would oversubscribe the cores, and OpenMP's waiting threads then spin on the cores the other
-worker needs (a training job ran about 10x slower that way here). A test that runs processes side
+worker needs, which slows both many times over. A test that runs processes side
 by side (the learning seeds, the bad-input commands) gives its children every core back
 (``preexec_fn=use_all_cores``)."""
 
