@@ -50,27 +50,38 @@ DQN_MATCHED = ["algo=dqn", "hardware.num_envs=1", "algo.double_q=false", "algo.t
                "schedule.replay_capacity_transitions=100000", "schedule.lr=1e-4", "schedule.lr_final=null",
                "schedule.epsilon_final=0.01"]
 
-# name -> the SB3 arguments, rlkit's overrides at the same settings and at its defaults, and the window
-# (total env steps, warm-up, clock interval) both sides share
+# name -> the SB3 arguments, rlkit's overrides at the same settings and at its defaults, the window
+# (total env steps, warm-up, clock interval) both sides share, and the rlkit schedule keys set to the warm-up
+DQN_WARMUP_KEYS = ("schedule.warmup_env_steps", "schedule.epsilon_decay_env_steps")
 CASES = {
     "dqn_boxing_pixels": {
         "sb3": ["dqn_pixels", "--batch", "32", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
         "matched": DQN_MATCHED + ["env=boxing", "schedule.batch_size=32", "env.reward_clip=1.0"],  # AtariWrapper clips
         "defaults": ["algo=dqn", "env=boxing"],
-        "total": 5_000, "warmup": 2_000, "interval": 500,
+        "total": 5_000, "warmup": 2_000, "interval": 500, "warmup_keys": DQN_WARMUP_KEYS,
     },
     "dqn_boxing_ram": {
         "sb3": ["dqn_ram", "--batch", "64", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
         "matched": DQN_MATCHED + ["env=boxing_ram", "schedule.batch_size=64"],
         "defaults": ["algo=dqn", "env=boxing_ram"],
-        "total": 20_000, "warmup": 4_000, "interval": 2_000,
+        "total": 20_000, "warmup": 4_000, "interval": 2_000, "warmup_keys": DQN_WARMUP_KEYS,
     },
     "ppo_hopper": {
         "sb3": ["ppo_hopper"],
         # CleanRL's / SB3's layout: 1 env x 2048 steps, 10 epochs of 32 minibatches of 64
         "matched": ["algo=ppo", "env=hopper", "hardware.num_envs=1"],
         "defaults": ["algo=ppo", "env=hopper"],
-        "total": 5 * 2048, "warmup": 2048, "interval": 2048,
+        "total": 5 * 2048, "warmup": 2048, "interval": 2048, "warmup_keys": (),
+    },
+    "sac_hopper": {
+        # SB3's SAC at CleanRL's batch and warm-up: 1 env, one update per env step, the policy and the
+        # temperature stepped after every critic step (SB3 has no policy delay), one lr for all three
+        "sb3": ["sac_hopper", "--batch", "256", "--buffer", "1000000", "--lr", "3e-4"],
+        "matched": ["algo=sac", "env=hopper", "hardware.num_envs=1", "algo.policy_update_period_updates=1",
+                    "schedule.batch_size=256", "schedule.replay_capacity_transitions=1000000",
+                    "schedule.critic_lr=3e-4", "schedule.actor_lr=3e-4", "schedule.alpha_lr=3e-4"],
+        "defaults": ["algo=sac", "env=hopper"],
+        "total": 8_000, "warmup": 5_000, "interval": 500, "warmup_keys": ("schedule.warmup_env_steps",),
     },
 }
 
@@ -82,7 +93,7 @@ def window_sps(readings: list[tuple[int, float]], after_env_step: int) -> tuple[
     return (step1 - step0) / (t1 - t0), step1 - step0
 
 
-def rlkit_run(overrides: list[str], total: int, warmup: int, interval: int, extra: list[str] = ()) -> dict:
+def rlkit_run(overrides: list[str], total: int, warmup: int, interval: int, warmup_keys: tuple[str, ...]) -> dict:
     """``python -m rlkit`` as a user runs it; the rate from its training rows (env step, wall time)."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
@@ -90,9 +101,8 @@ def rlkit_run(overrides: list[str], total: int, warmup: int, interval: int, extr
                     f"schedule.eval_interval_env_steps={100 * total}", f"schedule.save_interval_env_steps={100 * total}",
                     "schedule.eval_episodes=1", "hardware.eval_num_envs=1",
                     "logger.progress_bar=false", "logger.wandb_mode=disabled", f"hydra.run.dir={run_dir}"]
-        if not overrides[0].startswith("algo=ppo"):
-            schedule += [f"schedule.warmup_env_steps={warmup}", f"schedule.epsilon_decay_env_steps={warmup}"]
-        cmd = [sys.executable, "-m", "rlkit", *overrides, *extra, *schedule]
+        schedule += [f"{key}={warmup}" for key in warmup_keys]
+        cmd = [sys.executable, "-m", "rlkit", *overrides, *schedule]
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -206,7 +216,8 @@ def main() -> None:
             window = (case["total"], case["warmup"], case["interval"])
             order = ("sb3", "matched", "defaults") if repeat % 2 == 0 else ("defaults", "matched", "sb3")
             for side in order:
-                result = sb3_run(case["sb3"], *window) if side == "sb3" else rlkit_run(case[side], *window)
+                result = (sb3_run(case["sb3"], *window) if side == "sb3"
+                          else rlkit_run(case[side], *window, case["warmup_keys"]))
                 samples[name][side].append({**result, "date": time.strftime("%Y-%m-%d %H:%M")})
                 RESULTS.mkdir(parents=True, exist_ok=True)
                 runs_file.write_text(json.dumps({**recorded, **samples}, indent=1) + "\n")
@@ -220,12 +231,17 @@ def main() -> None:
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                            "date": time.strftime("%Y-%m-%d %H:%M")},
                "repeats": args.repeats, "cases": rows, "settings": {k: CASES[k] for k in samples}}
+    earlier = RESULTS / f"{args.name}.json"
+    if "dqn_boxing_pixels" not in args.cases and earlier.exists():  # the ceiling and collection of the run that
+        previous = json.loads(earlier.read_text())                  # measured the pixel case stay with it
+        results.update({key: previous[key] for key in ("ceiling_dqn_boxing_pixels", "collection") if key in previous})
     if "dqn_boxing_pixels" in args.cases:
         case = CASES["dqn_boxing_pixels"]
         ceiling = dqn_ceiling(case["matched"] + ["schedule.warmup_env_steps=500", "schedule.total_env_steps=5000"],
                               args.seconds)
         ceiling["rlkit_sps"] = rows["dqn_boxing_pixels"]["median_sps"]["matched"]
         ceiling["fraction"] = round(ceiling["rlkit_sps"] / ceiling["ceiling_sps"], 3)
+        ceiling["date"] = time.strftime("%Y-%m-%d %H:%M")
         results["ceiling_dqn_boxing_pixels"] = ceiling
         num_envs, bare, collect = 8, [], []
         for _ in range(args.repeats):  # alternating: the machine's speed drifts from minute to minute
@@ -234,7 +250,8 @@ def main() -> None:
         results["collection"] = {"num_envs": num_envs, "bare_ale_vector_sps": round(statistics.median(bare), 1),
                                  "rlkit_collection_sps": round(statistics.median(collect), 1),
                                  "fraction": round(statistics.median(collect) / statistics.median(bare), 3),
-                                 "bare_runs": [round(x, 1) for x in bare], "collection_runs": [round(x, 1) for x in collect]}
+                                 "bare_runs": [round(x, 1) for x in bare], "collection_runs": [round(x, 1) for x in collect],
+                                 "date": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"{args.name}.md").write_text(markdown(results))
@@ -244,15 +261,20 @@ def main() -> None:
 def markdown(results: dict) -> str:
     lines = ["# rlkit beside Stable-Baselines3 (make bench-peers)", "",
              f"Machine: {results['machine']}; median of {results['repeats']} repetitions, sides alternating. "
-             "Env steps per second after the warm-up; settings in peers.json and benchmarks/peers.py.", "",
-             "| case | SB3 | rlkit, same settings | ratio | rlkit defaults | ratio |", "|---|---|---|---|---|---|"]
+             "Env steps per second after the warm-up; settings in peers.json and benchmarks/peers.py. "
+             "Each row's sides ran alternating in one run on idle cores; rows of other days are not comparable "
+             "with each other (this machine's speed varies from day to day), their ratios are.", "",
+             "| case | SB3 | rlkit, same settings | ratio | rlkit defaults | ratio | measured |",
+             "|---|---|---|---|---|---|---|"]
     for name, row in results["cases"].items():
         m = row["median_sps"]
+        dates = sorted(run["date"][:10] for runs in row["runs"].values() for run in runs if "date" in run) or ["-"]
         lines.append(f"| {name} | {m['sb3']:.1f} | {m['matched']:.1f} | {row['ratio_matched']:.2f} | "
-                     f"{m['defaults']:.1f} | {row['ratio_defaults']:.2f} |")
+                     f"{m['defaults']:.1f} | {row['ratio_defaults']:.2f} | {dates[-1]} |")
     if "ceiling_dqn_boxing_pixels" in results:
         c = results["ceiling_dqn_boxing_pixels"]
-        lines += ["", "DQN on Boxing pixels, same settings, against its own ceiling:",
+        measured = f" (measured {c['date'][:10]})" if "date" in c else ""
+        lines += ["", f"DQN on Boxing pixels, same settings, against its own ceiling{measured}:",
                   f"- bare update {c['update_s'] * 1000:.1f} ms x {c['updates_per_env_step']} updates per env step, "
                   f"bare env step and greedy inference {c['env_step_and_inference_s'] * 1000:.2f} ms per env step: "
                   f"ceiling {c['ceiling_sps']:.1f} env steps/s;",

@@ -13,6 +13,8 @@ The settings mirror benchmarks/peers.py's CASES (the same numbers are passed on 
   two hidden layers of 576.
 - ppo_hopper: Hopper-v5 under VecNormalize (observations and rewards, as rlkit's PPO), separate
   2x64 tanh actor and critic, initial log-std -0.5, value clipping 0.2.
+- sac_hopper: Hopper-v5, 1 env; 256x256 ReLU policy and twin critics, tuned temperature from 1.0
+  toward -|A|, one gradient step per env step after ``--warmup`` random env steps, Polyak 0.005.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from stable_baselines3 import DQN, PPO
+from stable_baselines3 import DQN, PPO, SAC
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecFrameStack, VecNormalize
 
@@ -89,11 +91,23 @@ def run_ppo(args: argparse.Namespace, clock: StepClock) -> None:
     model.learn(total_timesteps=args.total, callback=clock, progress_bar=False)
 
 
+def run_sac(args: argparse.Namespace, clock: StepClock) -> None:
+    env = DummyVecEnv([lambda: gym.make("Hopper-v5")])
+    model = SAC("MlpPolicy", env, learning_rate=args.lr, buffer_size=args.buffer, learning_starts=args.warmup,
+                batch_size=args.batch, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1, ent_coef="auto_1.0",
+                target_update_interval=1, policy_kwargs={"net_arch": [256, 256]}, seed=args.seed, device="cpu",
+                verbose=0)
+    model.learn(total_timesteps=args.total, callback=clock, progress_bar=False)
+
+
+RUNNERS = {"dqn_pixels": run_dqn, "dqn_ram": run_dqn, "ppo_hopper": run_ppo, "sac_hopper": run_sac}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("case", choices=["dqn_pixels", "dqn_ram", "ppo_hopper"])
+    parser.add_argument("case", choices=sorted(RUNNERS))
     parser.add_argument("--total", type=int, required=True)
-    parser.add_argument("--warmup", type=int, default=0, help="DQN: learning_starts (and the epsilon decay)")
+    parser.add_argument("--warmup", type=int, default=0, help="DQN, SAC: learning_starts (DQN: and the epsilon decay)")
     parser.add_argument("--interval", type=int, required=True, help="env steps between clock readings")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--train-freq", type=int, default=4)
@@ -103,7 +117,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     clock = StepClock(args.interval, per_rollout=args.case == "ppo_hopper")
-    (run_ppo if args.case == "ppo_hopper" else run_dqn)(args, clock)
+    RUNNERS[args.case](args, clock)
     end = (args.total, time.perf_counter())
     start = next(r for r in clock.readings if r[0] > args.warmup)
     sps = (end[0] - start[0]) / (end[1] - start[1])

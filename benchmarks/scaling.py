@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from peers import RESULTS, rlkit_run  # noqa: E402
+from peers import DQN_WARMUP_KEYS, RESULTS, rlkit_run  # noqa: E402
 
 # batch size -> (total env steps, warm-up, log interval): a window of several hundred updates' worth
 WINDOWS = {32: (4_000, 2_000, 500), 256: (2_600, 2_000, 200)}
@@ -36,14 +36,14 @@ def main() -> None:
     for num_envs in args.overlap_num_envs:  # acting and learning overlapped, beside the synchronous rows below
         total, warmup, interval = WINDOWS[32]
         result = rlkit_run(["algo=dqn", "env=boxing", f"hardware.num_envs={num_envs}", "schedule.batch_size=32",
-                            "hardware.overlap_env_steps=true"], total, warmup, interval)
+                            "hardware.overlap_env_steps=true"], total, warmup, interval, DQN_WARMUP_KEYS)
         rows.append({"num_envs": num_envs, "batch_size": 32, "overlap": True, **result})
         print(rows[-1], flush=True)
     for batch in args.batch_sizes:
         for num_envs in args.num_envs:
             total, warmup, interval = WINDOWS[batch]
             result = rlkit_run(["algo=dqn", "env=boxing", f"hardware.num_envs={num_envs}",
-                                f"schedule.batch_size={batch}"], total, warmup, interval)
+                                f"schedule.batch_size={batch}"], total, warmup, interval, DQN_WARMUP_KEYS)
             rows.append({"num_envs": num_envs, "batch_size": batch, "overlap": False, **result})
             print(rows[-1], flush=True)
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
