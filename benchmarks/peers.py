@@ -2,7 +2,9 @@
 
 Each case runs SB3 (in benchmarks/.venv-sb3, its own venv: never an rlkit dependency) and rlkit at
 identical hyperparameters, networks and env settings, then rlkit with its own defaults as a second
-row; the sides alternate within each repetition and the median of the repetitions is kept. A rate
+row, and for DQN the same settings with ``hardware.compile=true`` (torch.compile of the loss forward;
+the first update compiles, before the window); the sides alternate within each repetition and the
+median of the repetitions is kept. A rate
 is env steps per second over the window after the warm-up (the clock read every ``interval`` env
 steps on both sides; startup, the warm-up and the final evaluation are outside the window).
 
@@ -50,7 +52,8 @@ DQN_MATCHED = ["algo=dqn", "hardware.num_envs=1", "algo.double_q=false", "algo.t
                "schedule.replay_capacity_transitions=100000", "schedule.lr=1e-4", "schedule.lr_final=null",
                "schedule.epsilon_final=0.01"]
 
-# name -> the SB3 arguments, rlkit's overrides at the same settings and at its defaults, the window
+# name -> the SB3 arguments, rlkit's overrides at the same settings, at its defaults and (where the
+# algorithm implements it) at the same settings compiled, the window
 # (total env steps, warm-up, clock interval) both sides share, and the rlkit schedule keys set to the warm-up
 DQN_WARMUP_KEYS = ("schedule.warmup_env_steps", "schedule.epsilon_decay_env_steps")
 CASES = {
@@ -58,12 +61,14 @@ CASES = {
         "sb3": ["dqn_pixels", "--batch", "32", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
         "matched": DQN_MATCHED + ["env=boxing", "schedule.batch_size=32", "env.reward_clip=1.0"],  # AtariWrapper clips
         "defaults": ["algo=dqn", "env=boxing"],
+        "compiled": DQN_MATCHED + ["env=boxing", "schedule.batch_size=32", "env.reward_clip=1.0", "hardware.compile=true"],
         "total": 5_000, "warmup": 2_000, "interval": 500, "warmup_keys": DQN_WARMUP_KEYS,
     },
     "dqn_boxing_ram": {
         "sb3": ["dqn_ram", "--batch", "64", "--train-freq", "4", "--buffer", "100000", "--lr", "1e-4"],
         "matched": DQN_MATCHED + ["env=boxing_ram", "schedule.batch_size=64"],
         "defaults": ["algo=dqn", "env=boxing_ram"],
+        "compiled": DQN_MATCHED + ["env=boxing_ram", "schedule.batch_size=64", "hardware.compile=true"],
         "total": 20_000, "warmup": 4_000, "interval": 2_000, "warmup_keys": DQN_WARMUP_KEYS,
     },
     "ppo_hopper": {
@@ -84,6 +89,11 @@ CASES = {
         "total": 8_000, "warmup": 5_000, "interval": 500, "warmup_keys": ("schedule.warmup_env_steps",),
     },
 }
+
+
+def sides(name: str) -> tuple[str, ...]:
+    """The sides of a case in the order of an even repetition (odd ones run them reversed)."""
+    return ("sb3", "matched", *(("compiled",) if "compiled" in CASES[name] else ()), "defaults")
 
 
 def window_sps(readings: list[tuple[int, float]], after_env_step: int) -> tuple[float, int]:
@@ -207,14 +217,14 @@ def main() -> None:
     runs_file = RESULTS / f"{args.name}_runs.json"  # every rate as it is measured: a crash keeps them
     # cases measured by an earlier invocation stay in the results unless measured again now
     recorded = json.loads(runs_file.read_text()) if runs_file.exists() else {}
-    samples: dict[str, dict[str, list[dict]]] = {name: {"sb3": [], "matched": [], "defaults": []} for name in args.cases}
+    samples: dict[str, dict[str, list[dict]]] = {name: {side: [] for side in sides(name)} for name in args.cases}
     if args.keep_runs:
         samples = {name: recorded[name] for name in args.cases}
     for repeat in range(0 if args.keep_runs else args.repeats):
         for name in args.cases:
             case = CASES[name]
             window = (case["total"], case["warmup"], case["interval"])
-            order = ("sb3", "matched", "defaults") if repeat % 2 == 0 else ("defaults", "matched", "sb3")
+            order = sides(name) if repeat % 2 == 0 else sides(name)[::-1]
             for side in order:
                 result = (sb3_run(case["sb3"], *window) if side == "sb3"
                           else rlkit_run(case[side], *window, case["warmup_keys"]))
@@ -226,8 +236,8 @@ def main() -> None:
     rows = {}
     for name in samples:
         medians = {side: statistics.median(r["sps"] for r in runs) for side, runs in samples[name].items()}
-        rows[name] = {"median_sps": medians, "ratio_matched": round(medians["matched"] / medians["sb3"], 3),
-                      "ratio_defaults": round(medians["defaults"] / medians["sb3"], 3), "runs": samples[name]}
+        rows[name] = {"median_sps": medians, "runs": samples[name],
+                      **{f"ratio_{side}": round(medians[side] / medians["sb3"], 3) for side in medians if side != "sb3"}}
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                            "date": time.strftime("%Y-%m-%d %H:%M")},
                "repeats": args.repeats, "cases": rows, "settings": {k: CASES[k] for k in samples}}
@@ -264,13 +274,15 @@ def markdown(results: dict) -> str:
              "Env steps per second after the warm-up; settings in peers.json and benchmarks/peers.py. "
              "Each row's sides ran alternating in one run on idle cores; rows of other days are not comparable "
              "with each other (this machine's speed varies from day to day), their ratios are.", "",
-             "| case | SB3 | rlkit, same settings | ratio | rlkit defaults | ratio | measured |",
-             "|---|---|---|---|---|---|---|"]
+             "| case | SB3 | rlkit, same settings | ratio | rlkit, same settings, compiled | ratio | rlkit defaults "
+             "| ratio | measured |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, row in results["cases"].items():
         m = row["median_sps"]
+        cells = [f"{m[side]:.1f} | {row[f'ratio_{side}']:.2f}" if side in m else "- | -"
+                 for side in ("matched", "compiled", "defaults")]
         dates = sorted(run["date"][:10] for runs in row["runs"].values() for run in runs if "date" in run) or ["-"]
-        lines.append(f"| {name} | {m['sb3']:.1f} | {m['matched']:.1f} | {row['ratio_matched']:.2f} | "
-                     f"{m['defaults']:.1f} | {row['ratio_defaults']:.2f} | {dates[-1]} |")
+        lines.append(f"| {name} | {m['sb3']:.1f} | {' | '.join(cells)} | {dates[-1]} |")
     if "ceiling_dqn_boxing_pixels" in results:
         c = results["ceiling_dqn_boxing_pixels"]
         measured = f" (measured {c['date'][:10]})" if "date" in c else ""

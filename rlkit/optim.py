@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import math
+from typing import Iterable, Sequence
 
 import torch
 
@@ -15,3 +16,26 @@ def make_adam(params: Iterable[torch.nn.Parameter], *, lr: float, eps: float) ->
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     except RuntimeError:  # no fused Adam for this device or torch version
         return torch.optim.Adam(params, lr=lr, eps=eps)
+
+
+def clear_grads(params: Sequence[torch.nn.Parameter]) -> None:
+    """``optimizer.zero_grad(set_to_none=True)`` for these parameters without the optimizer's
+    profiling and grouping wrappers, which cost more than a small network's whole backward pass."""
+    for param in params:
+        param.grad = None
+
+
+def clip_grad_norm(params: Sequence[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm)`` (L2, the same ops, so the same numbers)
+    for parameters on one device: returns the total norm before clipping, a 0-d tensor.
+
+    torch's version groups the gradients by device and dtype on every call; the learners call this
+    once per update, hundreds of times per PPO rollout. ``max_norm`` inf measures without clipping.
+    """
+    grads = [param.grad for param in params if param.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    if max_norm != math.inf:
+        torch._foreach_mul_(grads, (max_norm / (total_norm + 1e-6)).clamp(max=1.0))
+    return total_norm

@@ -35,24 +35,26 @@ class RolloutBatch:
 
 
 class RolloutBuffer:
-    """Preallocated [T, E] tensors on the learner's device; ``add`` T times, then ``batch``."""
+    """Preallocated [T, E] arrays in host memory; ``add`` T times, then ``batch`` (tensors on the
+    learner's device). Rows are written with numpy, a copy per field and step, rather than torch
+    ops; on a CUDA device the rollout crosses to the device once per ``batch``, not once per step."""
 
     def __init__(self, num_steps: int, num_envs: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...],
                  device: torch.device) -> None:
         self.num_steps, self.num_envs = num_steps, num_envs
         shape = (num_steps, num_envs)
 
-        def zeros(*extra: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-            return torch.zeros(*shape, *extra, dtype=dtype, device=device)
+        def zeros(*extra: int, dtype: type = np.float32) -> np.ndarray:
+            return np.zeros((*shape, *extra), dtype=dtype)
 
         self.obs = zeros(*obs_shape)  # [T, E, *obs_shape]
         self.actions = zeros(*action_shape)  # [T, E, A]
         self.log_probs = zeros()  # [T, E]
         self.values = zeros()  # [T, E]
         self.rewards = zeros()  # [T, E]
-        self.terminated = zeros(dtype=torch.bool)  # [T, E]
-        self.truncated = zeros(dtype=torch.bool)  # [T, E]
-        self.valid = zeros(dtype=torch.bool)  # [T, E]
+        self.terminated = zeros(dtype=bool)  # [T, E]
+        self.truncated = zeros(dtype=bool)  # [T, E]
+        self.valid = zeros(dtype=bool)  # [T, E]
         self.device = device
         self.step = 0
 
@@ -67,24 +69,24 @@ class RolloutBuffer:
         if self.full:
             raise IndexError("the rollout is full: call batch() before adding more steps")
         t = self.step
-        put = lambda array, dtype: torch.as_tensor(array, dtype=dtype).to(self.device)  # noqa: E731
-        valid_t = put(valid, torch.bool)  # [E]
-        self.obs[t] = put(obs, torch.float32)
-        self.actions[t] = actions
-        self.log_probs[t] = log_probs
-        self.values[t] = values
-        self.rewards[t] = put(rewards, torch.float32) * valid_t
-        self.terminated[t] = put(terminated, torch.bool) & valid_t
-        self.truncated[t] = put(truncated, torch.bool) & valid_t
-        self.valid[t] = valid_t
+        self.obs[t] = obs
+        self.actions[t] = actions.detach().cpu().numpy()
+        self.log_probs[t] = log_probs.detach().cpu().numpy()
+        self.values[t] = values.detach().cpu().numpy()
+        np.multiply(rewards, valid, out=self.rewards[t])
+        np.logical_and(terminated, valid, out=self.terminated[t])
+        np.logical_and(truncated, valid, out=self.truncated[t])
+        self.valid[t] = valid
         self.step += 1
 
     def batch(self, last_value: torch.Tensor, last_obs: torch.Tensor | None = None) -> RolloutBatch:
-        """The rows added so far, T' <= T of them (views: read them before the next ``add``); the
-        buffer restarts at row 0. A rollout cut short (the run's budget) gives T' < T."""
+        """The rows added so far, T' <= T of them, as tensors on the device (on a CPU device they share
+        the buffer's memory: read them before the next ``add``); the buffer restarts at row 0. A rollout
+        cut short (the run's budget) gives T' < T."""
         if self.step == 0:
             raise IndexError("the rollout is empty")
         t, self.step = self.step, 0
-        return RolloutBatch(self.obs[:t], self.actions[:t], self.log_probs[:t], self.values[:t], self.rewards[:t],
-                            self.terminated[:t], self.truncated[:t], self.valid[:t], last_value.detach().float(),
-                            last_obs)
+        rows = (torch.from_numpy(array[:t]).to(self.device) for array in (
+            self.obs, self.actions, self.log_probs, self.values, self.rewards, self.terminated, self.truncated,
+            self.valid))
+        return RolloutBatch(*rows, last_value.detach().float(), last_obs)

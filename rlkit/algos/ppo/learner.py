@@ -22,7 +22,7 @@ from rlkit.algos.common import NonFiniteError, tensor_statistics
 from rlkit.algos.ppo import losses
 from rlkit.buffers.rollout import RolloutBatch
 from rlkit.networks.actor_critic import GaussianActorCritic
-from rlkit.optim import make_adam
+from rlkit.optim import clear_grads, clip_grad_norm, make_adam
 from rlkit.schedules import LinearSchedule, constant
 
 EPOCH_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
@@ -35,7 +35,8 @@ class PPOLearner:
                  target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
                  seed: int, recompute_advantages: bool = False) -> None:
         self.network = network.to(device)
-        self.optimizer = make_adam(self.network.parameters(), lr=lr, eps=adam_eps)
+        self.params = list(self.network.parameters())
+        self.optimizer = make_adam(self.params, lr=lr, eps=adam_eps)
         self.lr_schedule = LinearSchedule(lr, 0.0, total_env_steps) if anneal_lr else constant(lr)
         self.num_epochs, self.num_minibatches = num_epochs, num_minibatches
         self.gamma, self.gae_lambda = gamma, gae_lambda
@@ -80,9 +81,9 @@ class PPOLearner:
                 loss, metrics = losses.ppo_loss(mean, log_std, values, actions[index], old_log_probs[index],
                                                 old_values[index], advantages[index], returns[index],
                                                 **self.loss_options)
-                self.optimizer.zero_grad(set_to_none=True)
+                clear_grads(self.params)
                 loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.grad_clip_norm)
+                grad_norm = clip_grad_norm(self.params, self.grad_clip_norm)
                 self.recent_grad_norms.append(float(grad_norm))
                 if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
                     raise NonFiniteError("loss" if not torch.isfinite(loss) else "grad_norm", env_step, {

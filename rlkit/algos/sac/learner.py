@@ -30,7 +30,7 @@ from rlkit.algos.common import MetricAccumulator, NonFiniteError, tensor_statist
 from rlkit.algos.sac import losses
 from rlkit.algos.sac.networks import SACNetwork
 from rlkit.buffers import ReplayBatch
-from rlkit.optim import make_adam
+from rlkit.optim import clear_grads, clip_grad_norm, make_adam
 
 
 @dataclass
@@ -119,7 +119,7 @@ class SACLearner:
         metrics = dict(metrics, actor_loss=loss.detach())
         if self.tune_alpha:
             a_loss, _ = losses.alpha_loss(self.log_alpha, log_prob, self.target_entropy)
-            self.alpha_optimizer.zero_grad(set_to_none=True)
+            clear_grads([self.log_alpha])
             a_loss.backward()
             self.alpha_optimizer.step()
             metrics["alpha_loss"] = a_loss.detach()
@@ -127,9 +127,9 @@ class SACLearner:
         self.actor_metrics.add(metrics, grad_norm)
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+        clear_grads(params)  # the optimizer's parameters
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip_norm)  # the norm before clipping
+        grad_norm = clip_grad_norm(params, self.grad_clip_norm)  # the norm before clipping
         optimizer.step()
         return grad_norm
 

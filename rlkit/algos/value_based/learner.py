@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from rlkit.algos.common import MetricAccumulator, NonFiniteError, tensor_statistics
-from rlkit.optim import make_adam
+from rlkit.optim import clear_grads, clip_grad_norm, make_adam
 from rlkit.schedules import LinearSchedule
 
 
@@ -102,11 +102,11 @@ class ValueLearner:
         started = time.perf_counter() if compiling else 0.0
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
             loss, metrics = self._loss_forward(self.online, self.target, tb, temperature)
-        self.optimizer.zero_grad(set_to_none=True)
+        clear_grads(self._online_params)  # the optimizer's parameters
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
         max_norm = self.grad_clip_norm if self.grad_clip_norm is not None else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(self._online_params, max_norm)  # norm before clipping
+        grad_norm = clip_grad_norm(self._online_params, max_norm)  # norm before clipping
         self.scaler.step(self.optimizer)  # skipped by the scaler if AMP found inf grads
         self.scaler.update()
         self.num_updates += 1

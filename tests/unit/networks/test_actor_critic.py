@@ -55,3 +55,17 @@ def test_shared_trunk_has_one_mlp_and_separate_has_two():
 def test_refused_without_continuous_actions():
     with pytest.raises(ValueError, match="continuous actions"):
         NETWORKS.get("actor_critic")(ActorCriticConfig(), (1, 4), np.float32)
+
+
+@pytest.mark.parametrize("trunk", ["separate", "shared"])
+def test_functional_forward_equals_the_modules(trunk):
+    """forward calls F.linear and tanh on the modules' parameters: bit for bit what calling them gives."""
+    net = build(trunk)
+    obs = torch.randn(5, 1, 11)
+    policy = net.policy_body(obs)
+    value = policy if net.value_body is None else net.value_body(obs)
+    mean, log_std, values = net(obs)
+    assert torch.equal(mean, net.mean_head(policy))
+    assert torch.equal(values, net.value_head(value).squeeze(-1))
+    assert torch.equal(net.value(obs), values)
+    assert log_std is net.log_std
