@@ -8,9 +8,10 @@ median of the repetitions is kept. A rate
 is env steps per second over the window after the warm-up (the clock read every ``interval`` env
 steps on both sides; startup, the warm-up and the final evaluation are outside the window).
 
-In the same run, for DQN on Boxing pixels at the matched settings:
-- the ceiling, 1 / (bare update time x updates per env step + bare env step and greedy inference
-  time per env step), each timed apart with rlkit's own learner, actor and envs;
+In the same run, for each DQN case at the matched settings, the ceiling: 1 / (bare update time x
+updates per env step + bare env step and greedy inference time per env step), each timed apart with
+rlkit's own learner, actor and envs. Ceiling / SB3's rate bounds the ratio any loop could reach with
+that update and those envs. For Boxing pixels also
 - collection alone (random actions and replay writes through rlkit's runner, no learning) against
   the bare AtariVectorEnv step rate at the same number of envs.
 
@@ -89,6 +90,9 @@ CASES = {
         "total": 8_000, "warmup": 5_000, "interval": 500, "warmup_keys": ("schedule.warmup_env_steps",),
     },
 }
+
+
+CEILING_CASES = ("dqn_boxing_pixels", "dqn_boxing_ram")
 
 
 def sides(name: str) -> tuple[str, ...]:
@@ -242,17 +246,19 @@ def main() -> None:
                            "date": time.strftime("%Y-%m-%d %H:%M")},
                "repeats": args.repeats, "cases": rows, "settings": {k: CASES[k] for k in samples}}
     earlier = RESULTS / f"{args.name}.json"
-    if "dqn_boxing_pixels" not in args.cases and earlier.exists():  # the ceiling and collection of the run that
-        previous = json.loads(earlier.read_text())                  # measured the pixel case stay with it
-        results.update({key: previous[key] for key in ("ceiling_dqn_boxing_pixels", "collection") if key in previous})
-    if "dqn_boxing_pixels" in args.cases:
-        case = CASES["dqn_boxing_pixels"]
-        ceiling = dqn_ceiling(case["matched"] + ["schedule.warmup_env_steps=500", "schedule.total_env_steps=5000"],
-                              args.seconds)
-        ceiling["rlkit_sps"] = rows["dqn_boxing_pixels"]["median_sps"]["matched"]
+    if earlier.exists():  # the ceilings and collection of cases not measured now stay with their rows
+        previous = json.loads(earlier.read_text())
+        kept = [f"ceiling_{name}" for name in CEILING_CASES if name not in args.cases]
+        kept += ["collection"] if "dqn_boxing_pixels" not in args.cases else []
+        results.update({key: previous[key] for key in kept if key in previous})
+    for name in (n for n in CEILING_CASES if n in args.cases):
+        ceiling = dqn_ceiling(CASES[name]["matched"] + ["schedule.warmup_env_steps=500",
+                                                        "schedule.total_env_steps=5000"], args.seconds)
+        ceiling["rlkit_sps"] = rows[name]["median_sps"]["matched"]
         ceiling["fraction"] = round(ceiling["rlkit_sps"] / ceiling["ceiling_sps"], 3)
         ceiling["date"] = time.strftime("%Y-%m-%d %H:%M")
-        results["ceiling_dqn_boxing_pixels"] = ceiling
+        results[f"ceiling_{name}"] = ceiling
+    if "dqn_boxing_pixels" in args.cases:
         num_envs, bare, collect = 8, [], []
         for _ in range(args.repeats):  # alternating: the machine's speed drifts from minute to minute
             bare.append(env_throughput("ale_vector", "pixels", num_envs, args.seconds))
@@ -283,14 +289,17 @@ def markdown(results: dict) -> str:
                  for side in ("matched", "compiled", "defaults")]
         dates = sorted(run["date"][:10] for runs in row["runs"].values() for run in runs if "date" in run) or ["-"]
         lines.append(f"| {name} | {m['sb3']:.1f} | {' | '.join(cells)} | {dates[-1]} |")
-    if "ceiling_dqn_boxing_pixels" in results:
-        c = results["ceiling_dqn_boxing_pixels"]
+    for name in (n for n in CEILING_CASES if f"ceiling_{n}" in results):
+        c = results[f"ceiling_{name}"]
         measured = f" (measured {c['date'][:10]})" if "date" in c else ""
-        lines += ["", f"DQN on Boxing pixels, same settings, against its own ceiling{measured}:",
+        sb3 = results["cases"][name]["median_sps"]["sb3"]
+        lines += ["", f"{name}, same settings, against rlkit's own ceiling{measured}:",
                   f"- bare update {c['update_s'] * 1000:.1f} ms x {c['updates_per_env_step']} updates per env step, "
                   f"bare env step and greedy inference {c['env_step_and_inference_s'] * 1000:.2f} ms per env step: "
                   f"ceiling {c['ceiling_sps']:.1f} env steps/s;",
-                  f"- rlkit {c['rlkit_sps']:.1f}: {c['fraction']:.2f} of the ceiling."]
+                  f"- rlkit {c['rlkit_sps']:.1f}: {c['fraction']:.2f} of the ceiling; at the ceiling the ratio to "
+                  f"SB3's {sb3:.1f} would be {c['ceiling_sps'] / sb3:.2f}."]
+    if "collection" in results:
         k = results["collection"]
         lines += [f"- Collection alone ({k['num_envs']} envs, random actions, replay writes, no learning): "
                   f"{k['rlkit_collection_sps']:.0f} env steps/s against the bare AtariVectorEnv's "
