@@ -10,8 +10,10 @@ steps on both sides; startup, the warm-up and the final evaluation are outside t
 
 In the same run, for each DQN case at the matched settings, the ceiling: 1 / (bare update time x
 updates per env step + bare env step and greedy inference time per env step), each timed apart with
-rlkit's own learner, actor and envs. Ceiling / SB3's rate bounds the ratio any loop could reach with
-that update and those envs. For Boxing pixels also
+rlkit's own learner, actor and envs; for PPO 1 / (one rollout's update / its env steps + bare env
+step + the actor's sampling step). Ceiling / SB3's rate bounds the ratio any loop could reach with
+that update and those envs: what the loop adds (normalization, storage, bookkeeping) is the rest.
+For Boxing pixels also
 - collection alone (random actions and replay writes through rlkit's runner, no learning) against
   the bare AtariVectorEnv step rate at the same number of envs.
 
@@ -92,7 +94,7 @@ CASES = {
 }
 
 
-CEILING_CASES = ("dqn_boxing_pixels", "dqn_boxing_ram")
+CEILING_CASES = ("dqn_boxing_pixels", "dqn_boxing_ram", "ppo_hopper")
 
 
 def sides(name: str) -> tuple[str, ...]:
@@ -183,6 +185,45 @@ def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
             "updates_per_env_step": per_env_step, "ceiling_sps": round(1.0 / (update_s * per_env_step + step_s), 2)}
 
 
+def ppo_ceiling(overrides: list[str], seconds: float) -> dict:
+    """The matched PPO's ceiling from its parts, each timed apart with rlkit's own pieces: a bare
+    vector env step, the actor's sampling step, and one rollout's update divided by its env steps."""
+    run, envs, agent = build_run(overrides)
+    obs = agent.actor.observe(envs.reset(seed=0))
+    buffer, is_reset_step = agent.buffer, np.zeros(envs.num_envs, dtype=bool)  # NEXT_STEP autoreset
+    for _ in range(buffer.num_steps):  # one real rollout to learn from
+        step = agent.actor.act(obs)
+        result = envs.step(agent.actor.env_actions(step.actions))
+        buffer.add(obs, step.actions, step.log_probs, step.values, result.reward, result.terminated,
+                   result.truncated, ~is_reset_step)
+        is_reset_step = (result.terminated | result.truncated) & ~is_reset_step
+        obs = agent.actor.observe(result.obs)
+    batch = buffer.batch(agent.actor.value(obs), torch.as_tensor(obs))
+    rollout_env_steps = buffer.num_steps * envs.num_envs
+    agent.learner.update(batch, 0)  # first-call costs outside the timing
+    updates, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        agent.learner.update(batch, 0)
+        updates += 1
+    update_s = (time.perf_counter() - start) / updates
+    low, high = envs.spec.action_low, envs.spec.action_high
+    rng, steps, start = np.random.default_rng(0), 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        envs.step(rng.uniform(low, high, size=(envs.num_envs, *envs.spec.action_shape)).astype(np.float32))
+        steps += envs.num_envs
+    env_step_s = (time.perf_counter() - start) / steps
+    acts, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        agent.actor.act(obs)
+        acts += 1
+    act_s = (time.perf_counter() - start) / (acts * envs.num_envs)
+    envs.close()
+    per_env_step = update_s / rollout_env_steps
+    return {"rollout_update_s": round(update_s, 4), "rollout_env_steps": rollout_env_steps,
+            "env_step_s": round(env_step_s, 7), "act_s": round(act_s, 7),
+            "ceiling_sps": round(1.0 / (per_env_step + env_step_s + act_s), 2)}
+
+
 def collection_sps(num_envs: int, total: int, interval: int) -> float:
     """rlkit's runner and agent with random actions and replay writes only: the warm-up's rows."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,8 +293,9 @@ def main() -> None:
         kept += ["collection"] if "dqn_boxing_pixels" not in args.cases else []
         results.update({key: previous[key] for key in kept if key in previous})
     for name in (n for n in CEILING_CASES if n in args.cases):
-        ceiling = dqn_ceiling(CASES[name]["matched"] + ["schedule.warmup_env_steps=500",
-                                                        "schedule.total_env_steps=5000"], args.seconds)
+        ceiling = (ppo_ceiling(CASES[name]["matched"], args.seconds) if name == "ppo_hopper" else
+                   dqn_ceiling(CASES[name]["matched"] + ["schedule.warmup_env_steps=500",
+                                                         "schedule.total_env_steps=5000"], args.seconds))
         ceiling["rlkit_sps"] = rows[name]["median_sps"]["matched"]
         ceiling["fraction"] = round(ceiling["rlkit_sps"] / ceiling["ceiling_sps"], 3)
         ceiling["date"] = time.strftime("%Y-%m-%d %H:%M")
@@ -293,15 +335,21 @@ def markdown(results: dict) -> str:
         c = results[f"ceiling_{name}"]
         measured = f" (measured {c['date'][:10]})" if "date" in c else ""
         sb3 = results["cases"][name]["median_sps"]["sb3"]
-        lines += ["", f"{name}, same settings, against rlkit's own ceiling{measured}:",
-                  f"- bare update {c['update_s'] * 1000:.1f} ms x {c['updates_per_env_step']} updates per env step, "
-                  f"bare env step and greedy inference {c['env_step_and_inference_s'] * 1000:.2f} ms per env step: "
-                  f"ceiling {c['ceiling_sps']:.1f} env steps/s;",
+        if "rollout_update_s" in c:
+            parts = (f"- one rollout's update {c['rollout_update_s']:.2f} s / {c['rollout_env_steps']} env steps, "
+                     f"bare env step {c['env_step_s'] * 1e6:.0f} us and sampling step {c['act_s'] * 1e6:.0f} us "
+                     f"per env step: ceiling {c['ceiling_sps']:.1f} env steps/s;")
+        else:
+            parts = (f"- bare update {c['update_s'] * 1000:.1f} ms x {c['updates_per_env_step']} updates per env "
+                     f"step, bare env step and greedy inference {c['env_step_and_inference_s'] * 1000:.2f} ms per "
+                     f"env step: ceiling {c['ceiling_sps']:.1f} env steps/s;")
+        lines += ["", f"{name}, same settings, against rlkit's own ceiling{measured}:", parts,
                   f"- rlkit {c['rlkit_sps']:.1f}: {c['fraction']:.2f} of the ceiling; at the ceiling the ratio to "
                   f"SB3's {sb3:.1f} would be {c['ceiling_sps'] / sb3:.2f}."]
     if "collection" in results:
         k = results["collection"]
-        lines += [f"- Collection alone ({k['num_envs']} envs, random actions, replay writes, no learning): "
+        lines += ["", f"DQN on Boxing pixels, collection alone ({k['num_envs']} envs, random actions, replay writes, "
+                  f"no learning): "
                   f"{k['rlkit_collection_sps']:.0f} env steps/s against the bare AtariVectorEnv's "
                   f"{k['bare_ale_vector_sps']:.0f}: {k['fraction']:.2f}."]
     return "\n".join(lines) + "\n"
