@@ -19,8 +19,9 @@ def make_adam(params: Iterable[torch.nn.Parameter], *, lr: float, eps: float) ->
 
 
 def clear_grads(params: Sequence[torch.nn.Parameter]) -> None:
-    """``optimizer.zero_grad(set_to_none=True)`` for these parameters without the optimizer's
-    profiling and grouping wrappers, which cost more than a small network's whole backward pass."""
+    """``optimizer.zero_grad(set_to_none=True)`` for these parameters, without the optimizer's
+    profiling and grouping wrappers: for a small network those cost many times the clearing itself,
+    and PPO clears hundreds of times per rollout."""
     for param in params:
         param.grad = None
 
