@@ -24,6 +24,7 @@ shares the cores says nothing.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -155,6 +156,15 @@ def build_run(overrides: list[str]):
     return run, envs, build.build_agent(run, entry, envs, device)
 
 
+def seconds_per_call(call, seconds: float) -> float:
+    """The mean wall time of ``call()``, called repeatedly for about ``seconds``."""
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        call()
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
 def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
     """The matched DQN's ceiling from its parts, each timed apart with rlkit's own pieces."""
     run, envs, agent = build_run(overrides)
@@ -169,16 +179,15 @@ def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
         is_reset_step = step.terminated | step.truncated
     batches = [agent.replay.sample(run.schedule.batch_size, rng) for _ in range(8)]
     agent.learner.update(batches[0], 10**7)  # first-call costs outside the timing
-    updates, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        agent.learner.update(batches[updates % len(batches)], 10**7)
-        updates += 1
-    update_s = (time.perf_counter() - start) / updates
-    obs, steps, start = step.obs, 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:  # the window's acting: epsilon 0.01 (the schedule's end)
-        obs = envs.step(agent.actor.act(obs, 10**7)).obs
-        steps += envs.num_envs
-    step_s = (time.perf_counter() - start) / steps
+    update_calls = itertools.count()
+    update_s = seconds_per_call(lambda: agent.learner.update(batches[next(update_calls) % len(batches)], 10**7),
+                                seconds)
+    latest = {"obs": step.obs}
+
+    def act_and_step() -> None:  # the window's acting: epsilon 0.01 (the schedule's end)
+        latest["obs"] = envs.step(agent.actor.act(latest["obs"], 10**7)).obs
+
+    step_s = seconds_per_call(act_and_step, seconds) / envs.num_envs
     envs.close()
     per_env_step = run.schedule.updates_per_env_step
     return {"update_s": round(update_s, 5), "env_step_and_inference_s": round(step_s, 6),
@@ -201,22 +210,11 @@ def ppo_ceiling(overrides: list[str], seconds: float) -> dict:
     batch = buffer.batch(agent.actor.value(obs), torch.as_tensor(obs))
     rollout_env_steps = buffer.num_steps * envs.num_envs
     agent.learner.update(batch, 0)  # first-call costs outside the timing
-    updates, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        agent.learner.update(batch, 0)
-        updates += 1
-    update_s = (time.perf_counter() - start) / updates
-    low, high = envs.spec.action_low, envs.spec.action_high
-    rng, steps, start = np.random.default_rng(0), 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        envs.step(rng.uniform(low, high, size=(envs.num_envs, *envs.spec.action_shape)).astype(np.float32))
-        steps += envs.num_envs
-    env_step_s = (time.perf_counter() - start) / steps
-    acts, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        agent.actor.act(obs)
-        acts += 1
-    act_s = (time.perf_counter() - start) / (acts * envs.num_envs)
+    update_s = seconds_per_call(lambda: agent.learner.update(batch, 0), seconds)
+    low, high, rng = envs.spec.action_low, envs.spec.action_high, np.random.default_rng(0)
+    env_step_s = seconds_per_call(lambda: envs.step(rng.uniform(low, high, size=(envs.num_envs, *envs.spec.action_shape))
+                                                    .astype(np.float32)), seconds) / envs.num_envs
+    act_s = seconds_per_call(lambda: agent.actor.act(obs), seconds) / envs.num_envs
     envs.close()
     per_env_step = update_s / rollout_env_steps
     return {"rollout_update_s": round(update_s, 4), "rollout_env_steps": rollout_env_steps,
