@@ -38,5 +38,42 @@ def clip_grad_norm(params: Sequence[torch.nn.Parameter], max_norm: float) -> tor
         return torch.zeros(())
     total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     if max_norm != math.inf:
-        torch._foreach_mul_(grads, (max_norm / (total_norm + 1e-6)).clamp(max=1.0))
+        coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0)
+        # torch multiplies by a coefficient of exactly 1.0 too, which leaves every gradient as it
+        # was: on the CPU (where reading it costs no device sync) that pass over the gradients is skipped
+        if coef.device.type != "cpu" or not float(coef) == 1.0:
+            torch._foreach_mul_(grads, coef)
     return total_norm
+
+
+def adam_step(optimizer: torch.optim.Adam) -> None:
+    """``optimizer.step()`` for a fused Adam (``make_adam``) whose state exists: the same two kernels
+    (the step counters, then the fused update) without the per-call checks, profiling hooks and
+    grouping by device of ``Optimizer.step``, which for the learners' small networks cost more than
+    the update itself. Anything else (the first step, which creates the state; AMSGrad; a
+    non-fused Adam) goes through ``optimizer.step()``."""
+    for group in optimizer.param_groups:
+        if not group["fused"] or group["amsgrad"] or group["maximize"] or group["capturable"] \
+                or group["differentiable"] or group["decoupled_weight_decay"]:
+            optimizer.step()
+            return
+    state = optimizer.state
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            continue
+        if not all(p in state for p in params) or len({(p.device, p.dtype) for p in params}) != 1:
+            optimizer.step()  # torch creates the state, or groups mixed devices and dtypes itself
+            return
+    for group in optimizer.param_groups:
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            continue
+        states = [state[p] for p in params]
+        steps = [s["step"] for s in states]
+        torch._foreach_add_(steps, 1)
+        beta1, beta2 = group["betas"]
+        torch._fused_adam_(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+                           [s["exp_avg_sq"] for s in states], [], steps, amsgrad=False, lr=group["lr"],
+                           beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
+                           maximize=False, grad_scale=None, found_inf=None)

@@ -30,7 +30,7 @@ from rlkit.algos.common import MetricAccumulator, NonFiniteError, tensor_statist
 from rlkit.algos.sac import losses
 from rlkit.algos.sac.networks import SACNetwork
 from rlkit.buffers import ReplayBatch
-from rlkit.optim import clear_grads, clip_grad_norm, make_adam
+from rlkit.optim import adam_step, clear_grads, clip_grad_norm, make_adam
 
 
 @dataclass
@@ -121,7 +121,7 @@ class SACLearner:
             a_loss, _ = losses.alpha_loss(self.log_alpha, log_prob, self.target_entropy)
             clear_grads([self.log_alpha])
             a_loss.backward()
-            self.alpha_optimizer.step()
+            adam_step(self.alpha_optimizer)
             metrics["alpha_loss"] = a_loss.detach()
         self.num_policy_updates += 1
         self.actor_metrics.add(metrics, grad_norm)
@@ -130,7 +130,7 @@ class SACLearner:
         clear_grads(params)  # the optimizer's parameters
         loss.backward()
         grad_norm = clip_grad_norm(params, self.grad_clip_norm)  # the norm before clipping
-        optimizer.step()
+        adam_step(optimizer)
         return grad_norm
 
     def _check_finite(self, metric: str, loss: torch.Tensor, grad_norm: torch.Tensor, env_step: int,
