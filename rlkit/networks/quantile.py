@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from rlkit.networks.torso import Torso
+from rlkit.networks.torso import Torso, head_in_float32
 
 
 class ImplicitQuantileNetwork(nn.Module):
@@ -33,5 +33,4 @@ class ImplicitQuantileNetwork(nn.Module):
         psi = self.torso.encode(obs)  # [B, D]
         x = psi.unsqueeze(1) * self.embed_taus(taus).to(psi.dtype)  # [B, N, D]
         features = self.torso.body(x)  # [B, N, F]
-        with torch.autocast(device_type=features.device.type, enabled=False):
-            return self.head(features.float())  # [B, N, A]
+        return head_in_float32(self.head, features)  # [B, N, A]

@@ -30,5 +30,15 @@ class Torso(nn.Module):
         return self.body(self.encode(obs))  # [B, out_dim]
 
 
+def head_in_float32(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """``head(features)`` in float32, with autocast turned off around it when it is on (entering an
+    autocast context costs even when it changes nothing, and acting calls this every env step)."""
+    device_type = features.device.type
+    if torch.is_autocast_enabled(device_type):
+        with torch.autocast(device_type=device_type, enabled=False):
+            return head(features.float())
+    return head(features.float())
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

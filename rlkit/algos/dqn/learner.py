@@ -9,7 +9,7 @@ from torch import nn
 
 from rlkit.algos.dqn import losses
 from rlkit.algos.value_based.learner import TorchBatch
-from rlkit.networks.torso import Torso
+from rlkit.networks.torso import Torso, head_in_float32
 
 
 class QNetwork(nn.Module):
@@ -22,8 +22,7 @@ class QNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         features = self.torso(obs)  # [B, F]
-        with torch.autocast(device_type=features.device.type, enabled=False):
-            return self.head(features.float())  # [B, A] float32
+        return head_in_float32(self.head, features)  # [B, A] float32
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,12 @@ class ValueActor:
         self.generator = torch.Generator().manual_seed(seed)
 
     def _q(self, obs: np.ndarray, q_values: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            return q_values(torch.from_numpy(obs).to(self.device)).float()  # [E, A]
+        with torch.inference_mode():
+            obs_tensor = torch.from_numpy(obs).to(self.device)  # [E, *obs_shape]
+            if not self.amp:
+                return q_values(obs_tensor).float()  # [E, A]
+            with torch.autocast(self.device.type, dtype=torch.float16):
+                return q_values(obs_tensor).float()  # [E, A]
 
     def random(self, num_envs: int) -> np.ndarray:
         return self.rng.integers(self.n_actions, size=num_envs).astype(np.int64)  # [E]
