@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -47,21 +48,31 @@ def generalized_advantages(rewards: torch.Tensor, values: torch.Tensor, last_val
     Invalid rows get advantage and return 0 and must be left out of the losses.
     Returns (advantages [T, E], returns [T, E] = advantages + values), both float32, no grad.
     """
-    num_steps = rewards.shape[0]
     values = values.float()  # [T, E]
     next_values = torch.cat([values[1:], last_value.float().unsqueeze(0)], dim=0)  # [T, E]
     not_terminated = 1.0 - terminated.float()  # [T, E]
     not_done = 1.0 - (terminated | truncated).float()  # [T, E]
     deltas = rewards.float() + gamma * not_terminated * next_values - values  # [T, E]
     deltas = deltas * valid.float()  # [T, E]
-    advantages = torch.zeros_like(values)  # [T, E]
-    running = torch.zeros_like(last_value, dtype=torch.float32)  # [E]
-    for t in reversed(range(num_steps)):
-        running = deltas[t] + gamma * gae_lambda * not_done[t] * running  # [E]
-        running = running * valid[t].float()  # [E] a reset row carries nothing backwards
-        advantages[t] = running
+    # the carry factor gamma lambda (1 - done_t), and 0 on a reset row: it carries nothing backwards
+    carries = gamma * gae_lambda * not_done * valid.float()  # [T, E]
+    advantages = torch.from_numpy(backward_recurrence(deltas.detach().cpu().numpy(), carries.cpu().numpy()))
+    advantages = advantages.to(values.device)  # [T, E]
     returns = (advantages + values) * valid.float()  # [T, E]
-    return advantages.detach(), returns.detach()
+    return advantages, returns.detach()
+
+
+def backward_recurrence(deltas: np.ndarray, carries: np.ndarray) -> np.ndarray:
+    """x_t = deltas_t + carries_t x_{t+1}, x_T = 0, in float32; deltas, carries [T, E] -> x [T, E].
+
+    A loop over T in numpy: one rollout has thousands of steps, and a torch op per step cost
+    more than the rest of an update's bookkeeping (float32 throughout, so the same numbers)."""
+    out = np.empty_like(deltas)  # [T, E]
+    running = np.zeros(deltas.shape[1:], dtype=deltas.dtype)  # [E]
+    for t in range(deltas.shape[0] - 1, -1, -1):
+        running = deltas[t] + carries[t] * running  # [E]
+        out[t] = running
+    return out
 
 
 def normalize(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
