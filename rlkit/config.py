@@ -120,8 +120,9 @@ class HardwareConfig:
     # learner spends the updates already earned (one vector step of staleness; rlkit/algos/value_based/agent.py)
     overlap_env_steps: bool = False
     replay_device: str = "cpu"  # cuda: the replay's frames live on the GPU (sampling and stacking there too)
-    # torch.compile of the learner's loss forward (value-based agents); the first update compiles
-    # (seconds to minutes), printed and logged apart as compile_s; off by default for that reason
+    # torch.compile of the learner's loss forward (DQN, IQN: the update's; PPO: a minibatch's); the
+    # first updates compile (seconds to minutes), printed and logged apart as compile_s; off by
+    # default for that reason
     compile: bool = False
     eval_num_envs: int = 4  # parallel evaluation envs
 

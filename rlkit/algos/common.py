@@ -4,6 +4,7 @@ sync the device between log points, and the off-policy replay sized against the 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import psutil
@@ -36,6 +37,38 @@ def tensor_statistics(**tensors: torch.Tensor) -> dict[str, dict[str, float]]:
                      "mean": float(finite.mean()) if finite.numel() else math.nan,
                      "std": float(finite.std()) if finite.numel() > 1 else 0.0}
     return out
+
+
+class CompileClock:
+    """The seconds a learner spent in the steps that compiled a torch.compile graph, read once.
+
+    A step compiled when dynamo's count of compiled graphs rose during it: the first step, and any
+    later one that met a new shape or layout (PPO's minibatch size varies with a rollout's reset
+    rows). ``pop`` returns the seconds gathered since it last returned them, or None."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._seconds: float | None = None
+        self._graphs = self._started = 0.0
+
+    @staticmethod
+    def _graph_count() -> int:
+        import torch._dynamo.utils  # (imported on use: a run without compile never loads dynamo)
+
+        return torch._dynamo.utils.counters["stats"]["unique_graphs"]
+
+    def start(self) -> None:
+        if self.enabled:
+            self._graphs, self._started = self._graph_count(), time.perf_counter()
+
+    def stop(self) -> None:
+        """After the step's backward (a compiled graph's backward compiles on its first call)."""
+        if self.enabled and self._graph_count() != self._graphs:
+            self._seconds = (self._seconds or 0.0) + time.perf_counter() - self._started
+
+    def pop(self) -> float | None:
+        seconds, self._seconds = self._seconds, None
+        return seconds
 
 
 class MetricAccumulator:

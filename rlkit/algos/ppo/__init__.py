@@ -86,7 +86,7 @@ class OnPolicySchedule(RunSchedule):
 SCHEDULES.add("on_policy", OnPolicySchedule, schema=OnPolicySchedule)
 
 
-@ALGOS.register("ppo", schema=PPOConfig, schedule=OnPolicySchedule, actions="continuous")
+@ALGOS.register("ppo", schema=PPOConfig, schedule=OnPolicySchedule, actions="continuous", hardware=("compile",))
 def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device) -> PPOAgent:
     """The learner, the actor (with the observation normalizer), the training reward scaler and the
     rollout buffer. Each env steps rollout_transitions / num_envs times per rollout: it must divide."""
@@ -111,7 +111,9 @@ def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device) -> PPOAgent:
         value_coef=algo.value_coef, entropy_coef=algo.entropy_coef, grad_clip_norm=algo.grad_clip_norm,
         target_kl=algo.target_kl, normalize_advantages=algo.normalize_advantages, adam_eps=algo.adam_eps,
         device=device, seed=seeding.derive_seed(run.seed, "minibatches"),
-        recompute_advantages=algo.recompute_advantages)
+        recompute_advantages=algo.recompute_advantages, compile=run.hardware.compile)
+    if run.hardware.compile:
+        print("torch.compile: on for the minibatch loss; the first minibatch steps compile (compile_s in the metrics)")
     obs_normalizer = ObservationNormalizer(spec.obs_shape, clip=algo.obs_clip) if algo.normalize_obs else None
     bounds = (spec.action_low, spec.action_high) if algo.rescale_actions else None
     actor = PPOActor(learner.network, obs_normalizer, device=device, deterministic_eval=algo.eval_deterministic,

@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import collections
 import math
+from typing import Any
 
 import torch
 
-from rlkit.algos.common import NonFiniteError, tensor_statistics
+from rlkit.algos.common import CompileClock, NonFiniteError, tensor_statistics
 from rlkit.algos.ppo import losses
 from rlkit.buffers.rollout import RolloutBatch
 from rlkit.networks.actor_critic import GaussianActorCritic
-from rlkit.optim import clear_grads, clip_grad_norm, make_adam
+from rlkit.optim import adam_step, clear_grads, clip_grad_norm, make_adam
 from rlkit.schedules import LinearSchedule, constant
+
+# torch.compile's settings for hardware.compile: the minibatch size varies by one within a rollout and
+# with the rollout's reset rows, so the graphs take any size (two of them, for the first minibatch's
+# storage offset 0 and the others', both made in the first epoch; a graph per size would recompile
+# through the run). Module level so a test can choose a cheaper backend than inductor's C++ code.
+COMPILE_OPTIONS: dict[str, Any] = {"dynamic": True}
 
 EPOCH_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
 
@@ -33,7 +40,7 @@ class PPOLearner:
                  num_epochs: int, num_minibatches: int, gamma: float, gae_lambda: float, clip_coef: float,
                  clip_value_loss: bool, value_coef: float, entropy_coef: float, grad_clip_norm: float | None,
                  target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
-                 seed: int, recompute_advantages: bool = False) -> None:
+                 seed: int, recompute_advantages: bool = False, compile: bool = False) -> None:
         self.network = network.to(device)
         self.params = list(self.network.parameters())
         self.optimizer = make_adam(self.params, lr=lr, eps=adam_eps)
@@ -51,6 +58,11 @@ class PPOLearner:
         self.num_updates = 0  # gradient steps
         self.num_rollouts = 0
         self._rows: list[dict[str, float]] = []  # one per rollout since the last ``pop_metrics``
+        # hardware.compile: one minibatch's forward and loss as a compiled graph (and its backward);
+        # the minibatch steps that compile are timed, logged as compile_s
+        self.compile = compile
+        self._minibatch_loss = torch.compile(self._loss, **COMPILE_OPTIONS) if compile else self._loss
+        self.compile_clock = CompileClock(compile)
 
     def update(self, batch: RolloutBatch, env_step: int) -> None:
         """Learn from one rollout. ``env_step``: env steps done before it was collected (drives the lr)."""
@@ -76,23 +88,31 @@ class PPOLearner:
                 advantages, returns = self._advantages(batch, *self._current_values(batch))  # [N], [N]
             epochs += 1
             order = torch.randperm(num, generator=self.generator).to(self.device)  # [N]
-            for index in order.tensor_split(min(self.num_minibatches, num)):  # [~N / num_minibatches] each
-                mean, log_std, values = self.network(obs[index])  # [B, A], [A], [B]
-                loss, metrics = losses.ppo_loss(mean, log_std, values, actions[index], old_log_probs[index],
-                                                old_values[index], advantages[index], returns[index],
-                                                **self.loss_options)
+            # one gather per field and epoch; minibatch i is slice i of it, the same rows in the same
+            # order as indexing with order's part i (~N / num_minibatches each)
+            sections = min(self.num_minibatches, num)
+            shuffled = [field[order].tensor_split(sections)
+                        for field in (obs, actions, old_log_probs, old_values, advantages, returns)]
+            for minibatch in zip(*shuffled):
+                self.compile_clock.start()
+                loss, metrics = self._minibatch_loss(*minibatch)
                 clear_grads(self.params)
                 loss.backward()
                 grad_norm = clip_grad_norm(self.params, self.grad_clip_norm)
-                self.recent_grad_norms.append(float(grad_norm))
-                if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
-                    raise NonFiniteError("loss" if not torch.isfinite(loss) else "grad_norm", env_step, {
-                        "loss": float(loss.detach()), "grad_norm": float(grad_norm),
-                        "minibatch": tensor_statistics(obs=obs[index], actions=actions[index],
-                                                       advantages=advantages[index], returns=returns[index])})
-                self.optimizer.step()
-                for key, value in dict(metrics, loss=loss.detach(), grad_norm=grad_norm).items():
+                self.compile_clock.stop()
+                loss_value, grad_norm_value = float(loss), float(grad_norm)
+                self.recent_grad_norms.append(grad_norm_value)
+                if not (math.isfinite(loss_value) and math.isfinite(grad_norm_value)):
+                    mb_obs, mb_actions, _, _, mb_advantages, mb_returns = minibatch
+                    raise NonFiniteError("loss" if not math.isfinite(loss_value) else "grad_norm", env_step, {
+                        "loss": loss_value, "grad_norm": grad_norm_value,
+                        "minibatch": tensor_statistics(obs=mb_obs, actions=mb_actions, advantages=mb_advantages,
+                                                       returns=mb_returns)})
+                adam_step(self.optimizer)
+                for key, value in metrics.items():
                     sums[key] += float(value)
+                sums["loss"] += loss_value
+                sums["grad_norm"] += grad_norm_value
                 steps += 1
             if self.target_kl is not None and float(metrics["approx_kl"]) > self.target_kl:
                 break
@@ -102,6 +122,13 @@ class PPOLearner:
         row.update(explained_variance=float(losses.explained_variance(old_values, rollout_returns)), lr=lr,
                    epochs=epochs, policy_std=float(self.network.log_std.detach().exp().mean()), rollout_transitions=num)
         self._rows.append(row)
+
+    def _loss(self, obs: torch.Tensor, actions: torch.Tensor, old_log_probs: torch.Tensor, old_values: torch.Tensor,
+              advantages: torch.Tensor, returns: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One minibatch's forward pass and loss: obs [B, *obs_shape], actions [B, A], the rest [B]."""
+        mean, log_std, values = self.network(obs)  # [B, A], [A], [B]
+        return losses.ppo_loss(mean, log_std, values, actions, old_log_probs, old_values, advantages, returns,
+                               **self.loss_options)
 
     def _advantages(self, batch: RolloutBatch, values: torch.Tensor,
                     last_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,6 +151,9 @@ class PPOLearner:
         """Means over the rollouts learned from since the last call, plus the update counters."""
         rows, self._rows = self._rows, []
         out = {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]} if rows else {}
+        compile_s = self.compile_clock.pop()
+        if compile_s is not None:  # the compiling steps' seconds since the last row, inside its sps
+            out["compile_s"] = compile_s
         return {**out, "updates": self.num_updates, "rollouts": self.num_rollouts}
 
     def weights_finite(self) -> bool:

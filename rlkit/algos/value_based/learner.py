@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
@@ -16,8 +15,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from rlkit.algos.common import MetricAccumulator, NonFiniteError, tensor_statistics
-from rlkit.optim import clear_grads, clip_grad_norm, make_adam
+from rlkit.algos.common import CompileClock, MetricAccumulator, NonFiniteError, tensor_statistics
+from rlkit.optim import adam_step, clear_grads, clip_grad_norm, make_adam
 from rlkit.schedules import LinearSchedule
 
 
@@ -71,8 +70,7 @@ class ValueLearner:
         # graph and its backward; the first update of each process compiles, timed as compile_s
         self.compile = compile
         self._loss_forward = torch.compile(self._call_loss, **COMPILE_OPTIONS) if compile else self._call_loss
-        self._compile_s: float | None = None  # seconds of this process's first (compiling) update, until logged
-        self._compiled = False
+        self.compile_clock = CompileClock(compile)  # the updates that compiled, logged as compile_s
 
     def _call_loss(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -98,25 +96,29 @@ class ValueLearner:
             group["lr"] = lr
         temperature = self.temperature_schedule(env_step)
         tb = self.to_torch(batch)
-        compiling = self.compile and not self._compiled
-        started = time.perf_counter() if compiling else 0.0
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+        self.compile_clock.start()
+        if self.amp:
+            with torch.autocast(device_type=self.device.type, dtype=torch.float16):
+                loss, metrics = self._loss_forward(self.online, self.target, tb, temperature)
+        else:  # (an autocast context costs even when disabled; acting and updating run it often)
             loss, metrics = self._loss_forward(self.online, self.target, tb, temperature)
         clear_grads(self._online_params)  # the optimizer's parameters
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
         max_norm = self.grad_clip_norm if self.grad_clip_norm is not None else math.inf
-        grad_norm = clip_grad_norm(self._online_params, max_norm)  # norm before clipping
-        self.scaler.step(self.optimizer)  # skipped by the scaler if AMP found inf grads
-        self.scaler.update()
+        if self.amp:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = clip_grad_norm(self._online_params, max_norm)  # norm before clipping
+            self.scaler.step(self.optimizer)  # skipped by the scaler if AMP found inf grads
+            self.scaler.update()
+        else:
+            loss.backward()
+            grad_norm = clip_grad_norm(self._online_params, max_norm)  # norm before clipping
+            adam_step(self.optimizer)
         self.num_updates += 1
         self._update_target(env_step)
         self.metrics.add(dict(metrics, loss=loss.detach()), grad_norm)
         self.last_lr, self.last_temperature = lr, temperature
-        if compiling:  # the forward and backward graphs were compiled by this update
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            self._compile_s, self._compiled = time.perf_counter() - started, True
+        self.compile_clock.stop()  # (compiling is host work: no device sync needed to time it)
         if self.device.type == "cuda":  # no host sync per update: the flag is read at the next log point
             bad = ~torch.isfinite(loss.detach()) if self.amp else ~(torch.isfinite(loss.detach())
                                                                      & torch.isfinite(grad_norm))
@@ -133,8 +135,9 @@ class ValueLearner:
         out = self.metrics.pop()
         if out:
             out.update(lr=self.last_lr, temperature=self.last_temperature)
-        if self._compile_s is not None:  # once: the first update's seconds (compiling), inside this row's sps
-            out["compile_s"], self._compile_s = self._compile_s, None
+        compile_s = self.compile_clock.pop()
+        if compile_s is not None:  # the compiling updates' seconds since the last row, inside its sps
+            out["compile_s"] = compile_s
         return out
 
     def check_finite(self, loss: torch.Tensor, grad_norm: torch.Tensor, env_step: int, amp_may_skip: bool,

@@ -174,3 +174,27 @@ def test_rescaled_actions_are_clipped_to_unit_range_and_mapped_onto_the_bounds()
     np.testing.assert_allclose(two_dims.act_eval(obs), mean.numpy() * [0.4, 3.0], rtol=1e-6)  # the mean, mapped
     with pytest.raises(ValueError, match="high > low"):
         PPOActor(network(), None, device=CPU, deterministic_eval=True, seed=0, action_bounds=(high, low))
+
+
+def test_a_compiled_minibatch_loss_makes_the_same_updates_and_times_its_compiles_once(monkeypatch):
+    import torch._dynamo
+
+    from rlkit.algos.ppo import learner as learner_module
+
+    # aot_eager traces the forward and its backward as inductor does, without its C++ build
+    monkeypatch.setitem(learner_module.COMPILE_OPTIONS, "backend", "aot_eager")
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    eager, compiled = learner_for(network(), num_minibatches=3), learner_for(network(), num_minibatches=3, compile=True)
+    for learner in (eager, compiled):  # 29 transitions in 3 minibatches: sizes 10 and 9, two shapes
+        learner.update(rollout(learner.network, reset_rows=[(3, 0), (5, 2), (0, 1)]), env_step=0)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the loss did go through dynamo
+    for a, b in zip(eager.network.parameters(), compiled.network.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    eager_row, compiled_row = eager.pop_metrics(), compiled.pop_metrics()
+    assert "compile_s" not in eager_row and compiled_row["compile_s"] > 0
+    assert compiled_row["loss"] == pytest.approx(eager_row["loss"], rel=1e-5, abs=1e-7)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    compiled.update(rollout(compiled.network), env_step=0)  # sizes 11 and 10: served by the graphs made
+    assert "compile_s" not in compiled.pop_metrics()
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
