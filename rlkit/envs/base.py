@@ -79,3 +79,64 @@ def close_gymnasium_vector_env(env) -> None:
                 process.terminate()
             process.join(timeout=5)
         env.closed = True  # its __del__ must not try again
+
+
+class SerialVectorEnv:
+    """gymnasium envs stepped one after the other in this process, with NEXT_STEP autoreset.
+
+    What gymnasium's ``SyncVectorEnv(autoreset_mode=NEXT_STEP)`` returns, number for number
+    (``tests/unit/envs/test_serial_vector_env.py``), without its per-step generic work: merging
+    every env's info dict into arrays (done here only when ``last_info`` is read), iterating and
+    concatenating through the spaces, deep-copying the observations. For a MuJoCo or Atari RAM env
+    that work cost a fair share of the env step itself. Observations come out as ``obs_dtype``
+    (a fresh array each call, so callers may keep it), rewards float32, flags bool.
+    """
+
+    def __init__(self, env_fns, obs_dtype: np.dtype | None = None) -> None:
+        self.envs = [env_fn() for env_fn in env_fns]
+        self.num_envs = len(self.envs)
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.obs_dtype = np.dtype(obs_dtype or self.single_observation_space.dtype)
+        self._obs_shape = tuple(self.single_observation_space.shape)
+        self._needs_reset = [False] * self.num_envs  # sub-env i ended its episode on the last step
+        self._infos: list[dict] = [{} for _ in self.envs]
+        self.closed = False
+
+    @property
+    def last_info(self) -> dict[str, np.ndarray]:
+        """The last step's (or reset's) info, merged over envs: a key's values as one array, for
+        the keys every env reported."""
+        keys = set(self._infos[0]).intersection(*self._infos[1:])
+        return {key: np.array([info[key] for info in self._infos]) for key in sorted(keys)}
+
+    def reset(self, seed: int) -> np.ndarray:
+        """Sub-env i is reset with seed ``seed + i``; obs [E, *obs_shape]."""
+        obs = np.empty((self.num_envs, *self._obs_shape), dtype=self.obs_dtype)
+        for i, env in enumerate(self.envs):
+            obs[i], self._infos[i] = env.reset(seed=int(seed) + i)
+        self._needs_reset = [False] * self.num_envs
+        return obs
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """actions [E, ...]: action i goes to sub-env i (ignored on its reset step)."""
+        num_envs = self.num_envs
+        obs = np.empty((num_envs, *self._obs_shape), dtype=self.obs_dtype)
+        rewards = np.zeros(num_envs, dtype=np.float32)
+        terminated = np.zeros(num_envs, dtype=bool)
+        truncated = np.zeros(num_envs, dtype=bool)
+        needs_reset = self._needs_reset
+        for i, env in enumerate(self.envs):
+            if needs_reset[i]:
+                obs[i], self._infos[i] = env.reset()
+                needs_reset[i] = False
+            else:
+                obs[i], rewards[i], terminated[i], truncated[i], self._infos[i] = env.step(actions[i])
+                needs_reset[i] = bool(terminated[i] or truncated[i])
+        return StepResult(obs, rewards, terminated, truncated)
+
+    def close(self) -> None:
+        if not self.closed:
+            for env in self.envs:
+                env.close()
+            self.closed = True
