@@ -80,6 +80,7 @@ CASES = {
         # CleanRL's / SB3's layout: 1 env x 2048 steps, 10 epochs of 32 minibatches of 64
         "matched": ["algo=ppo", "env=hopper", "hardware.num_envs=1"],
         "defaults": ["algo=ppo", "env=hopper"],
+        "compiled": ["algo=ppo", "env=hopper", "hardware.num_envs=1", "hardware.compile=true"],
         "total": 5 * 2048, "warmup": 2048, "interval": 2048, "warmup_keys": (),
     },
     "sac_hopper": {
