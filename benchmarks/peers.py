@@ -81,7 +81,7 @@ CASES = {
         "matched": ["algo=ppo", "env=hopper", "hardware.num_envs=1"],
         "defaults": ["algo=ppo", "env=hopper"],
         "compiled": ["algo=ppo", "env=hopper", "hardware.num_envs=1", "hardware.compile=true"],
-        "total": 5 * 2048, "warmup": 2048, "interval": 2048, "warmup_keys": (),
+        "total": 8 * 2048, "warmup": 2048, "interval": 2048, "warmup_keys": (),
     },
     "sac_hopper": {
         # SB3's SAC at CleanRL's batch and warm-up: 1 env, one update per env step, the policy and the

@@ -62,7 +62,7 @@ class RolloutBuffer:
     def full(self) -> bool:
         return self.step == self.num_steps
 
-    def add(self, obs: np.ndarray, actions: torch.Tensor, log_probs: torch.Tensor, values: torch.Tensor,
+    def add(self, obs: np.ndarray, actions: np.ndarray, log_probs: np.ndarray, values: np.ndarray,
             rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, valid: np.ndarray) -> None:
         """One vector step: obs [E, *obs_shape] (the policy's input), actions [E, A], log_probs, values,
         rewards, terminated, truncated, valid: [E]. Reset rows (valid False) get reward 0 and no flags."""
@@ -70,9 +70,9 @@ class RolloutBuffer:
             raise IndexError("the rollout is full: call batch() before adding more steps")
         t = self.step
         self.obs[t] = obs
-        self.actions[t] = actions.detach().cpu().numpy()
-        self.log_probs[t] = log_probs.detach().cpu().numpy()
-        self.values[t] = values.detach().cpu().numpy()
+        self.actions[t] = actions
+        self.log_probs[t] = log_probs
+        self.values[t] = values
         np.multiply(rewards, valid, out=self.rewards[t])
         np.logical_and(terminated, valid, out=self.terminated[t])
         np.logical_and(truncated, valid, out=self.truncated[t])

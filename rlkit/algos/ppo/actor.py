@@ -20,15 +20,23 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from rlkit.algos.ppo.losses import gaussian_log_prob
-from rlkit.networks.actor_critic import GaussianActorCritic
+from rlkit.algos.ppo.losses import LOG_SQRT_2PI
+from rlkit.networks.actor_critic import GaussianActorCritic, HostActorCritic
 from rlkit.normalizers import ObservationNormalizer
 
 
 class PolicyStep(NamedTuple):
-    actions: torch.Tensor  # [E, A] unclipped samples (in [-1, 1] units with action bounds)
-    log_probs: torch.Tensor  # [E]
-    values: torch.Tensor  # [E]
+    """One vector step's policy output, host float32 arrays (the rollout is stored on the host)."""
+
+    actions: np.ndarray  # [E, A] unclipped samples (in [-1, 1] units with action bounds)
+    log_probs: np.ndarray  # [E]
+    values: np.ndarray  # [E]
+
+
+def gaussian_log_prob_host(actions: np.ndarray, mean: np.ndarray, log_std: np.ndarray) -> np.ndarray:
+    """``losses.gaussian_log_prob`` in numpy for acting: actions, mean [E, A], log_std [A] -> [E] float32."""
+    z = (actions - mean) * np.exp(-log_std)  # [E, A]
+    return (-0.5 * z * z - log_std - LOG_SQRT_2PI).sum(-1)  # [E]
 
 
 class PPOActor:
@@ -48,6 +56,9 @@ class PPOActor:
         self.device = device
         self.deterministic_eval = deterministic_eval
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        # on the CPU, acting runs the network's forward in numpy (HostActorCritic: torch's per-op
+        # cost dominates a batch of a few observations); on a GPU, the network itself
+        self.host_network = HostActorCritic(network) if device.type == "cpu" else None
 
     def observe(self, obs: np.ndarray) -> np.ndarray:
         """Raw obs [E, *obs_shape] -> the policy's input [E, *obs_shape] float32 (statistics updated)."""
@@ -58,20 +69,26 @@ class PPOActor:
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, dtype=torch.float32).to(self.device)  # [E, *obs_shape]
 
-    def env_actions(self, actions: torch.Tensor) -> np.ndarray:
+    def env_actions(self, actions: np.ndarray | torch.Tensor) -> np.ndarray:
         """Policy actions [E, A] -> the actions sent to the env [E, A] float32 (mapped onto the bounds)."""
-        out = actions.cpu().numpy().astype(np.float32, copy=False)  # [E, A]
+        if isinstance(actions, torch.Tensor):
+            actions = actions.cpu().numpy()
+        out = actions.astype(np.float32, copy=False)  # [E, A]
         if self.action_center is None:
             return out
-        return self.action_center + np.clip(out, -1.0, 1.0) * self.action_half_range  # [E, A]
+        return self.action_center + np.minimum(np.maximum(out, -1.0), 1.0) * self.action_half_range  # [E, A]
 
-    @torch.no_grad()
     def act(self, policy_obs: np.ndarray) -> PolicyStep:
         """policy_obs [E, *obs_shape] (from ``observe``) -> sampled actions, their log-probs, values."""
-        mean, log_std, values = self.network(self._tensor(policy_obs))  # [E, A], [A], [E]
-        noise = torch.randn(mean.shape, generator=self.generator, device=self.device)  # [E, A]
-        actions = mean + log_std.exp() * noise  # [E, A]
-        return PolicyStep(actions, gaussian_log_prob(actions, mean, log_std), values)
+        if self.host_network is not None:
+            mean, log_std, values = self.host_network(policy_obs)  # [E, A], [A], [E]
+            noise = torch.randn(mean.shape, generator=self.generator).numpy()  # [E, A]
+        else:
+            with torch.no_grad():
+                mean, log_std, values = (t.cpu().numpy() for t in self.network(self._tensor(policy_obs)))
+                noise = torch.randn(mean.shape, generator=self.generator, device=self.device).cpu().numpy()
+        actions = mean + np.exp(log_std) * noise  # [E, A]
+        return PolicyStep(actions, gaussian_log_prob_host(actions, mean, log_std), values)
 
     @torch.no_grad()
     def value(self, policy_obs: np.ndarray) -> torch.Tensor:

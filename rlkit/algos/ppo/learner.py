@@ -100,7 +100,7 @@ class PPOLearner:
                 loss.backward()
                 grad_norm = clip_grad_norm(self.params, self.grad_clip_norm)
                 self.compile_clock.stop()
-                loss_value, grad_norm_value = float(loss), float(grad_norm)
+                loss_value, grad_norm_value = loss.item(), grad_norm.item()
                 self.recent_grad_norms.append(grad_norm_value)
                 if not (math.isfinite(loss_value) and math.isfinite(grad_norm_value)):
                     mb_obs, mb_actions, _, _, mb_advantages, mb_returns = minibatch

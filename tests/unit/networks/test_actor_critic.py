@@ -10,7 +10,7 @@ import torch
 
 from rlkit.networks.actor_critic import ActorCriticConfig
 from rlkit.networks import NETWORKS
-from rlkit.networks.actor_critic import GaussianActorCritic
+from rlkit.networks.actor_critic import GaussianActorCritic, HostActorCritic
 
 
 def build(trunk: str) -> GaussianActorCritic:
@@ -69,3 +69,31 @@ def test_functional_forward_equals_the_modules(trunk):
     assert torch.equal(values, net.value_head(value).squeeze(-1))
     assert torch.equal(net.value(obs), values)
     assert log_std is net.log_std
+
+
+@pytest.mark.parametrize("trunk", ["separate", "shared"])
+def test_host_forward_follows_the_parameters_and_agrees_with_forward(trunk):
+    """The numpy forward reads the parameters' memory: it agrees with forward to float32 rounding,
+    also after an optimizer step and a load_state_dict, which update the parameters in place."""
+    net = build(trunk)
+    host = HostActorCritic(net)
+    obs = np.random.default_rng(0).normal(size=(5, 1, 11)).astype(np.float32)
+
+    def agree() -> None:
+        mean, log_std, values = net(torch.from_numpy(obs))
+        host_mean, host_log_std, host_values = host(obs)
+        assert host_mean.dtype == host_values.dtype == np.float32 and host_values.shape == (5,)
+        np.testing.assert_allclose(host_mean, mean.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(host_values, values.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(host_log_std, log_std.detach().numpy())
+
+    agree()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.1, fused=True)
+    mean, log_std, values = net(torch.from_numpy(obs))
+    (mean.sum() + values.sum() + log_std.sum()).backward()
+    optimizer.step()
+    agree()
+    before = host(obs)[0].copy()
+    net.load_state_dict(build(trunk).state_dict())
+    agree()
+    assert not np.allclose(before, host(obs)[0])  # the loaded weights, not the stepped ones

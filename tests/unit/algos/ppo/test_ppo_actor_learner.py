@@ -35,13 +35,17 @@ def test_actor_keeps_unclipped_samples_and_their_log_probs():
         net.mean_head.bias.fill_(5.0)  # far outside the [-1, 1] bounds of a typical task
     actor = PPOActor(net, None, device=CPU, deterministic_eval=True, seed=0)
     obs = np.random.default_rng(0).normal(size=(64, 1, 4)).astype(np.float32)
-    step = actor.act(obs)
-    assert step.actions.shape == (64, 2) and (step.actions > 1.0).float().mean() > 0.9
+    step = actor.act(obs)  # on the CPU: the numpy forward (HostActorCritic)
+    assert step.actions.shape == (64, 2) and (step.actions > 1.0).mean() > 0.9
+    assert step.actions.dtype == step.log_probs.dtype == step.values.dtype == np.float32
     mean, log_std, value = net(torch.from_numpy(obs))
-    want = torch.distributions.Normal(mean, log_std.exp()).log_prob(step.actions).sum(-1)
-    torch.testing.assert_close(step.log_probs, want)
-    torch.testing.assert_close(step.values, value)
+    want = torch.distributions.Normal(mean, log_std.exp()).log_prob(torch.from_numpy(step.actions)).sum(-1)
+    torch.testing.assert_close(torch.from_numpy(step.log_probs), want)
+    torch.testing.assert_close(torch.from_numpy(step.values), value)
     torch.testing.assert_close(actor.value(obs), value)
+    # the samples are mean + std * noise with the actor's torch generator's noise, as torch acting draws it
+    noise = torch.randn((64, 2), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(torch.from_numpy(step.actions), mean + log_std.exp() * noise)
 
 
 def test_evaluation_takes_the_mean_action_with_frozen_statistics():
@@ -76,7 +80,7 @@ def rollout(net, steps=8, envs=4, reset_rows=(), keep_last_obs=False):
             if row == t + 1:
                 done[env] = True
         # reward = the first action coordinate: the policy should learn to push it up
-        reward = step.actions[:, 0].numpy().astype(np.float32)
+        reward = step.actions[:, 0].astype(np.float32)
         buffer.add(obs, step.actions, step.log_probs, step.values, reward, done, np.zeros(envs, bool), valid)
     last_obs = rng.normal(size=(envs, 1, 4)).astype(np.float32)
     return buffer.batch(actor.value(last_obs), torch.from_numpy(last_obs) if keep_last_obs else None)
