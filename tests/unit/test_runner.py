@@ -203,3 +203,14 @@ def test_stop_at_eval_return_ends_after_the_evaluation_that_reaches_it(tmp_path)
     result = runner.run()
     assert result["env_step"] == 50 and result["eval/return_mean"] == 5.0
     assert read_metrics(tmp_path / METRICS_FILE)[-1]["target_reached"] is True
+
+
+@pytest.mark.parametrize("module", ["rlkit.runner", "rlkit.algos.value_based.agent", "rlkit.algos.ppo.agent",
+                                    "rlkit.algos.sac.agent", "rlkit.launch"])
+def test_each_module_imports_first_in_a_fresh_interpreter(module):
+    """A library user may import any of these first (no import cycle between the runner and the agents)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

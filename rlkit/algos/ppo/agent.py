@@ -13,7 +13,7 @@ boundary and a resumed run starts a fresh rollout.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,7 +23,9 @@ from rlkit.algos.ppo.actor import PPOActor
 from rlkit.algos.ppo.learner import PPOLearner
 from rlkit.buffers.rollout import RolloutBuffer
 from rlkit.normalizers import RewardScaler
-from rlkit.runner import TrainingEnvs
+
+if TYPE_CHECKING:  # (runner imports the algorithms: a runtime import would be circular)
+    from rlkit.runner import TrainingEnvs
 
 
 class PPOAgent:

@@ -18,7 +18,7 @@ snapshots it beside the checkpoints. A buffer of its own would repeat all of tha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 from torch import nn
@@ -27,7 +27,9 @@ from rlkit import seeding
 from rlkit.algos.sac.actor import SACActor
 from rlkit.algos.sac.learner import SACLearner
 from rlkit.buffers import FrameReplay
-from rlkit.runner import TrainingEnvs
+
+if TYPE_CHECKING:  # (runner imports the algorithms: a runtime import would be circular)
+    from rlkit.runner import TrainingEnvs
 
 
 class SACAgent:

@@ -17,7 +17,7 @@ The algorithms differ only in the network and the loss piece they hand to ``buil
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,8 +33,11 @@ from rlkit.config import ConfigValueError, RootConfig
 from rlkit.envs.base import EnvSpec
 from rlkit.networks import NETWORKS
 from rlkit.networks.torso import Torso
-from rlkit.runner import TrainingEnvs
 from rlkit.schedules import LinearSchedule, constant
+
+if TYPE_CHECKING:  # (runner imports the algorithms: a runtime import would be circular)
+    from rlkit.runner import TrainingEnvs
+
 
 def value_schedules(schedule: OffPolicySchedule) -> dict[str, LinearSchedule]:
     """The lr, epsilon and temperature schedules of a value-based run, all in env steps."""
