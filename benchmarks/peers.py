@@ -15,7 +15,9 @@ step + the actor's sampling step). Ceiling / SB3's rate bounds the ratio any loo
 that update and those envs: what the loop adds (normalization, storage, bookkeeping) is the rest.
 For Boxing pixels also
 - collection alone (random actions and replay writes through rlkit's runner, no learning) against
-  the bare AtariVectorEnv step rate at the same number of envs.
+  the bare AtariVectorEnv step rate at the same number of envs: into the default replay's first
+  pass (fresh memory, whose first touch costs page faults) and into a small replay that has
+  wrapped (memory written before: the runner's own cost).
 
 Writes benchmarks/results/peers.json and peers.md. Run on idle cores: a rate taken while other work
 shares the cores says nothing.
@@ -42,8 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
-from throughput import env_throughput  # noqa: E402  (the bare env rate, as `make bench` measures it)
+from rlkit.runner import TrainingEnvs  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 SB3_PYTHON = REPO / "benchmarks" / ".venv-sb3" / "bin" / "python"
@@ -223,21 +226,40 @@ def ppo_ceiling(overrides: list[str], seconds: float) -> dict:
             "ceiling_sps": round(1.0 / (per_env_step + env_step_s + act_s), 2)}
 
 
-def collection_sps(num_envs: int, total: int, interval: int) -> float:
-    """rlkit's runner and agent with random actions and replay writes only: the warm-up's rows."""
-    with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "rlkit", "algo=dqn", "env=boxing", f"hardware.num_envs={num_envs}",
-               f"schedule.total_env_steps={total}", f"schedule.warmup_env_steps={total - interval // 2}",
-               f"schedule.log_interval_env_steps={interval}", f"schedule.eval_interval_env_steps={100 * total}",
-               f"schedule.save_interval_env_steps={100 * total}", "schedule.eval_episodes=1",
-               "hardware.eval_num_envs=1", "logger.progress_bar=false", "logger.wandb_mode=disabled",
-               f"hydra.run.dir={run_dir}"]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
-        rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "sps" in r and r.get("updates", 0) == 0]
-    return window_sps([(r["env_step"], r["wall_time_s"]) for r in rows], 0)[0]
+def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capacity: int | None = None
+                     ) -> dict[str, float]:
+    """The bare AtariVectorEnv step rate and rlkit's collection (the agent's train step through
+    ``TrainingEnvs``, as the runner calls it, during the warm-up: random actions, episode
+    bookkeeping, replay writes, no learning), in one process on the same envs, alternating
+    ``rounds`` times ``vector_steps`` vector steps each: medians of env steps per second.
+
+    With ``replay_capacity`` the replay is filled past its capacity first, so the timed writes go
+    into memory written before; without, they are the default replay's first pass (fresh memory,
+    whose first touch costs page faults the bare env does not pay)."""
+    capacity = [] if replay_capacity is None else [f"schedule.replay_capacity_transitions={replay_capacity}"]
+    run, vector_env, agent = build_run(["algo=dqn", "env=boxing", f"hardware.num_envs={num_envs}", *capacity,
+                                        "schedule.total_env_steps=1000000000", "schedule.warmup_env_steps=999999999"])
+    envs = TrainingEnvs(vector_env, EpisodeTracker(num_envs), run.schedule.total_env_steps)
+    agent.start(envs.reset(seed=0))
+    if replay_capacity is not None:
+        while agent.replay.num_added_transitions < 2 * replay_capacity:
+            agent.train_step(envs)
+
+    def bare() -> None:
+        vector_env.step(agent.actor.random(num_envs))
+
+    def collect() -> None:
+        agent.train_step(envs)
+
+    rates: dict[str, list[float]] = {"bare": [], "collection": []}
+    for _ in range(rounds):
+        for name, call in (("bare", bare), ("collection", collect)):
+            start = time.perf_counter()
+            for _ in range(vector_steps):
+                call()
+            rates[name].append(vector_steps * num_envs / (time.perf_counter() - start))
+    vector_env.close()
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def main() -> None:
@@ -300,15 +322,23 @@ def main() -> None:
         ceiling["date"] = time.strftime("%Y-%m-%d %H:%M")
         results[f"ceiling_{name}"] = ceiling
     if "dqn_boxing_pixels" in args.cases:
-        num_envs, bare, collect = 8, [], []
-        for _ in range(args.repeats):  # alternating: the machine's speed drifts from minute to minute
-            bare.append(env_throughput("ale_vector", "pixels", num_envs, args.seconds))
-            collect.append(collection_sps(num_envs, 24_000, 4_000))
-        results["collection"] = {"num_envs": num_envs, "bare_ale_vector_sps": round(statistics.median(bare), 1),
-                                 "rlkit_collection_sps": round(statistics.median(collect), 1),
-                                 "fraction": round(statistics.median(collect) / statistics.median(bare), 3),
-                                 "bare_runs": [round(x, 1) for x in bare], "collection_runs": [round(x, 1) for x in collect],
-                                 "date": time.strftime("%Y-%m-%d %H:%M")}
+        # The replay's first pass writes into memory the process has never touched: every new page is
+        # a page fault, which the bare env does not pay. So collection is measured twice: into the
+        # default replay (the first pass, as a run's first 100k transitions are) and into a small
+        # replay that has wrapped (writes into touched memory: the runner's own cost).
+        # The bare env and the collection alternate every 100 vector steps in one process: this
+        # machine's speed drifts from minute to minute, more than the difference measured.
+        num_envs = 8
+        fresh = collection_rates(num_envs, rounds=30, vector_steps=100)
+        wrapped = collection_rates(num_envs, rounds=30, vector_steps=100, replay_capacity=2_000)
+        results["collection"] = {
+            "num_envs": num_envs, "bare_ale_vector_sps": round(fresh["bare"], 1),
+            "rlkit_collection_sps": round(fresh["collection"], 1),
+            "fraction": round(fresh["collection"] / fresh["bare"], 3),
+            "bare_ale_vector_wrapped_sps": round(wrapped["bare"], 1),
+            "rlkit_collection_wrapped_sps": round(wrapped["collection"], 1),
+            "fraction_wrapped": round(wrapped["collection"] / wrapped["bare"], 3),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"{args.name}.md").write_text(markdown(results))
@@ -348,9 +378,14 @@ def markdown(results: dict) -> str:
     if "collection" in results:
         k = results["collection"]
         lines += ["", f"DQN on Boxing pixels, collection alone ({k['num_envs']} envs, random actions, replay writes, "
-                  f"no learning): "
-                  f"{k['rlkit_collection_sps']:.0f} env steps/s against the bare AtariVectorEnv's "
-                  f"{k['bare_ale_vector_sps']:.0f}: {k['fraction']:.2f}."]
+                  "no learning) against the bare AtariVectorEnv, alternating every 100 vector steps in one "
+                  "process, medians of 30 rounds:",
+                  f"- into the default replay's first pass (fresh memory): {k['rlkit_collection_sps']:.0f} env "
+                  f"steps/s against {k['bare_ale_vector_sps']:.0f}, {k['fraction']:.2f};"]
+        if "rlkit_collection_wrapped_sps" in k:
+            lines += [f"- into a 2,000-transition replay that has wrapped (memory written before): "
+                      f"{k['rlkit_collection_wrapped_sps']:.0f} against {k['bare_ale_vector_wrapped_sps']:.0f}, "
+                      f"{k['fraction_wrapped']:.2f}."]
     return "\n".join(lines) + "\n"
 
 
