@@ -146,8 +146,13 @@ def ppo_loss(mean: torch.Tensor, log_std: torch.Tensor, new_values: torch.Tensor
         advantages = normalize(advantages)  # [B]
     policy_loss, log_ratio = clipped_surrogate_loss(new_log_prob, old_log_prob, advantages, clip_coef)
     v_loss = value_loss(new_values, old_values, returns, clip_coef if clip_value_loss else None)
-    entropy = gaussian_entropy(mean, log_std).mean()
-    loss = policy_loss - entropy_coef * entropy + value_coef * v_loss
+    if entropy_coef:
+        entropy = gaussian_entropy(mean, log_std).mean()
+        loss = policy_loss - entropy_coef * entropy + value_coef * v_loss
+    else:  # the same loss and gradients as with a 0 * entropy term, without its graph in the backward pass
+        with torch.no_grad():
+            entropy = gaussian_entropy(mean, log_std).mean()
+        loss = policy_loss + value_coef * v_loss
     with torch.no_grad():
         metrics = {"policy_loss": policy_loss.detach(), "value_loss": v_loss.detach(), "entropy": entropy.detach(),
                    "approx_kl": approx_kl(log_ratio), "clip_fraction": clip_fraction(log_ratio, clip_coef)}
