@@ -8,7 +8,7 @@ median of the repetitions is kept. A rate
 is env steps per second over the window after the warm-up (the clock read every ``interval`` env
 steps on both sides; startup, the warm-up and the final evaluation are outside the window).
 
-In the same run, for each DQN case at the matched settings, the ceiling: 1 / (bare update time x
+In each repetition, right after the matched run of each DQN case, its ceiling: 1 / (bare update time x
 updates per env step + bare env step and greedy inference time per env step), each timed apart with
 rlkit's own learner, actor and envs; for PPO 1 / (one rollout's update / its env steps + bare env
 step + the actor's sampling step). Ceiling / SB3's rate bounds the ratio any loop could reach with
@@ -226,6 +226,14 @@ def ppo_ceiling(overrides: list[str], seconds: float) -> dict:
             "ceiling_sps": round(1.0 / (per_env_step + env_step_s + act_s), 2)}
 
 
+def measure_ceiling(name: str, seconds: float) -> dict:
+    """The ceiling of a CEILING_CASES case at its matched settings."""
+    if name == "ppo_hopper":
+        return ppo_ceiling(CASES[name]["matched"], seconds)
+    return dqn_ceiling(CASES[name]["matched"] + ["schedule.warmup_env_steps=500", "schedule.total_env_steps=5000"],
+                       seconds)
+
+
 def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capacity: int | None = None
                      ) -> dict[str, float]:
     """The bare AtariVectorEnv step rate and rlkit's collection (the agent's train step through
@@ -266,7 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--seconds", type=float, default=8.0, help="per part of the ceiling and the bare env rate")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per part of a ceiling")
     parser.add_argument("--name", default="peers", help="results file name under benchmarks/results")
     parser.add_argument("--keep-runs", action="store_true",
                         help="take the rates recorded in <name>_runs.json (by an earlier invocation) instead of "
@@ -286,6 +294,9 @@ def main() -> None:
     samples: dict[str, dict[str, list[dict]]] = {name: {side: [] for side in sides(name)} for name in args.cases}
     if args.keep_runs:
         samples = {name: recorded[name] for name in args.cases}
+    # a ceiling is measured in each repetition right after its matched run: this machine's speed drifts
+    # from minute to minute, and a ceiling timed at another moment is no bound for that run
+    ceilings: dict[str, list[dict]] = {name: [] for name in CEILING_CASES if name in args.cases}
     for repeat in range(0 if args.keep_runs else args.repeats):
         for name in args.cases:
             case = CASES[name]
@@ -298,6 +309,11 @@ def main() -> None:
                 RESULTS.mkdir(parents=True, exist_ok=True)
                 runs_file.write_text(json.dumps({**recorded, **samples}, indent=1) + "\n")
                 print(f"repeat {repeat} {name} {side}: {result['sps']:.1f} env steps/s", flush=True)
+                if side == "matched" and name in ceilings:
+                    ceiling = measure_ceiling(name, args.seconds)
+                    ceilings[name].append({**ceiling, "rlkit_sps": result["sps"],
+                                           "fraction": round(result["sps"] / ceiling["ceiling_sps"], 3)})
+                    print(f"repeat {repeat} {name} ceiling: {ceiling['ceiling_sps']:.1f} env steps/s", flush=True)
     samples = {name: ({**recorded, **samples})[name] for name in CASES if name in {**recorded, **samples}}
     rows = {}
     for name in samples:
@@ -313,14 +329,10 @@ def main() -> None:
         kept = [f"ceiling_{name}" for name in CEILING_CASES if name not in args.cases]
         kept += ["collection"] if "dqn_boxing_pixels" not in args.cases else []
         results.update({key: previous[key] for key in kept if key in previous})
-    for name in (n for n in CEILING_CASES if n in args.cases):
-        ceiling = (ppo_ceiling(CASES[name]["matched"], args.seconds) if name == "ppo_hopper" else
-                   dqn_ceiling(CASES[name]["matched"] + ["schedule.warmup_env_steps=500",
-                                                         "schedule.total_env_steps=5000"], args.seconds))
-        ceiling["rlkit_sps"] = rows[name]["median_sps"]["matched"]
-        ceiling["fraction"] = round(ceiling["rlkit_sps"] / ceiling["ceiling_sps"], 3)
-        ceiling["date"] = time.strftime("%Y-%m-%d %H:%M")
-        results[f"ceiling_{name}"] = ceiling
+    for name, measured in ceilings.items():
+        if measured:  # each number the median over the repetitions; the fraction paired per repetition
+            results[f"ceiling_{name}"] = {**{key: statistics.median(m[key] for m in measured) for key in measured[0]},
+                                         "repetitions": measured, "date": time.strftime("%Y-%m-%d %H:%M")}
     if "dqn_boxing_pixels" in args.cases:
         # The replay's first pass writes into memory the process has never touched: every new page is
         # a page fault, which the bare env does not pay. So collection is measured twice: into the
@@ -373,7 +385,8 @@ def markdown(results: dict) -> str:
                      f"step, bare env step and greedy inference {c['env_step_and_inference_s'] * 1000:.2f} ms per "
                      f"env step: ceiling {c['ceiling_sps']:.1f} env steps/s;")
         lines += ["", f"{name}, same settings, against rlkit's own ceiling{measured}:", parts,
-                  f"- rlkit {c['rlkit_sps']:.1f}: {c['fraction']:.2f} of the ceiling; at the ceiling the ratio to "
+                  f"- rlkit {c['rlkit_sps']:.1f}: {c['fraction']:.2f} of the ceiling (the median of each repetition's "
+                  f"run over the ceiling measured right after it); at the ceiling the ratio to "
                   f"SB3's {sb3:.1f} would be {c['ceiling_sps'] / sb3:.2f}."]
     if "collection" in results:
         k = results["collection"]
