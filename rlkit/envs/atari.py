@@ -70,13 +70,13 @@ import gymnasium as gym
 import numpy as np
 from ale_py import roms
 from gymnasium.utils import seeding
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode
+from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import FrameStackObservation
 from omegaconf import MISSING
 
 from rlkit.config import ConfigValueError, EnvConfig, one_of, require
 from rlkit.envs import ENVS
-from rlkit.envs.base import EnvSpec, SerialVectorEnv, StepResult, VecEnv, close_gymnasium_vector_env
+from rlkit.envs.base import EnvSpec, ProcessVectorEnv, SerialVectorEnv, StepResult, VecEnv
 
 gym.register_envs(ale_py)
 
@@ -528,8 +528,8 @@ class AtariVectorBackend:
 
 
 class GymnasiumAtariBackend:
-    """``SerialVectorEnv`` (in this process) / gymnasium's ``AsyncVectorEnv`` of ``make_single_atari_env``
-    (pixels or RAM).
+    """``SerialVectorEnv`` (in this process) / ``ProcessVectorEnv`` (gymnasium's AsyncVectorEnv) of
+    ``make_single_atari_env`` (pixels or RAM).
 
     Same semantics as ``AtariVectorBackend`` for pixels: with the same seed and actions both give
     identical observations, rewards and flags (sticky actions included: each ALE is seeded with
@@ -540,12 +540,8 @@ class GymnasiumAtariBackend:
     def __init__(self, config: AtariEnvConfig, num_envs: int, asynchronous: bool = False) -> None:
         _check_game(config.game)
         self.num_envs = num_envs
-        self.asynchronous = asynchronous
         env_fns = [functools.partial(make_single_atari_env, config)] * num_envs
-        if asynchronous:
-            self.env = AsyncVectorEnv(env_fns, shared_memory=True, autoreset_mode=AutoresetMode.NEXT_STEP)
-        else:
-            self.env = SerialVectorEnv(env_fns)
+        self.env = ProcessVectorEnv(env_fns, shared_memory=True) if asynchronous else SerialVectorEnv(env_fns)
         frame_shape = (RAM_SIZE,) if config.obs_type == "ram" else (config.screen_size, config.screen_size)
         self.spec = EnvSpec(
             env_id=_env_id(config),
@@ -556,30 +552,22 @@ class GymnasiumAtariBackend:
             frames_per_env_step=config.frame_skip,
         )
         assert self.env.single_observation_space.shape == self.spec.obs_shape
-        self._last_info: dict[str, Any] = {}
 
     @property
     def last_info(self) -> dict[str, Any]:
         """The last step's info, merged over envs."""
-        return self._last_info if self.asynchronous else self.env.last_info
+        return self.env.last_info
 
     def reset(self, seed: int) -> np.ndarray:
         """Reset all envs; env i's ALE gets seed ``seed + i``. Returns obs ``[E, stack, *frame_shape]`` uint8."""
-        if not self.asynchronous:
-            return self.env.reset(seed)
-        obs, self._last_info = self.env.reset(seed=int(seed))
-        return obs
+        return self.env.reset(seed)
 
     def step(self, actions: np.ndarray) -> StepResult:
         """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
-        actions = np.asarray(actions, dtype=np.int64)
-        if not self.asynchronous:
-            return self.env.step(actions)
-        obs, reward, terminated, truncated, self._last_info = self.env.step(actions)
-        return StepResult(obs, reward.astype(np.float32), terminated.astype(bool), truncated.astype(bool))
+        return self.env.step(np.asarray(actions, dtype=np.int64))
 
     def close(self) -> None:
-        close_gymnasium_vector_env(self.env)
+        self.env.close()
 
 
 # ------------------------------------------------------------------------------------- builder

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,28 @@ class SerialVectorEnv:
             for env in self.envs:
                 env.close()
             self.closed = True
+
+
+class ProcessVectorEnv:
+    """gymnasium's ``AsyncVectorEnv`` (one process per env, NEXT_STEP autoreset) with
+    ``SerialVectorEnv``'s interface: ``reset(seed)`` -> obs, ``step`` -> ``StepResult``, ``last_info``."""
+
+    def __init__(self, env_fns, **kwargs) -> None:
+        self.env = AsyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.NEXT_STEP, **kwargs)
+        self.num_envs = self.env.num_envs
+        self.single_observation_space = self.env.single_observation_space
+        self.single_action_space = self.env.single_action_space
+        self.obs_dtype = np.dtype(self.single_observation_space.dtype)
+        self.last_info: dict = {}
+
+    def reset(self, seed: int) -> np.ndarray:
+        obs, self.last_info = self.env.reset(seed=int(seed))
+        return np.asarray(obs, dtype=self.obs_dtype)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        obs, reward, terminated, truncated, self.last_info = self.env.step(actions)
+        return StepResult(np.asarray(obs, dtype=self.obs_dtype), np.asarray(reward, dtype=np.float32),
+                          np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool))
+
+    def close(self) -> None:
+        close_gymnasium_vector_env(self.env)

@@ -11,7 +11,7 @@ reward 0 and both flags False. ``reset(seed)`` seeds sub-env i with ``seed + i``
 
 Backends: ``auto`` and ``gymnasium_sync`` step the envs in this process (``SerialVectorEnv``), the
 faster choice on a few cores for envs whose step costs less than a process round trip;
-``gymnasium_async`` runs one process per env (AsyncVectorEnv).
+``gymnasium_async`` runs one process per env (gymnasium's AsyncVectorEnv: ``ProcessVectorEnv``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from typing import Optional
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode
 from omegaconf import MISSING
 
 from rlkit.config import ConfigValueError, EnvConfig, require
 from rlkit.envs import ENVS
-from rlkit.envs.base import EnvSpec, SerialVectorEnv, StepResult, VecEnv, close_gymnasium_vector_env
+from rlkit.envs.base import EnvSpec, ProcessVectorEnv, SerialVectorEnv, StepResult, VecEnv
 
 _BACKENDS = ("auto", "gymnasium_sync", "gymnasium_async")
 LIST_IDS = "python -c 'import gymnasium; gymnasium.pprint_registry()'"
@@ -99,9 +98,7 @@ class GymVecEnv:
         check_id(config.id)
         self.num_envs = num_envs
         env_fns = [functools.partial(make_gym_env, config)] * num_envs
-        self.asynchronous = asynchronous
-        self.env = (AsyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.NEXT_STEP) if asynchronous
-                    else SerialVectorEnv(env_fns))
+        self.env = ProcessVectorEnv(env_fns) if asynchronous else SerialVectorEnv(env_fns)
         try:
             self.spec = EnvSpec(**_spec_kwargs(config.id, self.env.single_observation_space,
                                                self.env.single_action_space))
@@ -109,38 +106,26 @@ class GymVecEnv:
             self.close()
             raise
         self._action_dtype = np.int64 if self.spec.is_discrete else np.float32
-        if not asynchronous:
-            self.env.obs_dtype = self.spec.obs_dtype
-        self._last_info: dict = {}
+        self.env.obs_dtype = self.spec.obs_dtype  # float32, or uint8 for byte observations
 
     @property
     def last_info(self) -> dict:
         """The last step's info, merged over envs."""
-        return self._last_info if self.asynchronous else self.env.last_info
-
-    def _obs(self, obs: np.ndarray) -> np.ndarray:
-        return np.asarray(obs, dtype=self.spec.obs_dtype)  # [E, *obs_shape]
+        return self.env.last_info
 
     def reset(self, seed: int) -> np.ndarray:
         """Reset all envs (env i seeded with ``seed + i``); returns obs ``[E, *obs_shape]``."""
-        if not self.asynchronous:
-            return self.env.reset(seed)
-        obs, self._last_info = self.env.reset(seed=int(seed))
-        return self._obs(obs)
+        return self.env.reset(seed)
 
     def step(self, actions: np.ndarray) -> StepResult:
         """``actions [E]`` int64 or ``[E, act_dim]`` float32 (clipped to the bounds here)."""
         actions = np.asarray(actions, dtype=self._action_dtype)
         if not self.spec.is_discrete:  # np.clip's arithmetic without its Python wrapper (every env step)
             actions = np.minimum(np.maximum(actions, self.spec.action_low), self.spec.action_high)  # [E, A]
-        if not self.asynchronous:
-            return self.env.step(actions)
-        obs, reward, terminated, truncated, self._last_info = self.env.step(actions)
-        return StepResult(self._obs(obs), np.asarray(reward, dtype=np.float32), np.asarray(terminated, dtype=bool),
-                          np.asarray(truncated, dtype=bool))
+        return self.env.step(actions)
 
     def close(self) -> None:
-        close_gymnasium_vector_env(self.env)
+        self.env.close()
 
 
 @ENVS.register("gym", schema=GymEnvConfig)
