@@ -51,22 +51,17 @@ def adam_step(optimizer: torch.optim.Adam) -> None:
     (the step counters, then the fused update) without the per-call checks, profiling hooks and
     grouping by device of ``Optimizer.step``, which for the learners' small networks cost more than
     the update itself. Anything else (the first step, which creates the state; AMSGrad; a
-    non-fused Adam) goes through ``optimizer.step()``."""
+    non-fused Adam; mixed devices or dtypes) goes through ``optimizer.step()``."""
+    state, groups = optimizer.state, []
     for group in optimizer.param_groups:
-        if not group["fused"] or group["amsgrad"] or group["maximize"] or group["capturable"] \
-                or group["differentiable"] or group["decoupled_weight_decay"]:
+        params = [p for p in group["params"] if p.grad is not None]
+        if (not group["fused"] or group["amsgrad"] or group["maximize"] or group["capturable"]
+                or group["differentiable"] or group["decoupled_weight_decay"]
+                or not all(p in state for p in params) or len({(p.device, p.dtype) for p in params}) > 1):
             optimizer.step()
             return
-    state = optimizer.state
-    for group in optimizer.param_groups:
-        params = [p for p in group["params"] if p.grad is not None]
-        if not params:
-            continue
-        if not all(p in state for p in params) or len({(p.device, p.dtype) for p in params}) != 1:
-            optimizer.step()  # torch creates the state, or groups mixed devices and dtypes itself
-            return
-    for group in optimizer.param_groups:
-        params = [p for p in group["params"] if p.grad is not None]
+        groups.append((group, params))
+    for group, params in groups:
         if not params:
             continue
         states = [state[p] for p in params]
