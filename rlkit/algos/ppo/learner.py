@@ -60,7 +60,6 @@ class PPOLearner:
         self._rows: list[dict[str, float]] = []  # one per rollout since the last ``pop_metrics``
         # hardware.compile: one minibatch's forward and loss as a compiled graph (and its backward);
         # the minibatch steps that compile are timed, logged as compile_s
-        self.compile = compile
         self._minibatch_loss = torch.compile(self._loss, **COMPILE_OPTIONS) if compile else self._loss
         self.compile_clock = CompileClock(compile)
 
