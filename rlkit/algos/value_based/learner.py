@@ -68,7 +68,6 @@ class ValueLearner:
         self._target_params = [p for p in self.target.parameters()]
         # hardware.compile: the loss forward (online and target passes, the loss math) as one compiled
         # graph and its backward; the first update of each process compiles, timed as compile_s
-        self.compile = compile
         self._loss_forward = torch.compile(self._call_loss, **COMPILE_OPTIONS) if compile else self._call_loss
         self.compile_clock = CompileClock(compile)  # the updates that compiled, logged as compile_s
 
