@@ -252,7 +252,7 @@ class GaussianPolicy(ContinuousEvalPolicy):
         if self.name == "sample":
             noise = torch.randn(mean.shape, generator=self.generator, device=actor.device)  # [E, A]
             chosen = mean + log_std.exp() * noise  # [E, A]
-        actions = actor.env_actions(chosen)  # [E, A] float32
+        actions = actor.env_actions(chosen.cpu().numpy())  # [E, A] float32
         if not panel:
             return actions, None
         std = log_std.exp().expand_as(mean)  # [E, A]

@@ -49,7 +49,7 @@ class CompileClock:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._seconds: float | None = None
-        self._graphs = self._started = 0.0
+        self._graphs, self._started = 0, 0.0  # dynamo's graph count and the clock at the step's start
 
     @staticmethod
     def _graph_count() -> int:

@@ -69,10 +69,8 @@ class PPOActor:
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(obs, dtype=torch.float32).to(self.device)  # [E, *obs_shape]
 
-    def env_actions(self, actions: np.ndarray | torch.Tensor) -> np.ndarray:
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """Policy actions [E, A] -> the actions sent to the env [E, A] float32 (mapped onto the bounds)."""
-        if isinstance(actions, torch.Tensor):
-            actions = actions.cpu().numpy()
         out = actions.astype(np.float32, copy=False)  # [E, A]
         if self.action_center is None:
             return out
@@ -103,7 +101,7 @@ class PPOActor:
         if not self.deterministic_eval:
             noise = torch.randn(mean.shape, generator=self.generator, device=self.device)  # [E, A]
             mean = mean + log_std.exp() * noise  # [E, A]
-        return self.env_actions(mean)
+        return self.env_actions(mean.cpu().numpy())
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(),

@@ -163,15 +163,15 @@ def test_recompute_advantages_uses_the_current_critic_from_the_second_epoch(monk
 def test_rescaled_actions_are_clipped_to_unit_range_and_mapped_onto_the_bounds():
     low, high = np.array([-0.4, -3.0, 0.0], np.float32), np.array([0.4, 3.0, 2.0], np.float32)
     actor = PPOActor(network(), None, device=CPU, deterministic_eval=True, seed=0, action_bounds=(low, high))
-    policy_actions = torch.tensor([[0.5, -0.5, 0.0], [2.0, -7.0, 1.0], [-1.0, 1.0, -1.0]])
+    policy_actions = np.array([[0.5, -0.5, 0.0], [2.0, -7.0, 1.0], [-1.0, 1.0, -1.0]], np.float32)
     np.testing.assert_allclose(actor.env_actions(policy_actions),
                                [[0.2, -1.5, 1.0], [0.4, -3.0, 2.0], [-0.4, 3.0, 0.0]], rtol=1e-6)
     unit = PPOActor(network(), None, device=CPU, deterministic_eval=True, seed=0,
                     action_bounds=(-np.ones(3, np.float32), np.ones(3, np.float32)))
-    inside = torch.tensor([[0.123456789, -0.987654321, 0.3]])
-    assert (unit.env_actions(inside) == inside.numpy()).all()  # the identity, bit for bit, on [-1, 1]
+    inside = np.array([[0.123456789, -0.987654321, 0.3]], np.float32)
+    assert (unit.env_actions(inside) == inside).all()  # the identity, bit for bit, on [-1, 1]
     plain = PPOActor(network(), None, device=CPU, deterministic_eval=True, seed=0)
-    assert (plain.env_actions(policy_actions) == policy_actions.numpy()).all()  # env units: the env clips
+    assert (plain.env_actions(policy_actions) == policy_actions).all()  # env units: the env clips
     two_dims = PPOActor(network(), None, device=CPU, deterministic_eval=True, seed=0, action_bounds=(low[:2], high[:2]))
     obs = np.random.default_rng(0).normal(size=(4, 1, 4)).astype(np.float32)
     mean = network()(torch.from_numpy(obs))[0].detach()  # [4, 2]
