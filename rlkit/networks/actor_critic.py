@@ -25,6 +25,7 @@ from torch import nn
 
 from rlkit.config import one_of, require
 from rlkit.networks import NETWORKS
+from rlkit.networks.host import HostLinear, host_linear, host_mlp, host_view, tanh_
 
 
 def orthogonal_linear(in_dim: int, out_dim: int, gain: float) -> nn.Linear:
@@ -84,46 +85,30 @@ def _tanh_mlp_forward(body: nn.Sequential, obs: torch.Tensor) -> torch.Tensor:
 
 
 class HostActorCritic:
-    """A CPU actor-critic's ``forward`` in numpy, on the network's own parameter memory.
-
-    PPO acts on one small batch per env step; for 64-wide layers torch's per-op dispatch costs
-    several times the arithmetic, numpy's a fraction of it. The arrays are views of the parameters
-    (no copies), so they follow every in-place update (Adam, ``load_state_dict``). The same math in
-    float32: the results agree with ``forward`` to float32 rounding, not bit for bit (a different
-    matrix-multiply kernel): tests/unit/networks/test_actor_critic.py.
+    """A CPU actor-critic's ``forward`` in numpy, on the network's own parameter memory
+    (rlkit.networks.host: views that follow every in-place update; agrees with ``forward`` to
+    float32 rounding, tests/unit/networks/test_actor_critic.py). PPO acts on one small batch per
+    env step, and for 64-wide layers torch's per-op dispatch costs several times the arithmetic.
     """
 
     def __init__(self, network: GaussianActorCritic) -> None:
-        if any(param.device.type != "cpu" for param in network.parameters()):
-            raise ValueError("HostActorCritic needs a network on the CPU")
-
-        def layers(body: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
-            return [(_host(layer.weight).T, _host(layer.bias)) for layer in body if isinstance(layer, nn.Linear)]
+        def layers(body: nn.Sequential) -> list[HostLinear]:
+            return [host_linear(layer) for layer in body if isinstance(layer, nn.Linear)]
 
         self.policy_layers = layers(network.policy_body)
         self.value_layers = None if network.value_body is None else layers(network.value_body)
-        self.mean_head = (_host(network.mean_head.weight).T, _host(network.mean_head.bias))
-        self.value_head = (_host(network.value_head.weight).T, _host(network.value_head.bias))
-        self.log_std = _host(network.log_std)
+        self.mean_head = host_linear(network.mean_head)
+        self.value_head = host_linear(network.value_head)
+        self.log_std = host_view(network.log_std)
 
     def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """obs [B, *obs_shape] float32 -> (mean [B, A], log_std [A], value [B]), float32 arrays."""
         x = obs.reshape(len(obs), -1)  # [B, obs_dim]
-        policy_features = _host_tanh_mlp(self.policy_layers, x)  # [B, H]
-        value_features = policy_features if self.value_layers is None else _host_tanh_mlp(self.value_layers, x)
+        policy_features = host_mlp(self.policy_layers, x, tanh_)  # [B, H]
+        value_features = policy_features if self.value_layers is None else host_mlp(self.value_layers, x, tanh_)
         mean = policy_features @ self.mean_head[0] + self.mean_head[1]  # [B, A]
         value = (value_features @ self.value_head[0] + self.value_head[1])[:, 0]  # [B]
         return mean, self.log_std, value
-
-
-def _host(param: torch.Tensor) -> np.ndarray:
-    return param.detach().numpy()  # a view of the parameter's memory
-
-
-def _host_tanh_mlp(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    for weight_t, bias in layers:  # weight_t [in, out] (the transposed view of Linear's [out, in])
-        x = np.tanh(x @ weight_t + bias)
-    return x
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from rlkit.algos import ALGOS
-from rlkit.algos.dqn.learner import DQNLoss, QNetwork
+from rlkit.algos.dqn.learner import DQNLoss, QNetwork, acting_q_network
 from rlkit.algos.value_based.agent import ValueAgent, build_torso, build_value_agent
 from rlkit.algos.value_based.config import OffPolicySchedule, ValueBasedConfig
 from rlkit.config import RootConfig, one_of
@@ -32,4 +32,4 @@ def build_dqn(run: RootConfig, spec: EnvSpec, device: torch.device) -> ValueAgen
     algo: DQNConfig = run.algo
     online = QNetwork(build_torso(run, spec), spec.n_actions)
     loss = DQNLoss(algo.double_q, algo.backup, algo.td_loss, algo.target_clip)
-    return build_value_agent(run, spec, device, online, loss, q_values=lambda network, stream: network)
+    return build_value_agent(run, spec, device, online, loss, q_values=lambda network, stream: acting_q_network(network))

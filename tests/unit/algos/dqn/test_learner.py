@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.algos.dqn.learner import DQNLoss, QNetwork
+from rlkit.algos.dqn.learner import DQNLoss, HostQNetwork, QNetwork, acting_q_network
 from rlkit.algos.value_based.learner import ValueLearner
 from rlkit.buffers import ReplayBatch
 from rlkit.networks.mlp import MLPConfig
@@ -86,3 +86,43 @@ def test_heads_stay_float32_under_autocast():
         features = net.torso(torch.randn(2, 1, 4))
     assert features.dtype == torch.bfloat16  # the torso ran in low precision
     assert q.dtype == torch.float32  # the head did not
+
+
+@pytest.mark.parametrize("obs_dtype, hidden", [(np.uint8, [32, 24]), (np.float32, [16])])
+def test_host_q_network_follows_the_parameters_and_agrees_with_forward(obs_dtype, hidden):
+    """The numpy forward reads the parameters' memory (uint8 obs scaled by 1/255 as the torso does):
+    it agrees with forward to float32 rounding, also after an optimizer step and a load_state_dict."""
+    def build():
+        return QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=hidden), (128,), obs_dtype), 18)
+
+    torch.manual_seed(0)
+    net = build()
+    host = acting_q_network(net)
+    assert isinstance(host, HostQNetwork)
+    rng = np.random.default_rng(0)
+    obs = torch.from_numpy(rng.integers(256, size=(5, 128)).astype(obs_dtype))  # RAM bytes, or floats
+
+    def agree() -> np.ndarray:
+        with torch.inference_mode():
+            q = host(obs)
+            assert q.dtype == torch.float32 and q.shape == (5, 18)
+            np.testing.assert_allclose(q.numpy(), net(obs).numpy(), rtol=1e-5, atol=1e-5)
+        return q.numpy().copy()
+
+    first = agree()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.1, fused=True)
+    net(obs).sum().backward()
+    optimizer.step()
+    stepped = agree()
+    assert not np.allclose(first, stepped)
+    net.load_state_dict(build().state_dict())
+    assert not np.allclose(stepped, agree())  # the loaded weights, not the stepped ones
+
+
+def test_acting_keeps_the_network_where_no_host_forward_applies():
+    cnn = QNetwork(NETWORKS.get("nature_cnn")(NETWORKS.entry("nature_cnn").schema(), (4, 84, 84), np.uint8), 6)
+    assert acting_q_network(cnn) is cnn
+    tanh_torso = NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[8]), (4,), np.float32)
+    tanh_torso.encoder[2] = torch.nn.Tanh()
+    tanh_net = QNetwork(tanh_torso, 2)
+    assert acting_q_network(tanh_net) is tanh_net
