@@ -16,8 +16,9 @@ that update and those envs: what the loop adds (normalization, storage, bookkeep
 For Boxing pixels also
 - collection alone (random actions and replay writes through rlkit's runner, no learning) against
   the bare AtariVectorEnv step rate at the same number of envs: into the default replay's first
-  pass (fresh memory, whose first touch costs page faults) and into a small replay that has
-  wrapped (memory written before: the runner's own cost).
+  pass (fresh memory, whose first touch costs page faults), the same after 1 GiB was written and
+  freed (fresh pages the VM has backed before) and into a small replay that has wrapped (memory
+  written before: the runner's own cost).
 
 Writes benchmarks/results/peers.json and peers.md. Run on idle cores: a rate taken while other work
 shares the cores says nothing.
@@ -242,8 +243,8 @@ def median_ceiling(measured: list[dict]) -> dict:
             "fraction": statistics.median(m["fraction"] for m in measured), "repetitions": measured}
 
 
-def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capacity: int | None = None
-                     ) -> dict[str, float]:
+def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capacity: int | None = None,
+                     backed_bytes: int = 0) -> dict[str, float]:
     """The bare AtariVectorEnv step rate and rlkit's collection (the agent's train step through
     ``TrainingEnvs``, as the runner calls it, during the warm-up: random actions, episode
     bookkeeping, replay writes, no learning), in one process on the same envs, alternating
@@ -251,7 +252,14 @@ def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capac
 
     With ``replay_capacity`` the replay is filled past its capacity first, so the timed writes go
     into memory written before; without, they are the default replay's first pass (fresh memory,
-    whose first touch costs page faults the bare env does not pay)."""
+    whose first touch costs page faults the bare env does not pay). With ``backed_bytes`` a block of
+    that size is written and freed before the replay is built: the first pass then faults in pages
+    the machine has backed before (a VM backs a guest page on its first touch since boot, which
+    costs far more than the guest's own page fault)."""
+    if backed_bytes:
+        block = np.empty(backed_bytes, dtype=np.uint8)
+        block.fill(1)
+        del block
     capacity = [] if replay_capacity is None else [f"schedule.replay_capacity_transitions={replay_capacity}"]
     run, vector_env, agent = build_run(["algo=dqn", "env=boxing", f"hardware.num_envs={num_envs}", *capacity,
                                         "schedule.total_env_steps=1000000000", "schedule.warmup_env_steps=999999999"])
@@ -348,12 +356,18 @@ def main() -> None:
         # The bare env and the collection alternate every 100 vector steps in one process: this
         # machine's speed drifts from minute to minute, more than the difference measured.
         num_envs = 8
+        # On a VM the first pass also pays the host's backing of guest memory never touched since
+        # boot; measured a third time into fresh memory the VM has backed, that part is set apart.
         fresh = collection_rates(num_envs, rounds=30, vector_steps=100)
+        backed = collection_rates(num_envs, rounds=30, vector_steps=100, backed_bytes=1 << 30)
         wrapped = collection_rates(num_envs, rounds=30, vector_steps=100, replay_capacity=2_000)
         results["collection"] = {
             "num_envs": num_envs, "bare_ale_vector_sps": round(fresh["bare"], 1),
             "rlkit_collection_sps": round(fresh["collection"], 1),
             "fraction": round(fresh["collection"] / fresh["bare"], 3),
+            "bare_ale_vector_backed_sps": round(backed["bare"], 1),
+            "rlkit_collection_backed_sps": round(backed["collection"], 1),
+            "fraction_backed": round(backed["collection"] / backed["bare"], 3),
             "bare_ale_vector_wrapped_sps": round(wrapped["bare"], 1),
             "rlkit_collection_wrapped_sps": round(wrapped["collection"], 1),
             "fraction_wrapped": round(wrapped["collection"] / wrapped["bare"], 3),
@@ -402,6 +416,10 @@ def markdown(results: dict) -> str:
                   "process, medians of 30 rounds:",
                   f"- into the default replay's first pass (fresh memory): {k['rlkit_collection_sps']:.0f} env "
                   f"steps/s against {k['bare_ale_vector_sps']:.0f}, {k['fraction']:.2f};"]
+        if "rlkit_collection_backed_sps" in k:
+            lines += [f"- the same first pass, in a process that first wrote and freed 1 GiB (fresh pages the VM "
+                      f"has backed before): {k['rlkit_collection_backed_sps']:.0f} against "
+                      f"{k['bare_ale_vector_backed_sps']:.0f}, {k['fraction_backed']:.2f};"]
         if "rlkit_collection_wrapped_sps" in k:
             lines += [f"- into a 2,000-transition replay that has wrapped (memory written before): "
                       f"{k['rlkit_collection_wrapped_sps']:.0f} against {k['bare_ale_vector_wrapped_sps']:.0f}, "
