@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from rlkit import seeding
 from rlkit.algos import ALGOS
@@ -50,9 +51,18 @@ def torch_threads(setting: str, jobs_sharing_cores: int = 1) -> tuple[int, str]:
     return threads, f"auto: {cores} cores available to this job{shared}"
 
 
+def set_cpu_threads(threads: int) -> None:
+    """torch's intra-op threads; numpy's BLAS held to one thread. The host forwards
+    (rlkit.networks.host) multiply in numpy, and a multi-threaded BLAS (numpy's OpenBLAS) starts
+    threads of its own that keep spinning after each product, on the cores that torch's OpenMP
+    threads need for the next update: the whole loop then stalls. torch owns the cores."""
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def select_device(run: RootConfig, jobs_sharing_cores: int = 1) -> torch.device:
     threads, how = torch_threads(run.hardware.torch_threads, jobs_sharing_cores)
-    torch.set_num_threads(threads)
+    set_cpu_threads(threads)
     print(f"torch threads: {threads} ({how})")
     if run.hardware.device == "cuda" and not torch.cuda.is_available():
         raise ConfigValueError("hardware.device", "cuda", "a device this machine has: torch.cuda.is_available()"
