@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from rlkit import seeding
 from rlkit.algos import ALGOS
@@ -53,11 +53,12 @@ def torch_threads(setting: str, jobs_sharing_cores: int = 1) -> tuple[int, str]:
 
 def set_cpu_threads(threads: int) -> None:
     """torch's intra-op threads; numpy's BLAS held to one thread. The host forwards
-    (rlkit.networks.host) multiply in numpy, and a multi-threaded BLAS (numpy's OpenBLAS) starts
-    threads of its own that keep spinning after each product, on the cores that torch's OpenMP
-    threads need for the next update: the whole loop then stalls. torch owns the cores."""
+    (rlkit.networks.host) multiply in numpy, and OpenBLAS (numpy's wheels) or BLIS start a thread
+    pool of their own that keeps spinning after each product, on the cores that torch's OpenMP
+    threads need for the next update: the whole loop then stalls. torch owns the cores. (An MKL
+    numpy shares its OpenMP runtime with an MKL torch; limiting it could slow torch, so it is left.)"""
     torch.set_num_threads(threads)
-    threadpool_limits(limits=1, user_api="blas")
+    ThreadpoolController().select(internal_api=["openblas", "blis"]).limit(limits=1)
 
 
 def select_device(run: RootConfig, jobs_sharing_cores: int = 1) -> torch.device:
