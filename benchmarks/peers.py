@@ -243,6 +243,15 @@ def median_ceiling(measured: list[dict]) -> dict:
             "fraction": statistics.median(m["fraction"] for m in measured), "repetitions": measured}
 
 
+def paired_ratios(runs: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """Each rlkit side's rate over SB3's in the same repetition (the two ran next to each other, so a
+    drift of the machine's speed between repetitions cancels), per repetition, for the sides that
+    have one run per repetition."""
+    sb3 = [run["sps"] for run in runs["sb3"]]
+    return {side: [round(run["sps"] / base, 3) for run, base in zip(side_runs, sb3)]
+            for side, side_runs in runs.items() if side != "sb3" and len(side_runs) == len(sb3)}
+
+
 def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capacity: int | None = None,
                      backed_bytes: int = 0) -> dict[str, float]:
     """The bare AtariVectorEnv step rate and rlkit's collection (the agent's train step through
@@ -288,7 +297,8 @@ def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capac
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="repetitions of each case (one repetition's ratio can differ from the next by a third)")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--seconds", type=float, default=5.0, help="per part of a ceiling")
     parser.add_argument("--name", default="peers", help="results file name under benchmarks/results")
@@ -335,7 +345,8 @@ def main() -> None:
     for name in samples:
         medians = {side: statistics.median(r["sps"] for r in runs) for side, runs in samples[name].items()}
         rows[name] = {"median_sps": medians, "runs": samples[name],
-                      **{f"ratio_{side}": round(medians[side] / medians["sb3"], 3) for side in medians if side != "sb3"}}
+                      **{f"ratio_{side}": round(medians[side] / medians["sb3"], 3) for side in medians if side != "sb3"},
+                      "paired_ratios": paired_ratios(samples[name])}
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                            "date": time.strftime("%Y-%m-%d %H:%M")},
                "repeats": args.repeats, "cases": rows, "settings": {k: CASES[k] for k in samples}}
@@ -393,6 +404,14 @@ def markdown(results: dict) -> str:
                  for side in ("matched", "compiled", "defaults")]
         dates = sorted(run["date"][:10] for runs in row["runs"].values() for run in runs if "date" in run) or ["-"]
         lines.append(f"| {name} | {m['sb3']:.1f} | {' | '.join(cells)} | {dates[-1]} |")
+    paired = [(name, row["paired_ratios"]["matched"]) for name, row in results["cases"].items()
+              if row.get("paired_ratios", {}).get("matched")]
+    if paired:
+        lines += ["", "The ratio column is the median rlkit rate over the median SB3 rate. Paired per repetition "
+                  "instead (each repetition's rlkit run at the same settings over the SB3 run next to it, so a "
+                  "drift of the machine's speed between repetitions cancels):"]
+        lines += [f"- {name}: {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}"
+                  for name, ratios in paired]
     for name in (n for n in CEILING_CASES if f"ceiling_{n}" in results):
         c = results[f"ceiling_{name}"]
         measured = f" (measured {c['date'][:10]})" if "date" in c else ""
