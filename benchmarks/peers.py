@@ -304,7 +304,8 @@ def main() -> None:
     parser.add_argument("--name", default="peers", help="results file name under benchmarks/results")
     parser.add_argument("--keep-runs", action="store_true",
                         help="take the rates recorded in <name>_runs.json (by an earlier invocation) instead of "
-                             "measuring them again; the ceiling and collection are measured anew")
+                             "measuring them again; the collection is measured anew, the ceilings (each timed right "
+                             "after its matched run) stay as recorded")
     parser.add_argument("--print-pins", action="store_true",
                         help="print the env packages' versions of this venv (the SB3 venv installs the same)")
     args = parser.parse_args()
@@ -349,11 +350,13 @@ def main() -> None:
                       "paired_ratios": paired_ratios(samples[name])}
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                            "date": time.strftime("%Y-%m-%d %H:%M")},
-               "repeats": args.repeats, "cases": rows, "settings": {k: CASES[k] for k in samples}}
+               # the repetitions behind the rows (rows kept from an earlier invocation may have another count)
+               "repeats": sorted({len(runs["sb3"]) for runs in samples.values()}),
+               "cases": rows, "settings": {k: CASES[k] for k in samples}}
     earlier = RESULTS / f"{args.name}.json"
     if earlier.exists():  # the ceilings and collection of cases not measured now stay with their rows
         previous = json.loads(earlier.read_text())
-        kept = [f"ceiling_{name}" for name in CEILING_CASES if name not in args.cases]
+        kept = [f"ceiling_{name}" for name in CEILING_CASES if args.keep_runs or name not in args.cases]
         kept += ["collection"] if "dqn_boxing_pixels" not in args.cases else []
         results.update({key: previous[key] for key in kept if key in previous})
     for name, measured in ceilings.items():
@@ -389,9 +392,16 @@ def main() -> None:
     print(markdown(results))
 
 
+def repetitions(repeats: int | list[int]) -> str:
+    """'5', or '3 to 5' when the rows come from invocations with different counts."""
+    counts = sorted(set(repeats)) if isinstance(repeats, list) else [repeats]
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+
+
 def markdown(results: dict) -> str:
     lines = ["# rlkit beside Stable-Baselines3 (make bench-peers)", "",
-             f"Machine: {results['machine']}; median of {results['repeats']} repetitions, sides alternating. "
+             f"Machine: {results['machine']}; median of {repetitions(results['repeats'])} repetitions, sides "
+             "alternating. "
              "Env steps per second after the warm-up; settings in peers.json and benchmarks/peers.py. "
              "Each row's sides ran alternating in one run on idle cores; rows of other days are not comparable "
              "with each other (this machine's speed varies from day to day), their ratios are.", "",
