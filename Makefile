@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-scaling bench-update-variants study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ $(SB3_VENV)/.installed: $(STAMP)
 
 bench-peers: $(STAMP) $(SB3_VENV)/.installed
 	$(PY) benchmarks/peers.py $(ARGS)
+
+# The DQN training step's parts at bench-peers' matched settings, each alone and in the loop's order.
+bench-loop-parts: $(STAMP)
+	$(PY) benchmarks/loop_parts.py $(ARGS)
 
 # DQN on Boxing pixels: env steps/s against num_envs (1, 4, 8, 16) and batch size (32, 256).
 bench-scaling: $(STAMP)

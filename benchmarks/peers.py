@@ -170,24 +170,32 @@ def seconds_per_call(call, seconds: float) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
-    """The matched DQN's ceiling from its parts, each timed apart with rlkit's own pieces."""
+def dqn_with_replay(overrides: list[str], env_steps: int = 600):
+    """``build_run`` for a DQN config, its replay holding ``env_steps`` random vector steps (enough
+    to sample batches from): run, envs, agent, the last step's obs and a random generator."""
     run, envs, agent = build_run(overrides)
     rng = np.random.default_rng(0)
     obs = envs.reset(seed=0)
     agent.replay.start(obs)
     is_reset_step = np.zeros(envs.num_envs, dtype=bool)  # NEXT_STEP autoreset: the step after an episode's end
-    for _ in range(600):  # enough transitions to sample batches from
+    for _ in range(env_steps):
         actions = rng.integers(envs.spec.n_actions, size=envs.num_envs).astype(np.int64)
         step = envs.step(actions)
         agent.replay.add(actions, step.reward, step.terminated, step.truncated, step.obs, is_reset_step)
         is_reset_step = step.terminated | step.truncated
+        obs = step.obs
+    return run, envs, agent, obs, rng
+
+
+def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
+    """The matched DQN's ceiling from its parts, each timed apart with rlkit's own pieces."""
+    run, envs, agent, obs, rng = dqn_with_replay(overrides)
     batches = [agent.replay.sample(run.schedule.batch_size, rng) for _ in range(8)]
     agent.learner.update(batches[0], 10**7)  # first-call costs outside the timing
     update_calls = itertools.count()
     update_s = seconds_per_call(lambda: agent.learner.update(batches[next(update_calls) % len(batches)], 10**7),
                                 seconds)
-    latest = {"obs": step.obs}
+    latest = {"obs": obs}
 
     def act_and_step() -> None:  # the window's acting: epsilon 0.01 (the schedule's end)
         latest["obs"] = envs.step(agent.actor.act(latest["obs"], 10**7)).obs
