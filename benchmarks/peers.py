@@ -4,8 +4,8 @@ Each case runs SB3 (in benchmarks/.venv-sb3, its own venv: never an rlkit depend
 identical hyperparameters, networks and env settings, then rlkit with its own defaults as a second
 row, and for DQN the same settings with ``hardware.compile=true`` (torch.compile of the loss forward;
 the first update compiles, before the window); the sides alternate within each repetition and the
-median of the repetitions is kept. A rate
-is env steps per second over the window after the warm-up (the clock read every ``interval`` env
+median of the repetitions is kept, with each repetition's ratio (rlkit over the SB3 run of the same
+repetition). A rate is env steps per second over the window after the warm-up (the clock read every ``interval`` env
 steps on both sides; startup, the warm-up and the final evaluation are outside the window).
 
 In each repetition, right after the matched run of each DQN case, its ceiling: 1 / (bare update time x
@@ -252,9 +252,10 @@ def median_ceiling(measured: list[dict]) -> dict:
 
 
 def paired_ratios(runs: dict[str, list[dict]]) -> dict[str, list[float]]:
-    """Each rlkit side's rate over SB3's in the same repetition (the two ran next to each other, so a
-    drift of the machine's speed between repetitions cancels), per repetition, for the sides that
-    have one run per repetition."""
+    """Each rlkit side's rate over SB3's in the same repetition, per repetition, for the sides that
+    have one run per repetition: within a repetition the sides run minutes apart at most (the
+    same-settings run right next to SB3's), so a drift of the machine's speed between repetitions
+    cancels."""
     sb3 = [run["sps"] for run in runs["sb3"]]
     return {side: [round(run["sps"] / base, 3) for run, base in zip(side_runs, sb3)]
             for side, side_runs in runs.items() if side != "sb3" and len(side_runs) == len(sb3)}
