@@ -72,29 +72,49 @@ class CompileClock:
 
 
 class MetricAccumulator:
-    """Sums tensors on the device between log points, so updates never sync to read a metric."""
+    """Sums tensors on the device between log points, so updates never sync to read a metric.
+
+    What it keeps is written in place (the sums, and the grad norms into a buffer that doubles when
+    full), so an update leaves no new allocation behind: small tensors kept one per update would sit
+    on the heap among the update's large temporaries and keep the allocator from reusing their space,
+    and memory would grow until the next log point."""
 
     def __init__(self) -> None:
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
-        self.grad_norms: list[torch.Tensor] = []
+        self._grad_norms: torch.Tensor | None = None  # [capacity] float32; the first _count are this interval's
 
     def add(self, metrics: dict[str, torch.Tensor], grad_norm: torch.Tensor) -> None:
         for key, value in metrics.items():
             value = value.detach().float()
-            self._sums[key] = self._sums[key] + value if key in self._sums else value
-        self.grad_norms.append(grad_norm.detach().float())
+            if key in self._sums:
+                self._sums[key].add_(value)
+            else:
+                self._sums[key] = value.clone()
+        norms = self._grad_norms
+        if norms is None or self._count == len(norms):
+            grown = torch.empty(max(64, 2 * self._count), dtype=torch.float32, device=grad_norm.device)
+            if norms is not None:
+                grown[: self._count].copy_(norms[: self._count])
+            self._grad_norms = norms = grown
+        norms[self._count].copy_(grad_norm.detach())
         self._count += 1
+
+    def recent_grad_norms(self, count: int = 50) -> list[float]:
+        """The last ``count`` grad norms (before clipping) since the last log point, oldest first."""
+        if self._grad_norms is None:
+            return []
+        return self._grad_norms[max(0, self._count - count): self._count].tolist()
 
     def pop(self) -> dict[str, float]:
         if self._count == 0:
             return {}
         out = {key: float(total) / self._count for key, total in self._sums.items()}
-        norms = torch.stack(self.grad_norms).cpu()
+        norms = self._grad_norms[: self._count].cpu()
         out["grad_norm"] = float(norms.mean())  # before clipping
         out["grad_norm_max"] = float(norms.max())
         out["grad_norm_std"] = float(norms.std()) if len(norms) > 1 else 0.0
-        self._sums, self._count, self.grad_norms = {}, 0, []
+        self._sums, self._count = {}, 0
         return out
 
 

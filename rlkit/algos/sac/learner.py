@@ -153,7 +153,7 @@ class SACLearner:
                 "policy_updates": self.num_policy_updates}
 
     def recent_grad_norms(self) -> list[float]:
-        return [float(g) for g in self.critic_metrics.grad_norms[-50:]]
+        return self.critic_metrics.recent_grad_norms()
 
     def weights_finite(self) -> bool:
         tensors = [*self.network.parameters(), *self.target_critic.parameters(), self.log_alpha]

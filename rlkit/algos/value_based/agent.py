@@ -148,7 +148,7 @@ class ValueAgent:
         self.replay.load_state_dict(state)
 
     def nonfinite_diagnostic(self) -> dict[str, Any]:
-        return {"recent_grad_norms": [float(g) for g in self.learner.metrics.grad_norms[-50:]],
+        return {"recent_grad_norms": self.learner.metrics.recent_grad_norms(),
                 "weights_finite": self.learner.weights_finite()}
 
 

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+import torch
+
+from rlkit.algos.common import MetricAccumulator
+
+
+def test_metrics_are_means_and_grad_norm_statistics_over_the_interval():
+    rng = np.random.default_rng(0)
+    losses, norms = rng.normal(size=150).astype(np.float32), rng.uniform(0.1, 5.0, size=150).astype(np.float32)
+    accumulator = MetricAccumulator()
+    for loss, norm in zip(losses, norms):  # past the buffer's first capacity (64) twice
+        accumulator.add({"loss": torch.tensor(loss)}, torch.tensor(norm))
+    assert accumulator.recent_grad_norms() == pytest.approx(norms[-50:].tolist())
+    assert accumulator.recent_grad_norms(3) == pytest.approx(norms[-3:].tolist())
+    out = accumulator.pop()
+    assert out["loss"] == pytest.approx(losses.mean(), abs=1e-5)
+    assert out["grad_norm"] == pytest.approx(norms.mean(), rel=1e-6)
+    assert out["grad_norm_max"] == norms.max()
+    assert out["grad_norm_std"] == pytest.approx(norms.std(ddof=1), rel=1e-5)
+    # the next interval starts empty and reuses the buffer
+    assert accumulator.pop() == {} and accumulator.recent_grad_norms() == []
+    accumulator.add({"loss": torch.tensor(2.0)}, torch.tensor(3.0))
+    assert accumulator.pop() == {"loss": 2.0, "grad_norm": 3.0, "grad_norm_max": 3.0, "grad_norm_std": 0.0}
+
+
+def test_adding_keeps_no_new_tensor_alive():
+    """An update leaves nothing allocated behind (the sums and the norm buffer are written in place):
+    the tensors it kept would pin the heap between the update's large temporaries."""
+    accumulator = MetricAccumulator()
+    accumulator.add({"loss": torch.tensor(1.0), "q": torch.tensor(2.0)}, torch.tensor(1.0))
+    kept = {key: total.data_ptr() for key, total in accumulator._sums.items()}
+    buffer = accumulator._grad_norms.data_ptr()
+    for step in range(2, 60):
+        loss = torch.tensor(float(step))
+        accumulator.add({"loss": loss, "q": loss * 2}, loss.sqrt())
+    assert {key: total.data_ptr() for key, total in accumulator._sums.items()} == kept
+    assert accumulator._grad_norms.data_ptr() == buffer
+    assert accumulator._sums["loss"].item() == sum(range(1, 60))
