@@ -112,6 +112,10 @@ class HardwareConfig:
     # intra-op threads for torch on the CPU: auto = the cores available to this job (the affinity
     # mask, divided among a joblib sweep's parallel jobs), printed at start; or a count
     torch_threads: str = "auto"
+    # glibc keeps the memory a run frees for its next allocations instead of returning it to the OS:
+    # each update's batch tensors then reuse pages already backed rather than page-faulting fresh ones
+    # (rlkit/build.py: reuse_freed_memory). Resident memory stays at its peak. false = glibc's policy
+    reuse_freed_memory: bool = True
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise
     env_backend: str = "auto"

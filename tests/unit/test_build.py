@@ -1,9 +1,15 @@
+import platform
+import resource
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from rlkit.build import set_cpu_threads, torch_threads
+from rlkit.build import configure_host, set_cpu_threads, torch_threads
+from rlkit.config import HardwareConfig
 
 
 def _blas_threads() -> list[int]:
@@ -26,3 +32,47 @@ def test_cpu_threads_set_torch_and_hold_numpy_blas_to_one_thread():
 @pytest.mark.parametrize("setting, sharing, expected", [("3", 1, (3, "set")), ("2", 4, (2, "set"))])
 def test_a_set_thread_count_is_taken_as_given(setting, sharing, expected):
     assert torch_threads(setting, sharing) == expected
+
+
+FAULTS_PER_CYCLE = """
+import resource, sys
+import torch
+from rlkit.build import reuse_freed_memory
+if sys.argv[1] == "reuse":
+    print(reuse_freed_memory(), file=sys.stderr)
+def cycle():  # an update's temporaries: large tensors written, then freed, a small one kept between
+    kept = []
+    for _ in range(3):
+        block = torch.empty((40 << 20) // 4)  # 40 MiB: above the 32 MiB up to which glibc may keep blocks
+        block.fill_(1.0)
+        kept.append(block.sum())
+for _ in range(8):  # the heap settles into the cycle's layout
+    cycle()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    cycle()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+def test_reused_freed_memory_spares_the_page_faults_of_fresh_blocks():
+    """glibc returns large blocks to the OS on free, so writing the next ones faults every page in
+    again; reuse_freed_memory keeps them for reuse. Each run in its own process (the setting is
+    process-wide)."""
+    faults = {}
+    for mode in ("default", "reuse"):
+        proc = subprocess.run([sys.executable, "-c", FAULTS_PER_CYCLE, mode], capture_output=True, text=True,
+                              check=True)
+        faults[mode] = float(proc.stdout)
+    pages = 3 * (40 << 20) // resource.getpagesize()
+    assert faults["default"] > 0.5 * pages  # without it: the blocks' pages fault in anew every cycle
+    assert faults["reuse"] < 0.1 * faults["default"]  # (0 once the heap has settled)
+
+
+def test_the_start_lines_say_threads_and_the_freed_memory_policy(capsys):
+    before = torch.get_num_threads()
+    configure_host(HardwareConfig(torch_threads="1", reuse_freed_memory=False))
+    assert capsys.readouterr().out.splitlines() == [
+        "torch threads: 1 (set)", "freed memory: the allocator's own policy (hardware.reuse_freed_memory=false)"]
+    torch.set_num_threads(before)
