@@ -65,8 +65,8 @@ def set_cpu_threads(threads: int) -> None:
 
 # glibc's mallopt parameters (malloc.h) and the values hardware.reuse_freed_memory sets: blocks under
 # 256 MiB come from the heap (a batch-1024 pixel update's largest temporary, its float input, is
-# 115 MB; replay buffers of GBs stay separate mappings), and free heap memory is not trimmed below
-# INT_MAX bytes, so it stays in the process for the next update's tensors
+# 115 MB; replay buffers of GBs stay separate mappings), and the heap returns its free memory to the
+# OS only past INT_MAX bytes, so it stays in the process for the next update's tensors
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 HEAP_BLOCK_MAX_BYTES = 256 << 20
 HEAP_TRIM_THRESHOLD_BYTES = 2**31 - 1
@@ -86,8 +86,8 @@ def reuse_freed_memory() -> str:
     if not (libc.mallopt(M_MMAP_THRESHOLD, HEAP_BLOCK_MAX_BYTES) == 1
             and libc.mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD_BYTES) == 1):
         return "glibc's default policy (mallopt refused the thresholds)"
-    return (f"reused (glibc: blocks under {HEAP_BLOCK_MAX_BYTES >> 20} MiB from the heap, which is never trimmed"
-            " below 2 GiB)")
+    return (f"reused (glibc: blocks under {HEAP_BLOCK_MAX_BYTES >> 20} MiB come from the heap, which keeps up to"
+            " 2 GiB of freed memory)")
 
 
 def configure_host(hardware: HardwareConfig, jobs_sharing_cores: int = 1) -> None:
