@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, RESULTS, dqn_with_replay  # noqa: E402
+from peers import CASES, dqn_with_replay, write_results  # noqa: E402
 
 LATE_ENV_STEP = 10**7  # the schedules' end
 POP_EVERY_UPDATES = 50
@@ -126,10 +126,7 @@ def main() -> None:
     results = {"machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
                            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M")},
                "rounds": args.rounds, "cases": cases, "samples": samples}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "freed_memory.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / "freed_memory.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results("freed_memory", results, markdown(results))
 
 
 if __name__ == "__main__":

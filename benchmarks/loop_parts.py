@@ -19,17 +19,14 @@ Writes benchmarks/results/loop_parts.json and loop_parts.md. Run on idle cores.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, RESULTS, dqn_with_replay  # noqa: E402
+from peers import CASES, dqn_with_replay, write_results  # noqa: E402
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.runner import TrainingEnvs  # noqa: E402
@@ -159,10 +156,7 @@ def main() -> None:
         results[name] = measure(name, args.rounds, args.cycles)
         print(f"{name}: tight {results[name]['tight_sps']:.1f}, loop order {results[name]['loop_order_sps']:.1f}, "
               f"train_step {results[name]['train_step_sps']:.1f} env steps/s", flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "loop_parts.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "loop_parts.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results("loop_parts", results, markdown(results))
 
 
 if __name__ == "__main__":

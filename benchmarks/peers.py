@@ -161,6 +161,14 @@ def build_run(overrides: list[str]):
     return run, envs, build.build_agent(run, entry, envs, device)
 
 
+def write_results(stem: str, results: dict, markdown_text: str) -> None:
+    """benchmarks/results/<stem>.json and <stem>.md; the Markdown is printed too."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown_text)
+    print(markdown_text)
+
+
 def seconds_per_call(call, seconds: float) -> float:
     """The mean wall time of ``call()``, called repeatedly for about ``seconds``."""
     calls, start = 0, time.perf_counter()
@@ -395,10 +403,7 @@ def main() -> None:
             "rlkit_collection_wrapped_sps": round(wrapped["collection"], 1),
             "fraction_wrapped": round(wrapped["collection"] / wrapped["bare"], 3),
             "date": time.strftime("%Y-%m-%d %H:%M")}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"{args.name}.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(args.name, results, markdown(results))
 
 
 def repetitions(repeats: int | list[int]) -> str:
