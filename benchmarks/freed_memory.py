@@ -35,7 +35,7 @@ from peers import CASES, dqn_with_replay, write_results  # noqa: E402
 LATE_ENV_STEP = 10**7  # the schedules' end
 POP_EVERY_UPDATES = 50
 # name -> bench-peers' matched case, the batch size, the env steps of random transitions in the
-# replay, warm-up updates and timed updates (a batch-1024 update takes about a second here)
+# replay, warm-up updates and timed updates (fewer at the larger batches, whose updates take longer)
 SETTINGS = {
     "pixels_batch_32": ("dqn_boxing_pixels", 32, 600, 20, 200),
     "pixels_batch_256": ("dqn_boxing_pixels", 256, 600, 10, 60),
