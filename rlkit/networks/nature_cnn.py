@@ -28,7 +28,8 @@ class NatureCNNConfig:
 
 
 class ChannelsLast(nn.Module):
-    """[B, C, H, W] in channels-last memory format (the same values; a copy only when needed)."""
+    """[B, C, H, W] in channels-last memory format (the same values; a copy only when needed: the
+    torso hands the encoder frames already in it, so this copies only when the encoder is called alone)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last)
@@ -55,4 +56,5 @@ def build_nature_cnn(config: NatureCNNConfig, obs_shape: tuple[int, ...], obs_dt
         encoder_dim = encoder(torch.zeros(1, *obs_shape)).shape[1]
     body = nn.Sequential(nn.Linear(encoder_dim, config.fc_hidden), nn.ReLU())
     scale = 1.0 / 255.0 if np.dtype(obs_dtype) == np.uint8 else 1.0
-    return Torso(encoder, body, encoder_dim, config.fc_hidden, input_scale=scale)
+    return Torso(encoder, body, encoder_dim, config.fc_hidden, input_scale=scale,
+                 input_memory_format=torch.channels_last)

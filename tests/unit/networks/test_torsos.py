@@ -40,6 +40,21 @@ def test_uint8_inputs_are_scaled_inside_the_network():
     assert float_torso.input_scale == 1.0
 
 
+def test_nature_cnn_scales_frames_in_channels_last_to_the_same_numbers():
+    torso = NETWORKS.get("nature_cnn")(NatureCNNConfig(), (4, 84, 84), np.uint8)
+    frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    seen = []
+    hook = torso.encoder[1].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    with torch.no_grad():
+        features = torso.encode(frames)
+    hook.remove()
+    scaled = frames.float() * (1.0 / 255.0)  # [3, 4, 84, 84] the formula of the network's input
+    assert seen[0].dtype == torch.float32 and seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(seen[0], scaled)  # bit for bit, not only close
+    with torch.no_grad():
+        assert torch.equal(features, torso.encoder(scaled))
+
+
 def test_bad_channel_lists_are_rejected():
     from rlkit.config import ConfigValueError
 
