@@ -85,10 +85,12 @@ class DQNLoss:
 
     def __call__(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        q_online = online(batch.obs)  # [B, A]
+        # The no-grad passes first: their activations are freed before the graph's are saved, so the
+        # update's peak memory holds one of them, not both (the same numbers in either order).
         with torch.no_grad():
             q_next_target = target(batch.next_obs)  # [B, A]
             q_next_online = online(batch.next_obs) if self.double_q else None  # [B, A]
+        q_online = online(batch.obs)  # [B, A]
         return losses.dqn_loss(q_online, batch.actions, batch.rewards, batch.discounts, q_next_target,
                                q_next_online, backup=self.backup, temperature=temperature,
                                loss_kind=self.loss_kind, target_clip=self.target_clip)

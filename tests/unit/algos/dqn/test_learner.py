@@ -72,6 +72,22 @@ def test_a_compiled_loss_makes_the_same_updates_and_its_compile_time_is_logged_o
     assert "compile_s" not in compiled.pop_metrics()  # once per process
 
 
+@pytest.mark.parametrize("double_q", [True, False])
+def test_the_loss_runs_its_no_grad_passes_before_the_graph_it_keeps(double_q):
+    # peak memory: the next-state passes' activations are freed before the online pass saves its own
+    torch.manual_seed(0)
+    online = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
+    target = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
+    calls = []
+    for name, net in (("online", online), ("target", target)):
+        net.register_forward_hook(lambda module, args, out, name=name: calls.append((name, torch.is_grad_enabled())))
+    batch = _learner(clip=None).to_torch(_batch())
+    loss, _ = DQNLoss(double_q, "max", "huber", None)(online, target, batch, 1.0)
+    no_grad = [("target", False)] + ([("online", False)] if double_q else [])
+    assert calls == no_grad + [("online", True)]
+    assert loss.requires_grad
+
+
 def test_lr_decays_linearly_with_env_steps():
     learner = _learner(clip=None, lr=LinearSchedule(1e-3, 1e-4, 1000))
     learner.update(_batch(), 500)
