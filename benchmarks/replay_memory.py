@@ -1,6 +1,9 @@
 """make bench-memory: the report's Boxing config (600k transitions, 16 envs, batch 1024) on this
-machine's memory. Fills the replay with random actions on the 16 Boxing envs, then samples
-batch-1024 batches; records the peak RSS, the replay's bytes and the sample time. Then the sample
+machine's memory. Builds the report's run on the CPU as ``python -m rlkit experiment=boxing_report
+hardware=cpu hardware.num_envs=16`` would (the host set up as a run sets it up: torch threads and
+``hardware.reuse_freed_memory``), fills its replay with random actions on the 16 Boxing envs,
+samples batch-1024 batches, then makes batch-1024 updates with the report's learner. Records the
+peak RSS after each phase, the replay's bytes, and the sample and update times. Then the sample
 time against the buffer size (filled with synthetic frames, which cost the same to sample).
 
 Writes benchmarks/results/replay_memory.json and replay_memory.md.
@@ -20,13 +23,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from rlkit.algos.common import replay_for  # noqa: E402
-from rlkit.config import to_run_config  # noqa: E402
-from rlkit.envs import ENVS  # noqa: E402
-from tests.conftest import compose_config  # noqa: E402
+from peers import build_run  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
+REPORT_RUN = ["experiment=boxing_report", "hardware=cpu", "hardware.num_envs=16"]
 
 
 def peak_rss_gib() -> float:
@@ -34,34 +36,49 @@ def peak_rss_gib() -> float:
 
 
 def sample_seconds(replay, batch_size: int, repeats: int, rng: np.random.Generator) -> float:
-    replay.sample(batch_size, rng)
-    start = time.perf_counter()
+    """The median time of one ``sample`` call over ``repeats`` calls, after as many untimed ones (the
+    first gathers from a freshly filled buffer run several times slower than the later ones)."""
     for _ in range(repeats):
         replay.sample(batch_size, rng)
-    return (time.perf_counter() - start) / repeats
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        replay.sample(batch_size, rng)
+        seconds.append(time.perf_counter() - start)
+    return float(np.median(seconds))
 
 
-def report_config_fill(capacity: int, batches: int) -> dict:
-    run = to_run_config(compose_config(["env=boxing", "schedule=report", "hardware.num_envs=16",
-                                        f"schedule.replay_capacity_transitions={capacity}"]))
-    envs = ENVS.get("atari")(run.env, num_envs=16, backend="ale_vector", env_threads=2)
-    replay = replay_for(capacity, 16, envs.spec, gamma=run.algo.gamma, n_step=run.algo.n_step)
+def report_config_run(capacity: int, batches: int, updates: int, extra_overrides: list[str]) -> dict:
+    """The report's run: fill its replay, sample from it, then update from it; peak RSS per phase."""
+    run, envs, agent = build_run(REPORT_RUN + [f"schedule.replay_capacity_transitions={capacity}"] + extra_overrides)
+    replay, batch_size = agent.replay, run.schedule.batch_size
     rng = np.random.default_rng(0)
     obs = envs.reset(seed=0)
     replay.start(obs)
-    is_reset = np.zeros(16, dtype=bool)
+    is_reset = np.zeros(envs.num_envs, dtype=bool)
     start = time.perf_counter()
     while replay.num_added_transitions < capacity:
-        actions = rng.integers(envs.spec.n_actions, size=16)
+        actions = rng.integers(envs.spec.n_actions, size=envs.num_envs).astype(np.int64)
         result = envs.step(actions)
         replay.add(actions, result.reward, result.terminated, result.truncated, result.obs, is_reset)
         is_reset = result.terminated | result.truncated
     fill_s = time.perf_counter() - start
     envs.close()
-    seconds = sample_seconds(replay, run.schedule.batch_size, batches, rng)
-    return {"capacity_transitions": capacity, "num_envs": 16, "batch_size": run.schedule.batch_size,
+    peak_after_fill = peak_rss_gib()
+    seconds = sample_seconds(replay, batch_size, batches, rng)
+    peak_after_sampling = peak_rss_gib()
+    update_s = []
+    for _ in range(updates):  # the learner's first update creates Adam's state; all are timed
+        batch = replay.sample(batch_size, rng)
+        start = time.perf_counter()
+        agent.learner.update(batch, run.schedule.warmup_env_steps)
+        update_s.append(time.perf_counter() - start)
+    return {"capacity_transitions": capacity, "num_envs": envs.num_envs, "batch_size": batch_size,
+            "overrides": REPORT_RUN + extra_overrides, "reuse_freed_memory": run.hardware.reuse_freed_memory,
             "replay_gib": replay.nbytes / 2**30, "bytes_per_transition": replay.bytes_per_transition,
-            "peak_rss_gib": peak_rss_gib(), "fill_seconds": fill_s, "sample_seconds": seconds}
+            "peak_rss_gib_after_fill": peak_after_fill, "peak_rss_gib_after_sampling": peak_after_sampling,
+            "peak_rss_gib": peak_rss_gib(), "fill_seconds": fill_s, "sample_seconds": seconds,
+            "updates": updates, "update_seconds_median": float(np.median(update_s)) if update_s else None}
 
 
 def sample_scaling(sizes: list[int], batch_size: int) -> list[dict]:
@@ -77,7 +94,7 @@ def sample_scaling(sizes: list[int], batch_size: int) -> list[dict]:
         for t in range(size):  # the same frame each step: sampling cost does not depend on the pixels
             replay.add(np.array([t % 18]), np.zeros(1, np.float32), no, no, frame, no)
         rows.append({"capacity_transitions": size, "batch_size": batch_size,
-                     "sample_seconds": sample_seconds(replay, batch_size, 20, rng)})
+                     "sample_seconds": sample_seconds(replay, batch_size, 100, rng)})
         del replay
     return rows
 
@@ -86,9 +103,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--capacity", type=int, default=600_000, help="the report's replay (transitions)")
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--updates", type=int, default=10, help="batch-1024 updates after the sampling")
+    parser.add_argument("--override", nargs="*", default=[], help="more overrides for the report's run")
     parser.add_argument("--scaling-sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     args = parser.parse_args()
-    fill = report_config_fill(args.capacity, args.batches)
+    fill = report_config_run(args.capacity, args.batches, args.updates, args.override)
     print(json.dumps(fill, indent=1))
     scaling = sample_scaling(args.scaling_sizes, 256)
     print(json.dumps(scaling, indent=1))
@@ -96,13 +115,23 @@ def main() -> None:
                "sample_time_by_size": scaling}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "replay_memory.json").write_text(json.dumps(summary, indent=1) + "\n")
+    gib = lambda key: f"{fill[key]:.2f} GiB"  # noqa: E731
+    update = "-" if fill["update_seconds_median"] is None else f"{fill['update_seconds_median']:.2f} s"
     lines = ["# Replay memory: the report's Boxing config", "",
-             f"`make bench-memory` (benchmarks/replay_memory.py). {fill['capacity_transitions']:,} transitions over"
-             f" {fill['num_envs']} Boxing envs, filled with random actions, then batch-{fill['batch_size']} samples.", "",
-             "| replay | bytes per transition | peak RSS of the process | sample time (batch 1024) |", "|---|---|---|---|",
-             f"| {fill['replay_gib']:.2f} GiB | {fill['bytes_per_transition']:,.0f} | {fill['peak_rss_gib']:.2f} GiB |"
-             f" {fill['sample_seconds'] * 1000:.1f} ms |", "",
-             "Sample time against the buffer size (one env, batch 256, synthetic frames):", "",
+             f"`make bench-memory` (benchmarks/replay_memory.py): `python -m rlkit {' '.join(fill['overrides'])}`'s"
+             f" run built as the CLI builds it (hardware.reuse_freed_memory={str(fill['reuse_freed_memory']).lower()}),"
+             f" its {fill['capacity_transitions']:,}-transition replay filled with random actions on"
+             f" {fill['num_envs']} Boxing envs, then 2 x {args.batches} batch-{fill['batch_size']} samples (the"
+             f" median time of the second {args.batches}), then"
+             f" {fill['updates']} batch-{fill['batch_size']} updates of the report's learner. Peak RSS of the process"
+             " after each phase.", "",
+             "| replay | bytes per transition | peak RSS: filled | sampled | updated | sample time | update time |",
+             "|---|---|---|---|---|---|---|",
+             f"| {gib('replay_gib')} | {fill['bytes_per_transition']:,.0f} | {gib('peak_rss_gib_after_fill')} |"
+             f" {gib('peak_rss_gib_after_sampling')} | {gib('peak_rss_gib')} | {fill['sample_seconds'] * 1000:.1f} ms |"
+             f" {update} |", "",
+             "Sample time against the buffer size (one env, batch 256, synthetic frames; the median of 100 samples"
+             " after 100 untimed ones):", "",
              "| capacity (transitions) | sample time |", "|---|---|"]
     lines += [f"| {r['capacity_transitions']:,} | {r['sample_seconds'] * 1000:.2f} ms |" for r in scaling]
     (RESULTS / "replay_memory.md").write_text("\n".join(lines) + "\n")
