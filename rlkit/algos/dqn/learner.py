@@ -62,11 +62,16 @@ class HostQNetwork:
                 and all(param.device.type == "cpu" for param in network.parameters()))
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs.numpy().reshape(len(obs), -1).astype(np.float32)  # [E, obs_dim] (a copy)
+        return torch.from_numpy(self.q_numpy(obs.numpy()))  # [E, A]
+
+    def q_numpy(self, obs: np.ndarray) -> np.ndarray:
+        """obs [E, *obs_shape] -> Q [E, A] float32, numpy in and out (the actor's epsilon-greedy
+        path: no tensor wrapping, inference mode or torch argmax around a forward of microseconds)."""
+        x = obs.reshape(len(obs), -1).astype(np.float32)  # [E, obs_dim] (a copy)
         if self.input_scale != 1.0:
             x *= self.input_scale
         features = host_mlp(self.layers, x, relu_)  # [E, F]
-        return torch.from_numpy(features @ self.head[0] + self.head[1])  # [E, A]
+        return features @ self.head[0] + self.head[1]  # [E, A]
 
 
 def acting_q_network(network: nn.Module) -> nn.Module | HostQNetwork:

@@ -11,18 +11,20 @@ from rlkit.algos.value_based.losses import boltzmann_policy
 from rlkit.schedules import LinearSchedule
 
 
-def epsilon_greedy(q_of: Callable[[np.ndarray], torch.Tensor], obs: np.ndarray, num_actions: int, epsilon: float,
-                   rng: np.random.Generator) -> np.ndarray:
+def epsilon_greedy(q_of: Callable[[np.ndarray], torch.Tensor | np.ndarray], obs: np.ndarray, num_actions: int,
+                   epsilon: float, rng: np.random.Generator) -> np.ndarray:
     """obs [E, *obs_shape] -> actions [E] int64: greedy, except uniform with probability epsilon.
 
-    The random draws come first and ``q_of`` (obs [G, *obs_shape] -> Q [G, A]) runs only on the
-    G envs that act greedily: a step that explores everywhere costs no network forward."""
+    The random draws come first and ``q_of`` (obs [G, *obs_shape] -> Q [G, A], a tensor or a numpy
+    array) runs only on the G envs that act greedily: a step that explores everywhere costs no
+    network forward. Ties go to the first maximal action either way."""
     num_envs = len(obs)
     explore = rng.random(num_envs) < epsilon  # [E]
     actions = rng.integers(num_actions, size=num_envs).astype(np.int64)  # [E]
     greedy = ~explore  # [E]
     if greedy.any():
-        actions[greedy] = q_of(obs[greedy]).argmax(dim=1).cpu().numpy()  # [G]
+        q = q_of(obs[greedy])  # [G, A]
+        actions[greedy] = q.argmax(axis=1) if isinstance(q, np.ndarray) else q.argmax(dim=1).cpu().numpy()  # [G]
     return actions
 
 
@@ -49,6 +51,10 @@ class ValueActor:
         self.amp = amp
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator().manual_seed(seed)
+        # a forward with numpy in and out where the network has one (HostQNetwork.q_numpy), for
+        # epsilon-greedy acting; Boltzmann sampling draws from a torch generator, so it takes tensors
+        self._numpy_q = getattr(q_values, "q_numpy", None)
+        self._numpy_eval_q = getattr(eval_q_values, "q_numpy", None)
 
     def _q(self, obs: np.ndarray, q_values: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         with torch.inference_mode():
@@ -64,7 +70,7 @@ class ValueActor:
     def act(self, obs: np.ndarray, env_step: int) -> np.ndarray:
         if self.exploration == "boltzmann":
             return boltzmann_sample(self._q(obs, self.q_values), self.temperature_schedule(env_step), self.generator)
-        return epsilon_greedy(lambda o: self._q(o, self.q_values), obs, self.n_actions,
+        return epsilon_greedy(self._numpy_q or (lambda o: self._q(o, self.q_values)), obs, self.n_actions,
                               self.epsilon_schedule(env_step), self.rng)
 
     def exploration_value(self, env_step: int) -> dict[str, float]:
@@ -73,7 +79,8 @@ class ValueActor:
         return {"epsilon": self.epsilon_schedule(env_step)}
 
     def act_eval(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
-        return epsilon_greedy(lambda o: self._q(o, self.eval_q_values), obs, self.n_actions, epsilon, rng)
+        return epsilon_greedy(self._numpy_eval_q or (lambda o: self._q(o, self.eval_q_values)), obs, self.n_actions,
+                              epsilon, rng)
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}

@@ -135,6 +135,31 @@ def test_host_q_network_follows_the_parameters_and_agrees_with_forward(obs_dtype
     assert not np.allclose(stepped, agree())  # the loaded weights, not the stepped ones
 
 
+def test_the_actor_acts_through_the_numpy_forward_with_the_same_actions():
+    from rlkit.algos.value_based.actor import ValueActor, epsilon_greedy
+
+    torch.manual_seed(0)
+    net = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[32]), (128,), np.uint8), 18)
+    host = acting_q_network(net)
+    obs = np.random.default_rng(0).integers(256, size=(64, 128)).astype(np.uint8)
+    actor = ValueActor(host, host, 18, exploration="epsilon_greedy", epsilon_schedule=constant(0.25),
+                       temperature_schedule=constant(1.0), device=torch.device("cpu"), amp=False, seed=3)
+    host_calls = []
+    real_call = HostQNetwork.__call__
+    HostQNetwork.__call__ = lambda self, o: host_calls.append(o) or real_call(self, o)
+    try:
+        actions = actor.act(obs, 0)
+        eval_actions = actor.act_eval(obs, 0.1, np.random.default_rng(5))
+    finally:
+        HostQNetwork.__call__ = real_call
+    assert not host_calls  # numpy in and out: no tensors around the forward
+    # the same draws and the same Q values as acting through the tensor forward
+    via_torch = epsilon_greedy(lambda o: host(torch.from_numpy(o)), obs, 18, 0.25, np.random.default_rng(3))
+    assert actions.tolist() == via_torch.tolist()
+    assert eval_actions.tolist() == epsilon_greedy(lambda o: host(torch.from_numpy(o)), obs, 18, 0.1,
+                                                   np.random.default_rng(5)).tolist()
+
+
 def test_acting_keeps_the_network_where_no_host_forward_applies():
     cnn = QNetwork(NETWORKS.get("nature_cnn")(NETWORKS.entry("nature_cnn").schema(), (4, 84, 84), np.uint8), 6)
     assert acting_q_network(cnn) is cnn

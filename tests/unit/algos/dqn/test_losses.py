@@ -74,6 +74,15 @@ def test_epsilon_greedy_explores_at_the_scheduled_rate_and_runs_q_only_for_greed
     assert epsilon_greedy(q_of, obs[:8], 4, epsilon=1.0, rng=np.random.default_rng(1)).shape == (8,) and not seen
 
 
+def test_epsilon_greedy_takes_numpy_q_values_and_breaks_ties_as_torch_does():
+    q = np.array([[0.0, 2.0, 2.0, 1.0], [3.0, 3.0, 3.0, 3.0], [-1.0, -2.0, -0.5, -0.5]], np.float32)  # ties
+    obs = np.zeros((3, 1), np.float32)
+    from_numpy = epsilon_greedy(lambda o: q, obs, 4, epsilon=0.0, rng=np.random.default_rng(0))
+    from_torch = epsilon_greedy(lambda o: torch.from_numpy(q), obs, 4, epsilon=0.0, rng=np.random.default_rng(0))
+    assert from_numpy.tolist() == from_torch.tolist() == [1, 0, 2]  # the first maximal action
+    assert from_numpy.dtype == np.int64
+
+
 def test_td_target_uses_discount_and_clip():
     rewards = torch.tensor([1.0, 1.0, 50.0])
     discounts = torch.tensor([0.99, 0.0, 0.9801])  # 1-step, terminated, 2-step
