@@ -43,14 +43,16 @@ def test_uint8_inputs_are_scaled_inside_the_network():
 def test_nature_cnn_scales_frames_in_channels_last_to_the_same_numbers():
     torso = NETWORKS.get("nature_cnn")(NatureCNNConfig(), (4, 84, 84), np.uint8)
     frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    seen = []
-    hook = torso.encoder[1].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    seen = []  # what the encoder receives, and what its first conv receives
+    hooks = [torso.encoder[i].register_forward_pre_hook(lambda module, args: seen.append(args[0])) for i in (0, 1)]
     with torch.no_grad():
         features = torso.encode(frames)
-    hook.remove()
+    for hook in hooks:
+        hook.remove()
     scaled = frames.float() * (1.0 / 255.0)  # [3, 4, 84, 84] the formula of the network's input
-    assert seen[0].dtype == torch.float32 and seen[0].is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(seen[0], scaled)  # bit for bit, not only close
+    assert all(x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last) for x in seen)
+    assert seen[0] is seen[1]  # already in the conv's layout: the encoder's ChannelsLast copies nothing
+    assert torch.equal(seen[1], scaled)  # bit for bit, not only close
     with torch.no_grad():
         assert torch.equal(features, torso.encoder(scaled))
 

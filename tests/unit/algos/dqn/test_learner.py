@@ -135,7 +135,7 @@ def test_host_q_network_follows_the_parameters_and_agrees_with_forward(obs_dtype
     assert not np.allclose(stepped, agree())  # the loaded weights, not the stepped ones
 
 
-def test_the_actor_acts_through_the_numpy_forward_with_the_same_actions():
+def test_the_actor_acts_through_the_numpy_forward_with_the_same_actions(monkeypatch):
     from rlkit.algos.value_based.actor import ValueActor, epsilon_greedy
 
     torch.manual_seed(0)
@@ -146,12 +146,10 @@ def test_the_actor_acts_through_the_numpy_forward_with_the_same_actions():
                        temperature_schedule=constant(1.0), device=torch.device("cpu"), amp=False, seed=3)
     host_calls = []
     real_call = HostQNetwork.__call__
-    HostQNetwork.__call__ = lambda self, o: host_calls.append(o) or real_call(self, o)
-    try:
-        actions = actor.act(obs, 0)
-        eval_actions = actor.act_eval(obs, 0.1, np.random.default_rng(5))
-    finally:
-        HostQNetwork.__call__ = real_call
+    monkeypatch.setattr(HostQNetwork, "__call__", lambda self, o: host_calls.append(o) or real_call(self, o))
+    actions = actor.act(obs, 0)
+    eval_actions = actor.act_eval(obs, 0.1, np.random.default_rng(5))
+    monkeypatch.undo()
     assert not host_calls  # numpy in and out: no tensors around the forward
     # the same draws and the same Q values as acting through the tensor forward
     via_torch = epsilon_greedy(lambda o: host(torch.from_numpy(o)), obs, 18, 0.25, np.random.default_rng(3))
