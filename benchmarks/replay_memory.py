@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from peers import build_run  # noqa: E402
+from peers import dqn_with_replay  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-REPORT_RUN = ["experiment=boxing_report", "hardware=cpu", "hardware.num_envs=16"]
+NUM_ENVS = 16  # the report's
+REPORT_RUN = ["experiment=boxing_report", "hardware=cpu", f"hardware.num_envs={NUM_ENVS}"]
 
 
 def peak_rss_gib() -> float:
@@ -50,20 +51,13 @@ def sample_seconds(replay, batch_size: int, repeats: int, rng: np.random.Generat
 
 def report_config_run(capacity: int, batches: int, updates: int, extra_overrides: list[str]) -> dict:
     """The report's run: fill its replay, sample from it, then update from it; peak RSS per phase."""
-    run, envs, agent = build_run(REPORT_RUN + [f"schedule.replay_capacity_transitions={capacity}"] + extra_overrides)
-    replay, batch_size = agent.replay, run.schedule.batch_size
-    rng = np.random.default_rng(0)
-    obs = envs.reset(seed=0)
-    replay.start(obs)
-    is_reset = np.zeros(envs.num_envs, dtype=bool)
     start = time.perf_counter()
-    while replay.num_added_transitions < capacity:
-        actions = rng.integers(envs.spec.n_actions, size=envs.num_envs).astype(np.int64)
-        result = envs.step(actions)
-        replay.add(actions, result.reward, result.terminated, result.truncated, result.obs, is_reset)
-        is_reset = result.terminated | result.truncated
-    fill_s = time.perf_counter() - start
+    run, envs, agent, _, rng = dqn_with_replay(  # random actions until every slot is written
+        REPORT_RUN + [f"schedule.replay_capacity_transitions={capacity}"] + extra_overrides,
+        env_steps=-(-capacity // NUM_ENVS))
+    build_and_fill_s = time.perf_counter() - start
     envs.close()
+    replay, batch_size = agent.replay, run.schedule.batch_size
     peak_after_fill = peak_rss_gib()
     seconds = sample_seconds(replay, batch_size, batches, rng)
     peak_after_sampling = peak_rss_gib()
@@ -77,7 +71,7 @@ def report_config_run(capacity: int, batches: int, updates: int, extra_overrides
             "overrides": REPORT_RUN + extra_overrides, "reuse_freed_memory": run.hardware.reuse_freed_memory,
             "replay_gib": replay.nbytes / 2**30, "bytes_per_transition": replay.bytes_per_transition,
             "peak_rss_gib_after_fill": peak_after_fill, "peak_rss_gib_after_sampling": peak_after_sampling,
-            "peak_rss_gib": peak_rss_gib(), "fill_seconds": fill_s, "sample_seconds": seconds,
+            "peak_rss_gib": peak_rss_gib(), "build_and_fill_seconds": build_and_fill_s, "sample_seconds": seconds,
             "updates": updates, "update_seconds_median": float(np.median(update_s)) if update_s else None}
 
 
