@@ -25,15 +25,16 @@ class Torso(nn.Module):
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         # The layout is changed on the observations as they come (uint8 frames: a quarter of the
-        # float32 bytes), then one op scales them to float32, keeping the layout: the same numbers
-        # as obs.float() * scale, without two more copies the size of the float batch.
+        # float32 bytes), then integers are cast to a new float32 batch that is scaled in place,
+        # keeping the layout: the same numbers as obs.float() * scale with one float batch, not the
+        # two (a cast temporary and the product) that integer * float allocates.
         obs = obs.contiguous(memory_format=self.input_memory_format)  # [B, *obs]
         if self.input_scale == 1.0:
             x = obs.float()
         elif obs.is_floating_point():
-            x = obs.float() * self.input_scale
+            x = obs.float() * self.input_scale  # not in place: float() may return the caller's tensor
         else:
-            x = obs * self.input_scale  # integer * Python float -> float32, as float(obs) * float32(scale)
+            x = obs.float().mul_(self.input_scale)  # a fresh tensor; float32 * float32(scale), as before
         return self.encoder(x)  # [B, encoder_dim]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
