@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-freed-memory study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-freed-memory bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-update-variants: $(STAMP)
 # A DQN update with hardware.reuse_freed_memory on and off, each in its own process (page faults, time, memory).
 bench-freed-memory: $(STAMP)
 	$(PY) benchmarks/freed_memory.py $(ARGS)
+
+# The report's Boxing config on a CUDA GPU with and without AMP, the GPU replay and compile (needs a CUDA torch and nvidia-smi).
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/gpu.py $(ARGS)
 
 # DQN on Boxing RAM, 2M env steps, 3 seeds at once (2.3 h on 2 cores, with other work beside it); ARGS="--continue <dir>" resumes.
 bench-atari: $(STAMP)

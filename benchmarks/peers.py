@@ -115,22 +115,34 @@ def window_sps(readings: list[tuple[int, float]], after_env_step: int) -> tuple[
     return (step1 - step0) / (t1 - t0), step1 - step0
 
 
+def rlkit_command(overrides: list[str], total: int, warmup: int, interval: int, warmup_keys: tuple[str, ...],
+                  run_dir: Path) -> list[str]:
+    """``python -m rlkit`` as a user runs it, for ``total`` env steps logged every ``interval``, into ``run_dir``
+    (evaluation and checkpoints pushed past the end, W&B off)."""
+    schedule = [f"schedule.total_env_steps={total}", f"schedule.log_interval_env_steps={interval}",
+                f"schedule.eval_interval_env_steps={100 * total}", f"schedule.save_interval_env_steps={100 * total}",
+                "schedule.eval_episodes=1", "hardware.eval_num_envs=1",
+                "logger.progress_bar=false", "logger.wandb_mode=disabled", f"hydra.run.dir={run_dir}"]
+    schedule += [f"{key}={warmup}" for key in warmup_keys]
+    return [sys.executable, "-m", "rlkit", *overrides, *schedule]
+
+
+def run_rate(run_dir: Path, warmup: int) -> dict:
+    """The rate of a finished run from its training rows (env step, wall time), past the warm-up."""
+    rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "sps" in r]
+    sps, window = window_sps([(r["env_step"], r["wall_time_s"]) for r in rows], warmup)
+    return {"sps": round(sps, 2), "window_env_steps": window}
+
+
 def rlkit_run(overrides: list[str], total: int, warmup: int, interval: int, warmup_keys: tuple[str, ...]) -> dict:
     """``python -m rlkit`` as a user runs it; the rate from its training rows (env step, wall time)."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        schedule = [f"schedule.total_env_steps={total}", f"schedule.log_interval_env_steps={interval}",
-                    f"schedule.eval_interval_env_steps={100 * total}", f"schedule.save_interval_env_steps={100 * total}",
-                    "schedule.eval_episodes=1", "hardware.eval_num_envs=1",
-                    "logger.progress_bar=false", "logger.wandb_mode=disabled", f"hydra.run.dir={run_dir}"]
-        schedule += [f"{key}={warmup}" for key in warmup_keys]
-        cmd = [sys.executable, "-m", "rlkit", *overrides, *schedule]
+        cmd = rlkit_command(overrides, total, warmup, interval, warmup_keys, run_dir)
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-        rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "sps" in r]
-    sps, window = window_sps([(r["env_step"], r["wall_time_s"]) for r in rows], warmup)
-    return {"sps": round(sps, 2), "window_env_steps": window}
+        return run_rate(run_dir, warmup)
 
 
 def sb3_run(args: list[str], total: int, warmup: int, interval: int) -> dict:
