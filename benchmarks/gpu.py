@@ -50,7 +50,10 @@ BASE = ["experiment=boxing_report"]  # hardware=cuda_amp: CUDA, AMP on, 16 envs
 def parse_nvidia_smi(text: str) -> tuple[float, float]:
     """The first GPU's ``utilization.gpu`` (%) and ``memory.used`` (MiB) from
     ``nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits``."""
-    utilization, memory_mib = (float(field) for field in text.strip().splitlines()[0].split(","))
+    fields = text.strip().splitlines()[0].split(",") if text.strip() else []
+    if len(fields) != 2:
+        raise ValueError(f"not 'utilization, memory' in {text.strip()[:200]!r}")
+    utilization, memory_mib = (float(field) for field in fields)  # ValueError on [N/A]
     return utilization, memory_mib
 
 
@@ -77,13 +80,18 @@ class GpuSampler(threading.Thread):
         super().__init__(daemon=True)
         self.metrics_file, self.period_s = metrics_file, period_s
         self.samples: list[tuple[int, float, float]] = []  # (env step, utilization %, memory MiB)
+        self.error: str | None = None  # why sampling stopped early, if it did
         self.done = threading.Event()
 
     def run(self) -> None:
         query = ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits"]
         while not self.done.wait(self.period_s):
-            utilization, memory_mib = parse_nvidia_smi(subprocess.run(query, capture_output=True, text=True,
-                                                                      check=True).stdout)
+            reading = subprocess.run(query, capture_output=True, text=True)
+            try:
+                utilization, memory_mib = parse_nvidia_smi(reading.stdout)
+            except ValueError as err:
+                self.error = f"nvidia-smi exited {reading.returncode}: {reading.stderr.strip() or err}"
+                return
             self.samples.append((last_env_step(self.metrics_file), utilization, memory_mib))
 
 
@@ -107,6 +115,8 @@ def measure(name: str, total: int, warmup: int, interval: int) -> dict:
         sampler.join()
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        if sampler.error is not None:
+            raise RuntimeError(f"{name}: the GPU readings stopped: {sampler.error}")
         rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         compile_s = sum(row.get("compile_s", 0.0) for row in rows)
         return {"variant": name, "overrides": VARIANTS[name], **run_rate(run_dir, warmup),
