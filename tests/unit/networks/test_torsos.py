@@ -61,7 +61,7 @@ def test_scaling_leaves_the_callers_observations_as_they_were():
     for dtype, obs_shape, network, config in ((np.uint8, (4, 84, 84), "nature_cnn", NatureCNNConfig()),
                                               (np.float32, (1, 4), "mlp", MLPConfig(hidden_sizes=[8]))):
         torso = NETWORKS.get(network)(config, obs_shape, dtype)
-        torso.input_scale = 0.5  # a Torso built by hand with a scale for float input takes this branch too
+        torso.input_scale = 0.5  # a scaling torso for either input type (one built by hand may scale floats)
         obs = torch.full((2, *obs_shape), 200, dtype=getattr(torch, np.dtype(dtype).name))
         if network == "nature_cnn":
             obs = obs.contiguous(memory_format=torch.channels_last)  # already the encoder's layout
