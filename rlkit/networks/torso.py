@@ -25,16 +25,13 @@ class Torso(nn.Module):
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         # The layout is changed on the observations as they come (uint8 frames: a quarter of the
-        # float32 bytes), then integers are cast to a new float32 batch that is scaled in place,
-        # keeping the layout: the same numbers as obs.float() * scale with one float batch, not the
-        # two (a cast temporary and the product) that integer * float allocates.
+        # float32 bytes), then they are cast to float32 keeping it, and scaled in place where the cast
+        # made a copy: the same numbers as obs.float() * scale, with one float batch, not the two (a
+        # cast temporary and the product) that uint8 * float allocates.
         obs = obs.contiguous(memory_format=self.input_memory_format)  # [B, *obs]
-        if self.input_scale == 1.0:
-            x = obs.float()
-        elif obs.is_floating_point():
-            x = obs.float() * self.input_scale  # not in place: float() may return the caller's tensor
-        else:
-            x = obs.float().mul_(self.input_scale)  # a fresh tensor; float32 * float32(scale), as before
+        x = obs.float()  # the caller's own tensor when it is float32 already
+        if self.input_scale != 1.0:
+            x = x * self.input_scale if x is obs else x.mul_(self.input_scale)
         return self.encoder(x)  # [B, encoder_dim]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
