@@ -283,9 +283,10 @@ def paired_ratios(runs: dict[str, list[dict]]) -> dict[str, list[float]]:
 
 def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capacity: int | None = None,
                      backed_bytes: int = 0) -> dict[str, float]:
-    """The bare AtariVectorEnv step rate and rlkit's collection (the agent's train step through
-    ``TrainingEnvs``, as the runner calls it, during the warm-up: random actions, episode
-    bookkeeping, replay writes, no learning), in one process on the same envs, alternating
+    """The bare AtariVectorEnv step rate (ale_py's, its own instance at the backend's settings) and
+    rlkit's collection (the agent's train step through ``TrainingEnvs``, as the runner calls it,
+    during the warm-up: random actions, rlkit's Atari backend, episode bookkeeping, replay writes,
+    no learning), in one process, alternating
     ``rounds`` times ``vector_steps`` vector steps each: medians of env steps per second.
 
     With ``replay_capacity`` the replay is filled past its capacity first, so the timed writes go
@@ -307,8 +308,16 @@ def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capac
         while agent.replay.num_added_transitions < 2 * replay_capacity:
             agent.train_step(envs)
 
+    # the bare side is ale_py's own AtariVectorEnv, built with the same settings as the backend's:
+    # what a user stepping it directly gets (rlkit's backend adds episodic life, the frame cap and
+    # the restart steps, which collection pays and the bare env does not)
+    from ale_py.vector_env import AtariVectorEnv
+
+    bare_env = AtariVectorEnv(**vector_env.settings)
+    bare_env.reset(seed=0)
+
     def bare() -> None:
-        vector_env.step(agent.actor.random(num_envs))
+        bare_env.step(agent.actor.random(num_envs))
 
     def collect() -> None:
         agent.train_step(envs)
@@ -321,6 +330,7 @@ def collection_rates(num_envs: int, rounds: int, vector_steps: int, replay_capac
                 call()
             rates[name].append(vector_steps * num_envs / (time.perf_counter() - start))
     vector_env.close()
+    bare_env.close()
     return {name: statistics.median(values) for name, values in rates.items()}
 
 

@@ -467,11 +467,13 @@ class AtariVectorBackend:
         self._lives = np.zeros(num_envs, np.int64)  # [E] lives after the last step
         self._age = np.ones(num_envs, np.int64)  # [E] obs of the current episode so far (1 = its first)
         self._ended = np.full(num_envs, _RUNNING, np.int8)  # [E] how the last step ended
+        self._any_ended = False  # some sub-env's next step is its NEXT_STEP reset step
+        self._youngest_age = 1  # _age.min(): frames before an episode's first obs are zeroed while < stack
         self.last_info: dict[str, np.ndarray] = {}
 
     def _in_env_order(self, info: dict[str, np.ndarray], *arrays: np.ndarray) -> list[np.ndarray]:
         env_id = info.get("env_id")
-        if env_id is None or np.array_equal(env_id, self._order):
+        if env_id is None or (env_id == self._order).all():
             return list(arrays)
         inverse = np.argsort(env_id)  # results came back in completion order
         for key, value in info.items():
@@ -487,20 +489,52 @@ class AtariVectorBackend:
         self._lives[:] = info["lives"]
         self._age[:] = 1
         self._ended[:] = _RUNNING
+        self._any_ended = False
+        self._youngest_age = 1
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
-        """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
-        restart = self._ended != _RUNNING  # [E] NEXT_STEP reset steps
+        """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags.
+
+        Most steps restart no sub-env and end no episode: those skip the restart bookkeeping
+        (``_restart_step``), two dozen numpy calls on [E] arrays that every vector step would pay."""
         actions = np.array(actions, dtype=np.int64)  # [E], a copy: reset steps get the restart action
-        actions[restart] = self._restart_action
+        restarting = self._any_ended
+        if restarting:
+            restart = self._ended != _RUNNING  # [E] NEXT_STEP reset steps
+            actions[restart] = self._restart_action
         obs, reward, game_over, _, info = self.env.step(actions)
         obs, reward, game_over = self._in_env_order(info, obs, reward, game_over)
         game_over = game_over.astype(bool)  # [E] the C++ env's terminated: game over only
+        lives = info["lives"].astype(np.int64)  # [E]
+        if restarting:
+            terminated, truncated = self._restart_step(restart, obs, game_over, lives, info)
+        else:
+            self._frames += self.spec.frames_per_env_step
+            terminated = game_over | ((lives > 0) & (lives < self._lives)) if self.episodic_life else game_over  # [E]
+            truncated = (self._frames >= self.max_episode_frames) & ~terminated  # [E]
+            self._age += 1
+            self._youngest_age += 1
+            if terminated.any() or truncated.any():  # game over is terminated too
+                self._ended = np.where(game_over, _GAME_OVER, np.where(terminated | truncated, _GAME_GOES_ON,
+                                                                       _RUNNING)).astype(np.int8)
+                self._any_ended = True
+        self._lives = lives
+        if self._youngest_age < self.spec.frame_stack:
+            stale = np.arange(self.spec.frame_stack) < (self.spec.frame_stack - self._age)[:, None]  # [E, stack]
+            obs[stale] = 0  # frames from before the episode's first obs (a life loss leaves them in the C++ stack)
+        reward = np.where(restart, 0, reward).astype(np.float32) if restarting else reward.astype(np.float32)
+        self.last_info = info
+        return StepResult(obs, reward, terminated, truncated)
+
+    def _restart_step(self, restart: np.ndarray, obs: np.ndarray, game_over: np.ndarray, lives: np.ndarray,
+                      info: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The bookkeeping of a step in which some sub-envs (``restart [E]``) play their NEXT_STEP
+        reset step: frame counts, episode ends, resets at game over or the cap (obs, info and
+        ``lives`` updated in place), episode ages. Returns terminated, truncated [E]."""
         reset_by_cpp = self._ended == _GAME_OVER  # the C++ env reset these itself, ignoring the action
         self._frames = np.where(reset_by_cpp, 0, self._frames + self.spec.frames_per_env_step)
         at_cap = self._frames >= self.max_episode_frames  # [E]
-        lives = info["lives"].astype(np.int64)  # [E]
         life_lost = (lives > 0) & (lives < self._lives)
         terminated = ~restart & (game_over | (self.episodic_life & life_lost))
         truncated = ~restart & at_cap & ~terminated
@@ -515,13 +549,10 @@ class AtariVectorBackend:
             self._frames[reset_here] = 0
         self._ended = np.where(~restart & game_over, _GAME_OVER,
                                np.where(terminated | truncated, _GAME_GOES_ON, _RUNNING)).astype(np.int8)
-        self._lives = lives
+        self._any_ended = bool((self._ended != _RUNNING).any())
         self._age = np.where(restart, 1, self._age + 1)
-        stale = np.arange(self.spec.frame_stack) < (self.spec.frame_stack - self._age)[:, None]  # [E, stack]
-        obs[stale] = 0  # frames from before the episode's first obs (a life loss leaves them in the C++ stack)
-        reward = np.where(restart, 0, reward).astype(np.float32)
-        self.last_info = info
-        return StepResult(obs, reward, terminated, truncated)
+        self._youngest_age = int(self._age.min())
+        return terminated, truncated
 
     def close(self) -> None:
         self.env.close()
