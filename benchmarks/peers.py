@@ -476,9 +476,9 @@ def markdown(results: dict) -> str:
                   f"SB3's {sb3:.1f} would be {c['ceiling_sps'] / sb3:.2f}."]
     if "collection" in results:
         k = results["collection"]
-        lines += ["", f"DQN on Boxing pixels, collection alone ({k['num_envs']} envs, random actions, replay writes, "
-                  "no learning) against the bare AtariVectorEnv, alternating every 100 vector steps in one "
-                  "process, medians of 30 rounds:",
+        lines += ["", f"DQN on Boxing pixels, collection alone ({k['num_envs']} envs, random actions through "
+                  "rlkit's Atari backend, replay writes, no learning) against the bare AtariVectorEnv (ale_py's own, "
+                  "same settings), alternating every 100 vector steps in one process, medians of 30 rounds:",
                   f"- into the default replay's first pass (fresh memory): {k['rlkit_collection_sps']:.0f} env "
                   f"steps/s against {k['bare_ale_vector_sps']:.0f}, {k['fraction']:.2f};"]
         if "rlkit_collection_backed_sps" in k:
