@@ -467,8 +467,6 @@ class AtariVectorBackend:
         self._lives = np.zeros(num_envs, np.int64)  # [E] lives after the last step
         self._age = np.ones(num_envs, np.int64)  # [E] obs of the current episode so far (1 = its first)
         self._ended = np.full(num_envs, _RUNNING, np.int8)  # [E] how the last step ended
-        self._any_ended = False  # some sub-env's next step is its NEXT_STEP reset step
-        self._youngest_age = 1  # _age.min(): frames before an episode's first obs are zeroed while < stack
         self.last_info: dict[str, np.ndarray] = {}
 
     def _in_env_order(self, info: dict[str, np.ndarray], *arrays: np.ndarray) -> list[np.ndarray]:
@@ -489,8 +487,6 @@ class AtariVectorBackend:
         self._lives[:] = info["lives"]
         self._age[:] = 1
         self._ended[:] = _RUNNING
-        self._any_ended = False
-        self._youngest_age = 1
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
@@ -499,9 +495,9 @@ class AtariVectorBackend:
         Most steps restart no sub-env and end no episode: those skip the restart bookkeeping
         (``_restart_step``), two dozen numpy calls on [E] arrays that every vector step would pay."""
         actions = np.array(actions, dtype=np.int64)  # [E], a copy: reset steps get the restart action
-        restarting = self._any_ended
+        restart = self._ended != _RUNNING  # [E] NEXT_STEP reset steps
+        restarting = bool(restart.any())
         if restarting:
-            restart = self._ended != _RUNNING  # [E] NEXT_STEP reset steps
             actions[restart] = self._restart_action
         obs, reward, game_over, _, info = self.env.step(actions)
         obs, reward, game_over = self._in_env_order(info, obs, reward, game_over)
@@ -514,13 +510,11 @@ class AtariVectorBackend:
             terminated = game_over | ((lives > 0) & (lives < self._lives)) if self.episodic_life else game_over  # [E]
             truncated = (self._frames >= self.max_episode_frames) & ~terminated  # [E]
             self._age += 1
-            self._youngest_age += 1
             if terminated.any() or truncated.any():  # game over is terminated too
                 self._ended = np.where(game_over, _GAME_OVER, np.where(terminated | truncated, _GAME_GOES_ON,
                                                                        _RUNNING)).astype(np.int8)
-                self._any_ended = True
         self._lives = lives
-        if self._youngest_age < self.spec.frame_stack:
+        if self._age.min() < self.spec.frame_stack:  # some episode began less than a stack ago
             stale = np.arange(self.spec.frame_stack) < (self.spec.frame_stack - self._age)[:, None]  # [E, stack]
             obs[stale] = 0  # frames from before the episode's first obs (a life loss leaves them in the C++ stack)
         reward = np.where(restart, 0, reward).astype(np.float32) if restarting else reward.astype(np.float32)
@@ -549,9 +543,7 @@ class AtariVectorBackend:
             self._frames[reset_here] = 0
         self._ended = np.where(~restart & game_over, _GAME_OVER,
                                np.where(terminated | truncated, _GAME_GOES_ON, _RUNNING)).astype(np.int8)
-        self._any_ended = bool((self._ended != _RUNNING).any())
         self._age = np.where(restart, 1, self._age + 1)
-        self._youngest_age = int(self._age.min())
         return terminated, truncated
 
     def close(self) -> None:
