@@ -14,12 +14,21 @@ from the parts as the loop runs them; a third block per round runs the agent's o
 checks are the rest of a real run).
 
 Writes benchmarks/results/loop_parts.json and loop_parts.md. Run on idle cores.
+
+``--openmp`` instead runs the same measurement under OpenMP settings that change how torch's idle
+threads wait between parallel regions (spinning, sleeping at once, a shorter spin) or pin them to
+cores. libgomp reads them when torch loads, so each setting runs in a fresh process; the settings
+alternate, in reversed order on odd repetitions, and the medians and each repetition's ratio to
+the default beside it go to benchmarks/results/loop_parts_openmp.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +42,16 @@ from rlkit.runner import TrainingEnvs  # noqa: E402
 
 LATE_ENV_STEP = 10**7  # the schedules' end: epsilon at its final value, as in bench-peers' window
 PARTS = ("act", "env_step", "replay_add", "sample", "update")
+
+# --openmp: the environment of each setting (libgomp's; torch's CPU wheels use GNU OpenMP)
+OPENMP_SETTINGS = {
+    "default": {},
+    "threads sleep at once": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "threads keep spinning": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "short spin (GOMP_SPINCOUNT=10000)": {"GOMP_SPINCOUNT": "10000"},
+    "threads pinned to cores": {"OMP_PROC_BIND": "true", "OMP_PLACES": "cores"},
+}
+OPENMP_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES")
 
 
 def measure(name: str, rounds: int, cycles: int) -> dict:
@@ -144,13 +163,81 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def measure_in_process(name: str, setting: dict[str, str], rounds: int, cycles: int) -> dict:
+    """``measure`` in a fresh process whose environment has ``setting`` (and no other OpenMP keys)."""
+    env = {key: value for key, value in os.environ.items() if key not in OPENMP_KEYS} | setting
+    command = [sys.executable, __file__, "--cases", name, "--rounds", str(rounds), "--cycles", str(cycles),
+               "--print-json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} with {setting or 'the default'} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare_openmp(names: list[str], repetitions: int, rounds: int, cycles: int) -> dict:
+    """The agent's train_step and the tight parts' rate under each OpenMP setting, alternating."""
+    results = {}
+    for name in names:
+        runs: dict[str, list[dict]] = {label: [] for label in OPENMP_SETTINGS}
+        for rep in range(repetitions):
+            labels = list(OPENMP_SETTINGS) if rep % 2 == 0 else list(reversed(OPENMP_SETTINGS))
+            for label in labels:
+                runs[label].append(measure_in_process(name, OPENMP_SETTINGS[label], rounds, cycles))
+                print(f"{name} rep {rep} {label}: train_step {runs[label][-1]['train_step_sps']:.1f} env steps/s",
+                      flush=True)
+        default = [r["train_step_sps"] for r in runs["default"]]
+        results[name] = {label: {
+            "env": OPENMP_SETTINGS[label],
+            "train_step_sps": [r["train_step_sps"] for r in rs],
+            "tight_sps": [r["tight_sps"] for r in rs],
+            "median_train_step_sps": statistics.median(r["train_step_sps"] for r in rs),
+            "median_tight_sps": statistics.median(r["tight_sps"] for r in rs),
+            "paired_ratio_to_default": [r["train_step_sps"] / d for r, d in zip(rs, default)],
+        } for label, rs in runs.items()}
+        results[name]["_meta"] = {"repetitions": repetitions, "rounds": rounds, "cycles_per_block": cycles,
+                                  "date": time.strftime("%Y-%m-%d %H:%M")}
+    return results
+
+
+def openmp_markdown(results: dict) -> str:
+    lines = ["# The DQN training step under OpenMP settings (make bench-loop-parts ARGS=--openmp)", "",
+             "bench-loop-parts' measurement at bench-peers' matched settings, each setting in a fresh process "
+             "(libgomp reads its environment when torch loads), the settings alternating, in reversed order on "
+             "odd repetitions. train_step: the agent's own step, env steps/s; tight: the parts timed back to "
+             "back (bench-peers' ceiling). Medians; the paired ratio divides each repetition's train_step rate "
+             "by the default's in the same repetition.", ""]
+    for name, by_label in results.items():
+        meta = by_label["_meta"]
+        lines += [f"## {name} ({meta['repetitions']} repetitions of {meta['rounds']} rounds, {meta['date']})", "",
+                  "| OpenMP setting | environment | train_step | tight parts | paired ratio to default (median) |",
+                  "|---|---|---|---|---|"]
+        for label, r in by_label.items():
+            if label == "_meta":
+                continue
+            env = " ".join(f"{key}={value}" for key, value in r["env"].items()) or "(none)"
+            lines.append(f"| {label} | {env} | {r['median_train_step_sps']:,.1f} | {r['median_tight_sps']:,.1f} | "
+                         f"{statistics.median(r['paired_ratio_to_default']):.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=["dqn_boxing_ram", "dqn_boxing_pixels"],
                         choices=["dqn_boxing_ram", "dqn_boxing_pixels"])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cycles", type=int, default=40, help="update cycles per block")
+    parser.add_argument("--openmp", action="store_true", help="compare OpenMP settings (module docstring)")
+    parser.add_argument("--repetitions", type=int, default=3, help="--openmp: processes per setting")
+    parser.add_argument("--print-json", action="store_true", help=argparse.SUPPRESS)  # --openmp's worker
     args = parser.parse_args()
+    if args.openmp:
+        results = compare_openmp(args.cases, args.repetitions, args.rounds, args.cycles)
+        write_results("loop_parts_openmp", results, openmp_markdown(results))
+        return
+    if args.print_json:
+        print(json.dumps(measure(args.cases[0], args.rounds, args.cycles)))
+        return
     results = {}
     for name in args.cases:
         results[name] = measure(name, args.rounds, args.cycles)
