@@ -51,7 +51,7 @@ OPENMP_SETTINGS = {
     "short spin (GOMP_SPINCOUNT=10000)": {"GOMP_SPINCOUNT": "10000"},
     "threads pinned to cores": {"OMP_PROC_BIND": "true", "OMP_PLACES": "cores"},
 }
-OPENMP_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES")
+OPENMP_KEYS = {key for setting in OPENMP_SETTINGS.values() for key in setting}
 
 
 def measure(name: str, rounds: int, cycles: int) -> dict:
@@ -186,16 +186,15 @@ def compare_openmp(names: list[str], repetitions: int, rounds: int, cycles: int)
                 print(f"{name} rep {rep} {label}: train_step {runs[label][-1]['train_step_sps']:.1f} env steps/s",
                       flush=True)
         default = [r["train_step_sps"] for r in runs["default"]]
-        results[name] = {label: {
-            "env": OPENMP_SETTINGS[label],
-            "train_step_sps": [r["train_step_sps"] for r in rs],
-            "tight_sps": [r["tight_sps"] for r in rs],
-            "median_train_step_sps": statistics.median(r["train_step_sps"] for r in rs),
-            "median_tight_sps": statistics.median(r["tight_sps"] for r in rs),
-            "paired_ratio_to_default": [r["train_step_sps"] / d for r, d in zip(rs, default)],
-        } for label, rs in runs.items()}
-        results[name]["_meta"] = {"repetitions": repetitions, "rounds": rounds, "cycles_per_block": cycles,
-                                  "date": time.strftime("%Y-%m-%d %H:%M")}
+        results[name] = {"repetitions": repetitions, "rounds": rounds, "cycles_per_block": cycles,
+                         "date": time.strftime("%Y-%m-%d %H:%M"), "settings": {label: {
+                             "env": OPENMP_SETTINGS[label],
+                             "train_step_sps": [r["train_step_sps"] for r in rs],
+                             "tight_sps": [r["tight_sps"] for r in rs],
+                             "median_train_step_sps": statistics.median(r["train_step_sps"] for r in rs),
+                             "median_tight_sps": statistics.median(r["tight_sps"] for r in rs),
+                             "paired_ratio_to_default": [r["train_step_sps"] / d for r, d in zip(rs, default)],
+                         } for label, rs in runs.items()}}
     return results
 
 
@@ -206,17 +205,14 @@ def openmp_markdown(results: dict) -> str:
              "odd repetitions. train_step: the agent's own step, env steps/s; tight: the parts timed back to "
              "back (bench-peers' ceiling). Medians; the paired ratio divides each repetition's train_step rate "
              "by the default's in the same repetition.", ""]
-    for name, by_label in results.items():
-        meta = by_label["_meta"]
-        lines += [f"## {name} ({meta['repetitions']} repetitions of {meta['rounds']} rounds, {meta['date']})", "",
+    for name, r in results.items():
+        lines += [f"## {name} ({r['repetitions']} repetitions of {r['rounds']} rounds, {r['date']})", "",
                   "| OpenMP setting | environment | train_step | tight parts | paired ratio to default (median) |",
                   "|---|---|---|---|---|"]
-        for label, r in by_label.items():
-            if label == "_meta":
-                continue
-            env = " ".join(f"{key}={value}" for key, value in r["env"].items()) or "(none)"
-            lines.append(f"| {label} | {env} | {r['median_train_step_sps']:,.1f} | {r['median_tight_sps']:,.1f} | "
-                         f"{statistics.median(r['paired_ratio_to_default']):.2f} |")
+        for label, setting in r["settings"].items():
+            env = " ".join(f"{key}={value}" for key, value in setting["env"].items()) or "(none)"
+            lines.append(f"| {label} | {env} | {setting['median_train_step_sps']:,.1f} | "
+                         f"{setting['median_tight_sps']:,.1f} | {statistics.median(setting['paired_ratio_to_default']):.2f} |")
         lines.append("")
     return "\n".join(lines)
 
