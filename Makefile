@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-freed-memory bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-linear bench-freed-memory bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-scaling: $(STAMP)
 # A Nature-CNN update with each candidate speed-up (batched Double-DQN forward, channels_last, torch.compile).
 bench-update-variants: $(STAMP)
 	$(PY) benchmarks/update_variants.py $(ARGS)
+
+# The Q torsos' linear layers and the DQN train step with torch's kernel and oneDNN's (hardware.cpu_linear).
+bench-linear: $(STAMP)
+	$(PY) benchmarks/linear_kernels.py $(ARGS)
 
 # A DQN update with hardware.reuse_freed_memory on and off, each in its own process (page faults, time, memory).
 bench-freed-memory: $(STAMP)

@@ -16,6 +16,7 @@ from rlkit.algos import ALGOS
 from rlkit.config import ConfigValueError, HardwareConfig, RootConfig
 from rlkit.envs import ENVS, VecEnv
 from rlkit.health import HealthLimits, HealthTracker
+from rlkit.networks.linear import select_cpu_linear
 from rlkit.registry import Entry
 from rlkit.runner import Agent
 
@@ -91,10 +92,18 @@ def reuse_freed_memory() -> str:
 
 
 def configure_host(hardware: HardwareConfig, jobs_sharing_cores: int = 1) -> None:
-    """The process-wide CPU settings of ``hardware``: torch's threads and the allocator; printed."""
+    """The process-wide CPU settings of ``hardware``: torch's threads, the wide linear layers'
+    kernel and the allocator; printed."""
+    try:
+        kernel, kernel_how = select_cpu_linear(hardware.cpu_linear)
+    except ValueError as error:
+        raise ConfigValueError("hardware.cpu_linear", hardware.cpu_linear,
+                               f"auto or torch here: {error}") from None
     threads, how = torch_threads(hardware.torch_threads, jobs_sharing_cores)
     set_cpu_threads(threads)
     print(f"torch threads: {threads} ({how})")
+    if hardware.device == "cpu":
+        print(f"wide linear layers: {kernel} ({kernel_how})")
     if hardware.reuse_freed_memory:
         print(f"freed memory: {reuse_freed_memory()}")
     else:

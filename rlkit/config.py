@@ -101,6 +101,7 @@ class RunSchedule:
 # ---------------------------------------------------------------------------------- hardware
 
 ENV_BACKENDS = ("auto", "ale_vector", "gymnasium_sync", "gymnasium_async")
+CPU_LINEAR_KERNELS = ("auto", "onednn", "torch")
 
 
 @dataclass
@@ -116,6 +117,10 @@ class HardwareConfig:
     # each update's batch tensors then reuse pages already backed rather than page-faulting fresh ones
     # (rlkit/build.py: reuse_freed_memory). Resident memory stays at its peak. false = glibc's policy
     reuse_freed_memory: bool = True
+    # the kernel of the Q torsos' wide fully connected layers on the CPU (rlkit/networks/linear.py):
+    # onednn (its inner product, chosen by the instruction sets the CPU reports), torch (nn.Linear's
+    # own: MKL's sgemm on x86-64), or auto = onednn where torch has it on an x86-64 CPU; printed at start
+    cpu_linear: str = "auto"
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise
     env_backend: str = "auto"
@@ -138,6 +143,7 @@ class HardwareConfig:
         require(not self.amp or self.device == "cuda", "amp", self.amp, "true only with device=cuda")
         require(self.torch_threads == "auto" or (self.torch_threads.isdigit() and int(self.torch_threads) >= 1),
                 "torch_threads", self.torch_threads, "auto or an integer >= 1")
+        one_of("cpu_linear", self.cpu_linear, CPU_LINEAR_KERNELS)
         require(self.num_envs >= 1, "num_envs", self.num_envs, ">= 1")
         one_of("env_backend", self.env_backend, ENV_BACKENDS)
         require(self.env_threads >= 1, "env_threads", self.env_threads, ">= 1")

@@ -11,6 +11,7 @@ from torch import nn
 
 from rlkit.config import require
 from rlkit.networks import NETWORKS
+from rlkit.networks.linear import linear
 from rlkit.networks.torso import Torso
 
 
@@ -28,13 +29,14 @@ class MLPConfig:
 
 @NETWORKS.register("mlp", schema=MLPConfig)
 def build_mlp(config: MLPConfig, obs_shape: tuple[int, ...], obs_dtype: np.dtype) -> Torso:
-    """encoder = flatten + first Linear/ReLU; body = the remaining hidden layers."""
+    """encoder = flatten + first Linear/ReLU; body = the remaining hidden layers (wide ones in oneDNN on
+    the CPU: rlkit.networks.linear)."""
     in_dim = math.prod(obs_shape)
     widths = list(config.hidden_sizes)
-    encoder = nn.Sequential(nn.Flatten(), nn.Linear(in_dim, widths[0]), nn.ReLU())
+    encoder = nn.Sequential(nn.Flatten(), linear(in_dim, widths[0]), nn.ReLU())
     layers: list[nn.Module] = []
     for w_in, w_out in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+        layers += [linear(w_in, w_out), nn.ReLU()]
     body = nn.Sequential(*layers) if layers else nn.Identity()
     scale = 1.0 / 255.0 if np.dtype(obs_dtype) == np.uint8 else 1.0
     return Torso(encoder, body, widths[0], widths[-1], input_scale=scale)

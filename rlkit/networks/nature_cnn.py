@@ -10,6 +10,7 @@ from torch import nn
 
 from rlkit.config import require
 from rlkit.networks import NETWORKS
+from rlkit.networks.linear import linear
 from rlkit.networks.torso import Torso
 
 
@@ -54,7 +55,7 @@ def build_nature_cnn(config: NatureCNNConfig, obs_shape: tuple[int, ...], obs_dt
     encoder = encoder.to(memory_format=torch.channels_last)
     with torch.no_grad():  # flattened size from the input shape (3136 for 4x84x84)
         encoder_dim = encoder(torch.zeros(1, *obs_shape)).shape[1]
-    body = nn.Sequential(nn.Linear(encoder_dim, config.fc_hidden), nn.ReLU())
+    body = nn.Sequential(linear(encoder_dim, config.fc_hidden), nn.ReLU())  # oneDNN on the CPU: rlkit.networks.linear
     scale = 1.0 / 255.0 if np.dtype(obs_dtype) == np.uint8 else 1.0
     return Torso(encoder, body, encoder_dim, config.fc_hidden, input_scale=scale,
                  input_memory_format=torch.channels_last)

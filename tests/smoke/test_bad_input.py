@@ -60,6 +60,7 @@ CASES = [
     ("envs_zero", SMOKE + ["hardware.num_envs=0"], ["hardware.num_envs=0", ">= 1"]),
     ("unknown_device", SMOKE + ["hardware.device=tpu"], ["hardware.device='tpu'", "cuda"]),
     ("amp_on_cpu", SMOKE + ["hardware.amp=true"], ["hardware.amp=True", "device=cuda"]),
+    ("unknown_cpu_linear", SMOKE + ["hardware.cpu_linear=blas"], ["hardware.cpu_linear='blas'", "onednn"]),
     ("bad_conv_channels", ["env=boxing", "schedule=smoke", "network.conv_channels=[32,64]"],
      ["network.conv_channels=[32, 64]", "three positive channel counts"]),
     ("bad_wandb_mode", SMOKE + ["logger.wandb_mode=sometimes"], ["logger.wandb_mode='sometimes'", "offline"]),

@@ -9,6 +9,7 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rlkit.build import configure_host, set_cpu_threads, torch_threads
+from rlkit.networks.linear import select_cpu_linear
 from rlkit.config import HardwareConfig
 
 
@@ -70,9 +71,11 @@ def test_reused_freed_memory_spares_the_page_faults_of_fresh_blocks():
     assert faults["reuse"] < 0.1 * faults["default"]  # (0 once the heap has settled)
 
 
-def test_the_start_lines_say_threads_and_the_freed_memory_policy(capsys):
+def test_the_start_lines_say_threads_the_linear_kernel_and_the_freed_memory_policy(capsys):
     before = torch.get_num_threads()
-    configure_host(HardwareConfig(torch_threads="1", reuse_freed_memory=False))
+    configure_host(HardwareConfig(torch_threads="1", reuse_freed_memory=False, cpu_linear="torch"))
     assert capsys.readouterr().out.splitlines() == [
-        "torch threads: 1 (set)", "freed memory: the allocator's own policy (hardware.reuse_freed_memory=false)"]
+        "torch threads: 1 (set)", "wide linear layers: torch (set)",
+        "freed memory: the allocator's own policy (hardware.reuse_freed_memory=false)"]
     torch.set_num_threads(before)
+    select_cpu_linear("auto")  # the process's default again
