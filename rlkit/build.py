@@ -22,7 +22,8 @@ from rlkit.runner import Agent
 
 
 # hardware options an algorithm must implement to be given them: (key, the value that asks nothing)
-OPTIONAL_HARDWARE = (("amp", False), ("overlap_env_steps", False), ("replay_device", "cpu"), ("compile", False))
+OPTIONAL_HARDWARE = (("amp", False), ("overlap_env_steps", False), ("replay_device", "cpu"), ("compile", False),
+                     ("cpu_linear", "auto"))
 
 
 def algo_entry(run: RootConfig) -> Entry:

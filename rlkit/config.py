@@ -117,9 +117,9 @@ class HardwareConfig:
     # each update's batch tensors then reuse pages already backed rather than page-faulting fresh ones
     # (rlkit/build.py: reuse_freed_memory). Resident memory stays at its peak. false = glibc's policy
     reuse_freed_memory: bool = True
-    # the kernel of the Q torsos' wide fully connected layers on the CPU (rlkit/networks/linear.py):
-    # onednn (its inner product, chosen by the instruction sets the CPU reports), torch (nn.Linear's
-    # own: MKL's sgemm on x86-64), or auto = onednn where torch has it on an x86-64 CPU; printed at start
+    # the kernel of DQN's and IQN's wide torso layers on the CPU (rlkit/networks/linear.py): onednn
+    # (its inner product, chosen by the instruction sets the CPU reports), torch (nn.Linear's own:
+    # MKL's sgemm on x86-64), or auto = onednn where torch has it on an x86-64 CPU; printed at start
     cpu_linear: str = "auto"
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise

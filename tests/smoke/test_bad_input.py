@@ -61,6 +61,8 @@ CASES = [
     ("unknown_device", SMOKE + ["hardware.device=tpu"], ["hardware.device='tpu'", "cuda"]),
     ("amp_on_cpu", SMOKE + ["hardware.amp=true"], ["hardware.amp=True", "device=cuda"]),
     ("unknown_cpu_linear", SMOKE + ["hardware.cpu_linear=blas"], ["hardware.cpu_linear='blas'", "onednn"]),
+    ("cpu_linear_for_ppo", ["algo=ppo", "env=hopper", "schedule=ppo_smoke", "hardware.cpu_linear=torch"],
+     ["hardware.cpu_linear", "auto for algo=ppo"]),
     ("bad_conv_channels", ["env=boxing", "schedule=smoke", "network.conv_channels=[32,64]"],
      ["network.conv_channels=[32, 64]", "three positive channel counts"]),
     ("bad_wandb_mode", SMOKE + ["logger.wandb_mode=sometimes"], ["logger.wandb_mode='sometimes'", "offline"]),

@@ -67,7 +67,7 @@ def resolve_tau_counts(algo: IQNConfig, device: str) -> tuple[tuple[int, int, in
 
 
 @ALGOS.register("iqn", schema=IQNConfig, schedule=OffPolicySchedule, actions="discrete",
-                hardware=("amp", "overlap_env_steps", "replay_device", "compile"))
+                hardware=("amp", "overlap_env_steps", "replay_device", "compile", "cpu_linear"))
 def build_iqn(run: RootConfig, spec: EnvSpec, device: torch.device) -> ValueAgent:
     algo: IQNConfig = run.algo
     (n_online, n_target, n_acting), note = resolve_tau_counts(algo, run.hardware.device)
