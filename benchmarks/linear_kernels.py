@@ -1,8 +1,8 @@
 """make bench-linear: the Q torsos' fully connected layers with torch's kernel and with oneDNN's
 (hardware.cpu_linear=torch / onednn; rlkit/networks/linear.py), on this machine's CPU.
 
-Two parts, each alternating the two kernels in one process (this machine's speed drifts from
-minute to minute), in reversed order on odd rounds, reporting medians:
+Three parts, each alternating the two kernels (this machine's speed drifts from minute to
+minute), in reversed order on odd rounds, reporting medians:
 
 - layers: each layer shape the torsos and heads have (a RAM MLP's 128->576 and 576->576, the
   Nature CNN's 3136->512, an 18-action head), at the rows an actor passes (1) and the batch sizes
@@ -12,6 +12,8 @@ minute to minute), in reversed order on odd rounds, reporting medians:
 - train step: bench-peers' matched DQN configs (Boxing RAM, Boxing pixels), the agent's own
   ``train_step`` (act, env step, replay write, and an update every 4 env steps) with the process's
   kernel switched between blocks, and each round's ratio of the two rates.
+- runs: the same configs as ``python -m rlkit`` runs them (bench-peers' rlkit side: the rate after
+  the warm-up), with hardware.cpu_linear=onednn and =torch alternating, and each pair's ratio.
 
 Writes benchmarks/results/linear_kernels.{json,md}. Run on idle cores.
 """
@@ -28,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, dqn_with_replay, write_results  # noqa: E402
+from peers import CASES, dqn_with_replay, rlkit_run, write_results  # noqa: E402
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.networks.linear import WIDE_MIN_FEATURES, WideLinear, onednn_linear_available, select_cpu_linear  # noqa: E402
@@ -117,6 +119,21 @@ def train_step_rates(name: str, rounds: int, env_steps_per_block: int) -> dict:
     return result
 
 
+def run_rates(name: str, repetitions: int) -> dict:
+    """``python -m rlkit`` at ``name``'s matched settings with each kernel, alternating."""
+    case = CASES[name]
+    rates: dict[str, list[float]] = {kernel: [] for kernel in KERNELS}
+    for repetition in range(repetitions):
+        for kernel in (KERNELS if repetition % 2 == 0 else tuple(reversed(KERNELS))):
+            result = rlkit_run(case["matched"] + [f"hardware.cpu_linear={kernel}"], case["total"], case["warmup"],
+                               case["interval"], case["warmup_keys"])
+            rates[kernel].append(result["sps"])
+            print(f"{name} run {repetition} {kernel}: {result['sps']:.1f} env steps/s", flush=True)
+    ratios = [ours / theirs for ours, theirs in zip(rates["onednn"], rates["torch"])]
+    return {"repetitions": repetitions, "sps": rates, "median_sps": {k: statistics.median(v) for k, v in rates.items()},
+            "paired_ratios": ratios, "median_paired_ratio": statistics.median(ratios)}
+
+
 def markdown(results: dict) -> str:
     lines = ["# The Q torsos' linear layers: torch's kernel against oneDNN's (make bench-linear)", "",
              f"{results['date']}, torch {results['torch']}, {results['torch_threads']} torch threads; medians over "
@@ -138,6 +155,13 @@ def markdown(results: dict) -> str:
     for name, result in results["train_step"].items():
         lines.append(f"| {name} | {result['wide_layers_in_q_network']} | {result['median_sps']['torch']:,.1f} | "
                      f"{result['median_sps']['onednn']:,.1f} | {result['median_paired_ratio']:.2f} |")
+    if results.get("runs"):
+        lines += ["", "## Runs (`python -m rlkit` at the same settings, the rate after the warm-up)", "",
+                  "| case | torch (env steps/s) | oneDNN (env steps/s) | paired ratios | median |", "|---|---|---|---|---|"]
+        for name, result in results["runs"].items():
+            pairs = ", ".join(f"{ratio:.2f}" for ratio in result["paired_ratios"])
+            lines.append(f"| {name} | {result['median_sps']['torch']:,.1f} | {result['median_sps']['onednn']:,.1f} | "
+                         f"{pairs} | {result['median_paired_ratio']:.2f} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -150,6 +174,7 @@ def main() -> None:
     parser.add_argument("--block-env-steps", type=int, default=800, help="train-step env steps per block (RAM;"
                         " pixels a quarter of it)")
     parser.add_argument("--layer-block-s", type=float, default=0.1, help="seconds per layer timing block")
+    parser.add_argument("--runs", type=int, default=4, help="python -m rlkit runs per kernel and case (0: none)")
     args = parser.parse_args()
     if not onednn_linear_available():
         sys.exit("oneDNN's inner product is unavailable here: nothing to compare")
@@ -158,6 +183,7 @@ def main() -> None:
         4 if name == "dqn_boxing_pixels" else 1)) for name in args.cases}
     results["torch_threads"] = torch.get_num_threads()  # as build_run set it (auto: the cores available)
     results["layers"] = layer_table(args.rounds, args.layer_block_s)
+    results["runs"] = {name: run_rates(name, args.runs) for name in args.cases} if args.runs else {}
     write_results("linear_kernels", results, markdown(results))
 
 

@@ -179,10 +179,8 @@ def test_bad_setting_is_refused_naming_the_key():
         HardwareConfig(cpu_linear="blas")
 
 
-def test_function_gradcheck_shapes_match_nn_linear_without_bias(kernel):
-    """A layer without bias (the Function's bias None path) still matches F.linear."""
-    if not linear_module.onednn_linear_available():
-        pytest.skip("oneDNN unavailable")
+@needs_onednn
+def test_the_function_without_a_bias_matches_f_linear():
     x = torch.randn(16, 256, requires_grad=True)
     weight = torch.randn(300, 256, requires_grad=True)
     y = OneDNNLinearFunction.apply(x, weight, None)
