@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, dqn_with_replay, rlkit_run, write_results  # noqa: E402
+from peers import CASES, DQN_CASES, dqn_with_replay, rlkit_run, write_results  # noqa: E402
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.networks.linear import WIDE_MIN_FEATURES, WideLinear, onednn_linear_available, select_cpu_linear  # noqa: E402
@@ -169,8 +169,7 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--cases", nargs="*", default=["dqn_boxing_ram", "dqn_boxing_pixels"],
-                        choices=["dqn_boxing_ram", "dqn_boxing_pixels"])
+    parser.add_argument("--cases", nargs="*", default=list(DQN_CASES), choices=DQN_CASES)
     parser.add_argument("--block-env-steps", type=int, default=800, help="train-step env steps per block (RAM;"
                         " pixels a quarter of it)")
     parser.add_argument("--layer-block-s", type=float, default=0.1, help="seconds per layer timing block")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, dqn_with_replay, write_results  # noqa: E402
+from peers import CASES, DQN_CASES, dqn_with_replay, write_results  # noqa: E402
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.runner import TrainingEnvs  # noqa: E402
@@ -219,8 +219,7 @@ def openmp_markdown(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=["dqn_boxing_ram", "dqn_boxing_pixels"],
-                        choices=["dqn_boxing_ram", "dqn_boxing_pixels"])
+    parser.add_argument("--cases", nargs="+", default=list(DQN_CASES), choices=DQN_CASES)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cycles", type=int, default=40, help="update cycles per block")
     parser.add_argument("--openmp", action="store_true", help="compare OpenMP settings (module docstring)")

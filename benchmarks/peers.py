@@ -101,6 +101,7 @@ CASES = {
 
 
 CEILING_CASES = ("dqn_boxing_pixels", "dqn_boxing_ram", "ppo_hopper")
+DQN_CASES = ("dqn_boxing_ram", "dqn_boxing_pixels")  # the DQN cases (bench-loop-parts and bench-linear time their parts)
 
 
 def sides(name: str) -> tuple[str, ...]:
