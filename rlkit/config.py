@@ -144,6 +144,8 @@ class HardwareConfig:
         require(self.torch_threads == "auto" or (self.torch_threads.isdigit() and int(self.torch_threads) >= 1),
                 "torch_threads", self.torch_threads, "auto or an integer >= 1")
         one_of("cpu_linear", self.cpu_linear, CPU_LINEAR_KERNELS)
+        require(self.cpu_linear == "auto" or self.device == "cpu", "cpu_linear", self.cpu_linear,
+                "auto with device=cuda (it chooses a CPU kernel)")
         require(self.num_envs >= 1, "num_envs", self.num_envs, ">= 1")
         one_of("env_backend", self.env_backend, ENV_BACKENDS)
         require(self.env_threads >= 1, "env_threads", self.env_threads, ">= 1")

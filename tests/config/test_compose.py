@@ -104,16 +104,18 @@ def test_out_of_range_values_name_key_value_and_what_is_allowed(override, key):
     ("algo=sac env=hopper hardware.overlap_env_steps=true", "hardware.overlap_env_steps"),
     ("algo=sac env=hopper hardware=cuda hardware.replay_device=cuda", "hardware.replay_device"),
     ("algo=sac env=hopper hardware.compile=true", "hardware.compile"),
+    ("algo=ppo env=hopper hardware.cpu_linear=onednn", "hardware.cpu_linear"),
+    ("algo=sac env=hopper hardware.cpu_linear=torch", "hardware.cpu_linear"),
 ])
 def test_a_hardware_option_the_algorithm_does_not_implement_is_refused_not_ignored(overrides, key):
     run = to_run_config(compose_config(overrides.split()))
     with pytest.raises(ConfigValueError) as info:
         build.algo_entry(run)
     assert info.value.key == key and f"for algo={run.algo.name}: it does not implement it" in str(info.value)
-    for algo in ("dqn", "iqn"):  # the value-based agents implement all four
+    for algo in ("dqn", "iqn"):  # the value-based agents implement all five
         value_based = to_run_config(compose_config([f"algo={algo}", "env=boxing", *overrides.split()[2:]]))
         assert build.algo_entry(value_based).traits["hardware"] == ("amp", "overlap_env_steps", "replay_device",
-                                                                    "compile")
+                                                                    "compile", "cpu_linear")
 
 
 def test_units_updates_and_steps_are_aggregate_over_envs():

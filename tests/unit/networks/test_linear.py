@@ -177,6 +177,9 @@ def test_selection_auto_onednn_torch_and_its_start_line(kernel, monkeypatch, cap
 def test_bad_setting_is_refused_naming_the_key():
     with pytest.raises(ConfigValueError, match=r"cpu_linear='blas' is not allowed: one of auto, onednn, torch"):
         HardwareConfig(cpu_linear="blas")
+    with pytest.raises(ConfigValueError, match=r"cpu_linear='onednn' is not allowed: auto with device=cuda"):
+        HardwareConfig(device="cuda", cpu_linear="onednn")
+    assert HardwareConfig(device="cuda").cpu_linear == "auto"
 
 
 @needs_onednn
