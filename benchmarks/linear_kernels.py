@@ -42,13 +42,14 @@ ROWS = [1, 32, 64, 256]
 LATE_ENV_STEP = 10**7  # the schedules' end: learning and the final epsilon
 
 
-def alternate(calls: dict[str, callable], rounds: int, block) -> dict[str, list[float]]:
-    """Each kernel's ``block(call)`` results over ``rounds``, the kernels alternating."""
+def alternate(measure, rounds: int) -> dict[str, list[float]]:
+    """``measure()`` under each kernel over ``rounds``, the kernels alternating (the process's
+    selection switched before each call)."""
     results: dict[str, list[float]] = {kernel: [] for kernel in KERNELS}
     for round_index in range(rounds):
         for kernel in (KERNELS if round_index % 2 == 0 else tuple(reversed(KERNELS))):
             select_cpu_linear(kernel)
-            results[kernel].append(block(calls[kernel]))
+            results[kernel].append(measure())
     return results
 
 
@@ -81,7 +82,7 @@ def layer_table(rounds: int, seconds_per_block: float) -> list[dict]:
                     select_cpu_linear(kernel)
                     call()
                 count = max(5, int(seconds_per_block / max(seconds_per_call(call, 5), 1e-7)))
-                times = alternate({kernel: call for kernel in KERNELS}, rounds, lambda c: seconds_per_call(c, count))
+                times = alternate(lambda: seconds_per_call(call, count), rounds)
                 row[label] = {kernel: statistics.median(times[kernel]) for kernel in KERNELS}
             rows_out.append(row)
             print(f"{in_features}->{out_features} rows {rows}: " + ", ".join(
@@ -99,7 +100,7 @@ def train_step_rates(name: str, rounds: int, env_steps_per_block: int) -> dict:
     agent.obs = obs
     wide = sum(isinstance(m, WideLinear) for m in agent.learner.online.modules())
 
-    def block(_) -> float:
+    def block() -> float:
         first, start = envs.env_step, time.perf_counter()
         while envs.env_step - first < env_steps_per_block:
             agent.train_step(envs)
@@ -107,8 +108,8 @@ def train_step_rates(name: str, rounds: int, env_steps_per_block: int) -> dict:
 
     for kernel in KERNELS:  # first-call costs (oneDNN's primitives, the allocator) outside the timing
         select_cpu_linear(kernel)
-        block(None)
-    rates = alternate({kernel: None for kernel in KERNELS}, rounds, block)
+        block()
+    rates = alternate(block, rounds)
     vector_env.close()
     ratios = [ours / theirs for ours, theirs in zip(rates["onednn"], rates["torch"])]
     result = {"wide_layers_in_q_network": wide, "env_steps_per_block": env_steps_per_block, "rounds": rounds,

@@ -99,7 +99,7 @@ def configure_host(hardware: HardwareConfig, jobs_sharing_cores: int = 1) -> Non
         kernel, kernel_how = select_cpu_linear(hardware.cpu_linear)
     except ValueError as error:
         raise ConfigValueError("hardware.cpu_linear", hardware.cpu_linear,
-                               f"auto or torch here: {error}") from None
+                               f"auto or torch: {error}") from None
     threads, how = torch_threads(hardware.torch_threads, jobs_sharing_cores)
     set_cpu_threads(threads)
     print(f"torch threads: {threads} ({how})")
