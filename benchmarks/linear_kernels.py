@@ -15,7 +15,8 @@ minute), in reversed order on odd rounds, reporting medians:
 - runs: the same configs as ``python -m rlkit`` runs them (bench-peers' rlkit side: the rate after
   the warm-up), with hardware.cpu_linear=onednn and =torch alternating, and each pair's ratio.
 
-Writes benchmarks/results/linear_kernels.{json,md}. Run on idle cores.
+Writes benchmarks/results/linear_kernels_<vendor>.{json,md} (amd, intel): which kernel is faster
+depends on the CPU's vendor, and hardware.cpu_linear=auto chooses by it. Run on idle cores.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, DQN_CASES, dqn_with_replay, rlkit_run, write_results  # noqa: E402
+from peers import CASES, DQN_CASES, cpu_description, dqn_with_replay, rlkit_run, write_results  # noqa: E402
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
-from rlkit.networks.linear import WIDE_MIN_FEATURES, WideLinear, onednn_linear_available, select_cpu_linear  # noqa: E402
+from rlkit.networks.linear import (WIDE_MIN_FEATURES, WideLinear, auto_cpu_linear, cpu_vendor,  # noqa: E402
+                                  onednn_linear_available, select_cpu_linear)
 from rlkit.runner import TrainingEnvs  # noqa: E402
 
 KERNELS = ("torch", "onednn")
@@ -137,9 +139,10 @@ def run_rates(name: str, repetitions: int) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["# The Q torsos' linear layers: torch's kernel against oneDNN's (make bench-linear)", "",
-             f"{results['date']}, torch {results['torch']}, {results['torch_threads']} torch threads; medians over "
-             f"{results['rounds']} alternating rounds (benchmarks/linear_kernels.py). rlkit builds a layer as "
-             f"WideLinear (oneDNN under hardware.cpu_linear=auto) when both widths are >= {WIDE_MIN_FEATURES}.", "",
+             f"{results['date']}, CPU {results['cpu']}, torch {results['torch']}, {results['torch_threads']} torch "
+             f"threads; medians over {results['rounds']} alternating rounds (benchmarks/linear_kernels.py). rlkit "
+             f"builds a layer as WideLinear when both widths are >= {WIDE_MIN_FEATURES}; hardware.cpu_linear=auto "
+             f"selects {results['auto'][0]} for it on this CPU ({results['auto'][1]}).", "",
              "## Layers", "",
              "| layer | rows | forward, torch | forward, oneDNN | forward+backward, torch | forward+backward, oneDNN |",
              "|---|---|---|---|---|---|"]
@@ -178,13 +181,15 @@ def main() -> None:
     args = parser.parse_args()
     if not onednn_linear_available():
         sys.exit("oneDNN's inner product is unavailable here: nothing to compare")
-    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__, "rounds": args.rounds}
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_description(), "auto": auto_cpu_linear(),
+               "torch": torch.__version__, "rounds": args.rounds}
     results["train_step"] = {name: train_step_rates(name, args.rounds, args.block_env_steps // (
         4 if name == "dqn_boxing_pixels" else 1)) for name in args.cases}
     results["torch_threads"] = torch.get_num_threads()  # as build_run set it (auto: the cores available)
     results["layers"] = layer_table(args.rounds, args.layer_block_s)
     results["runs"] = {name: run_rates(name, args.runs) for name in args.cases} if args.runs else {}
-    write_results("linear_kernels", results, markdown(results))
+    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(cpu_vendor() or "", "other")
+    write_results(f"linear_kernels_{vendor}", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
+from rlkit.networks.linear import cpu_vendor  # noqa: E402
 from rlkit.runner import TrainingEnvs  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -172,6 +173,18 @@ def build_run(overrides: list[str]):
     envs, eval_envs = build.build_envs(run, entry)
     eval_envs.close()
     return run, envs, build.build_agent(run, entry, envs, device)
+
+
+def cpu_description() -> str:
+    """The CPU's model name and vendor as /proc/cpuinfo gives them (speed ratios depend on both:
+    MKL's sgemm, for one, chooses its code by vendor)."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.partition(":")[2].strip() for line in cpuinfo if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{model or platform.processor() or 'unknown'} ({cpu_vendor() or 'vendor unknown'})"
 
 
 def write_results(stem: str, results: dict, markdown_text: str) -> None:
@@ -388,7 +401,8 @@ def main() -> None:
         rows[name] = {"median_sps": medians, "runs": samples[name],
                       **{f"ratio_{side}": round(medians[side] / medians["sb3"], 3) for side in medians if side != "sb3"},
                       "paired_ratios": paired_ratios(samples[name])}
-    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+    results = {"machine": {"cpus": os.cpu_count(), "cpu": cpu_description(), "python": platform.python_version(),
+                           "torch": torch.__version__,
                            "date": time.strftime("%Y-%m-%d %H:%M")},
                # the repetitions behind the rows (rows kept from an earlier invocation may have another count)
                "repeats": sorted({len(runs["sb3"]) for runs in samples.values()}),

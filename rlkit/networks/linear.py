@@ -12,6 +12,9 @@ to) when the process has selected oneDNN (``hardware.cpu_linear``, set by
 rlkit.build.configure_host). Everywhere else it is ``nn.Linear``'s forward: on CUDA, for other
 dtypes, under CPU autocast, and inside torch.compile, where inductor picks its own kernels.
 
+On Intel CPUs MKL runs the CPU's widest vector code and is as fast as oneDNN or faster (oneDNN's
+fixed per-call cost), so ``auto`` selects oneDNN only on other vendors' x86-64 CPUs (AMD's).
+
 A oneDNN call has a fixed cost that only wide layers amortize. So the torsos build their layers
 with ``linear(in, out)``: a WideLinear when both widths are at least ``WIDE_MIN_FEATURES``, an
 nn.Linear otherwise (Q heads over a few actions, a RAM torso's 128-byte input layer).
@@ -38,10 +41,37 @@ def onednn_linear_available() -> bool:
             and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
+def cpu_vendor() -> str | None:
+    """The CPU's vendor string as the CPU reports it (GenuineIntel, AuthenticAMD, ...), or None
+    where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("vendor_id"):
+                    return line.partition(":")[2].strip() or None
+    except OSError:
+        pass
+    words = platform.processor().split()  # Windows: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel"
+    return words[-1].strip(",") if words and words[-1] in ("GenuineIntel", "AuthenticAMD", "HygonGenuine") else None
+
+
+def auto_cpu_linear() -> tuple[str, str]:
+    """``auto``'s kernel for this process and why: oneDNN on a non-Intel x86-64 CPU whose torch has
+    the op (MKL's sgemm runs narrower code there than the CPU has), torch's kernel otherwise."""
+    if not onednn_linear_available():
+        return "torch", "auto: oneDNN's inner product is unavailable here"
+    vendor = cpu_vendor()
+    if vendor is None:
+        return "torch", "auto: the CPU's vendor is unknown"
+    if vendor == "GenuineIntel":
+        return "torch", "auto: an Intel CPU, where MKL's sgemm runs the CPU's full vector width"
+    return "onednn", f"auto: a non-Intel x86-64 CPU ({vendor}), where MKL's sgemm runs narrower code"
+
+
 class _Selection:
     """The process's choice for WideLinear on the CPU (like torch's own backend flags: one per process)."""
 
-    onednn: bool = onednn_linear_available()
+    onednn: bool = auto_cpu_linear()[0] == "onednn"
 
 
 def select_cpu_linear(setting: str) -> tuple[str, str]:
@@ -50,15 +80,12 @@ def select_cpu_linear(setting: str) -> tuple[str, str]:
     ValueError (the caller names the config key)."""
     if setting not in CPU_LINEAR_KERNELS:
         raise ValueError(f"cpu_linear must be one of {CPU_LINEAR_KERNELS}, not {setting!r}")
-    available = onednn_linear_available()
-    if setting == "onednn" and not available:
+    if setting == "onednn" and not onednn_linear_available():
         raise ValueError("oneDNN's inner product is unavailable here (it needs an x86-64 CPU and a torch built"
                          " with oneDNN)")
-    _Selection.onednn = available if setting == "auto" else setting == "onednn"
-    if setting != "auto":
-        return setting, "set"
-    return ("onednn", "auto: an x86-64 CPU with oneDNN in torch") if available else (
-        "torch", "auto: oneDNN's inner product is unavailable here")
+    kernel, how = auto_cpu_linear() if setting == "auto" else (setting, "set")
+    _Selection.onednn = kernel == "onednn"
+    return kernel, how
 
 
 def cpu_linear_selected() -> str:

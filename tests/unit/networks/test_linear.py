@@ -168,10 +168,37 @@ def test_selection_auto_onednn_torch_and_its_start_line(kernel, monkeypatch, cap
         configure_host(HardwareConfig(torch_threads="1", cpu_linear="onednn"))
     assert cpu_linear_selected() == "torch"  # the refused setting changed nothing
     monkeypatch.setattr(linear_module, "onednn_linear_available", lambda: True)
-    assert kernel("auto") == ("onednn", "auto: an x86-64 CPU with oneDNN in torch") and cpu_linear_selected() == "onednn"
+    monkeypatch.setattr(linear_module, "cpu_vendor", lambda: "AuthenticAMD")
+    amd = "auto: a non-Intel x86-64 CPU (AuthenticAMD), where MKL's sgemm runs narrower code"
+    assert kernel("auto") == ("onednn", amd) and cpu_linear_selected() == "onednn"
     configure_host(HardwareConfig(torch_threads="1", device="cpu", cpu_linear="auto"))
-    assert "wide linear layers: onednn (auto: an x86-64 CPU with oneDNN in torch)" in capsys.readouterr().out
+    assert f"wide linear layers: onednn ({amd})" in capsys.readouterr().out
+    monkeypatch.setattr(linear_module, "cpu_vendor", lambda: "GenuineIntel")
+    assert kernel("auto") == ("torch", "auto: an Intel CPU, where MKL's sgemm runs the CPU's full vector width")
+    assert cpu_linear_selected() == "torch"
+    assert kernel("onednn") == ("onednn", "set") and cpu_linear_selected() == "onednn"  # still selectable on Intel
+    monkeypatch.setattr(linear_module, "cpu_vendor", lambda: None)
+    assert kernel("auto") == ("torch", "auto: the CPU's vendor is unknown") and cpu_linear_selected() == "torch"
     torch.set_num_threads(before)
+
+
+def test_cpu_vendor_from_cpuinfo_or_the_platform(monkeypatch, tmp_path):
+    import builtins
+    real_open = builtins.open
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\n")
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+    assert linear_module.cpu_vendor() == "AuthenticAMD"
+
+    def no_cpuinfo(path, *args, **kwargs):
+        if path == "/proc/cpuinfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", no_cpuinfo)
+    monkeypatch.setattr(linear_module.platform, "processor", lambda: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel")
+    assert linear_module.cpu_vendor() == "GenuineIntel"
+    monkeypatch.setattr(linear_module.platform, "processor", lambda: "i386")  # macOS: no vendor
+    assert linear_module.cpu_vendor() is None
 
 
 def test_bad_setting_is_refused_naming_the_key():
