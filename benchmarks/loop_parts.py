@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, DQN_CASES, dqn_with_replay, write_results  # noqa: E402
+from peers import CASES, DQN_CASES, cpu_description, dqn_with_replay, write_results  # noqa: E402
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.runner import TrainingEnvs  # noqa: E402
@@ -135,7 +135,7 @@ def measure(name: str, rounds: int, cycles: int) -> dict:
             "cycles_per_block": cycles, "tight_s": tight_s, "loop_order_s": loop_s,
             "tight_sps": env_steps_per_cycle / tight_cycle, "loop_order_sps": env_steps_per_cycle / loop_cycle,
             "train_step_sps": statistics.median(train_step_sps),
-            "date": time.strftime("%Y-%m-%d %H:%M")}
+            "cpu": cpu_description(), "date": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def markdown(results: dict) -> str:
@@ -149,7 +149,8 @@ def markdown(results: dict) -> str:
         us = lambda s: f"{s * 1e6:,.0f} us"  # noqa: E731
         later = lambda key: us(lp[key]) if key in lp else "-"  # noqa: E731
         lines += [f"## {name} ({r['num_envs']} env, one update per {r['vector_steps_per_update']} vector steps, "
-                  f"{r['rounds']} rounds of {r['cycles_per_block']} cycles, {r['date']})", "",
+                  f"{r['rounds']} rounds of {r['cycles_per_block']} cycles, CPU {r.get('cpu', 'not recorded')}, "
+                  f"{r['date']})", "",
                   "| part | tight | loop order, first after an update | loop order, later |",
                   "|---|---|---|---|",
                   f"| act | {us(t['act'])} | {us(lp['act_after_update'])} | {later('act_later')} |",
@@ -187,7 +188,7 @@ def compare_openmp(names: list[str], repetitions: int, rounds: int, cycles: int)
                       flush=True)
         default = [r["train_step_sps"] for r in runs["default"]]
         results[name] = {"repetitions": repetitions, "rounds": rounds, "cycles_per_block": cycles,
-                         "date": time.strftime("%Y-%m-%d %H:%M"), "settings": {label: {
+                         "cpu": cpu_description(), "date": time.strftime("%Y-%m-%d %H:%M"), "settings": {label: {
                              "env": OPENMP_SETTINGS[label],
                              "train_step_sps": [r["train_step_sps"] for r in rs],
                              "tight_sps": [r["tight_sps"] for r in rs],
@@ -206,7 +207,8 @@ def openmp_markdown(results: dict) -> str:
              "back (bench-peers' ceiling). Medians; the paired ratio divides each repetition's train_step rate "
              "by the default's in the same repetition.", ""]
     for name, r in results.items():
-        lines += [f"## {name} ({r['repetitions']} repetitions of {r['rounds']} rounds, {r['date']})", "",
+        lines += [f"## {name} ({r['repetitions']} repetitions of {r['rounds']} rounds, CPU "
+                  f"{r.get('cpu', 'not recorded')}, {r['date']})", "",
                   "| OpenMP setting | environment | train_step | tight parts | paired ratio to default (median) |",
                   "|---|---|---|---|---|"]
         for label, setting in r["settings"].items():
