@@ -52,7 +52,8 @@ def cpu_vendor() -> str | None:
     except OSError:
         pass
     words = platform.processor().split()  # Windows: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel"
-    return words[-1].strip(",") if words and words[-1] in ("GenuineIntel", "AuthenticAMD", "HygonGenuine") else None
+    vendor = words[-1] if words else ""
+    return vendor if vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine") else None  # (macOS: "i386")
 
 
 def auto_cpu_linear() -> tuple[str, str]:
