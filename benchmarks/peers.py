@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from rlkit.episodes import EpisodeTracker  # noqa: E402
 from rlkit.logging import read_metrics  # noqa: E402
-from rlkit.networks.linear import cpu_vendor  # noqa: E402
+from rlkit.networks.linear import cpu_vendor, cpuinfo_field  # noqa: E402
 from rlkit.runner import TrainingEnvs  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -176,15 +176,10 @@ def build_run(overrides: list[str]):
 
 
 def cpu_description() -> str:
-    """The CPU's model name and vendor as /proc/cpuinfo gives them (speed ratios depend on both:
-    MKL's sgemm, for one, chooses its code by vendor)."""
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next((line.partition(":")[2].strip() for line in cpuinfo if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return f"{model or platform.processor() or 'unknown'} ({cpu_vendor() or 'vendor unknown'})"
+    """The CPU's model name and vendor (speed ratios depend on both: MKL's sgemm, for one, is tuned
+    for Intel's CPUs)."""
+    model = cpuinfo_field("model name") or platform.processor() or "unknown"
+    return f"{model} ({cpu_vendor() or 'vendor unknown'})"
 
 
 def write_results(stem: str, results: dict, markdown_text: str) -> None:

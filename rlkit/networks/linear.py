@@ -12,8 +12,9 @@ to) when the process has selected oneDNN (``hardware.cpu_linear``, set by
 rlkit.build.configure_host). Everywhere else it is ``nn.Linear``'s forward: on CUDA, for other
 dtypes, under CPU autocast, and inside torch.compile, where inductor picks its own kernels.
 
-On Intel CPUs MKL runs the CPU's widest vector code and is as fast as oneDNN or faster (oneDNN's
-fixed per-call cost), so ``auto`` selects oneDNN only on other vendors' x86-64 CPUs (AMD's).
+MKL is tuned for Intel's CPUs, and on an Intel Xeon it ran the torsos' layers faster than oneDNN
+(oneDNN's fixed per-call cost), so ``auto`` selects oneDNN only on other vendors' x86-64 CPUs
+(AMD's); benchmarks/results/linear_kernels_<vendor>.md has both.
 
 A oneDNN call has a fixed cost that only wide layers amortize. So the torsos build their layers
 with ``linear(in, out)``: a WideLinear when both widths are at least ``WIDE_MIN_FEATURES``, an
@@ -41,16 +42,25 @@ def onednn_linear_available() -> bool:
             and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
-def cpu_vendor() -> str | None:
-    """The CPU's vendor string as the CPU reports it (GenuineIntel, AuthenticAMD, ...), or None
-    where it cannot be read."""
+def cpuinfo_field(key: str) -> str | None:
+    """A field of the first CPU in Linux's /proc/cpuinfo ("vendor_id", "model name"), or None."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("vendor_id"):
-                    return line.partition(":")[2].strip() or None
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip() or None
     except OSError:
         pass
+    return None
+
+
+def cpu_vendor() -> str | None:
+    """The CPU's vendor string as the CPU reports it (GenuineIntel, AuthenticAMD, ...), or None
+    where it cannot be read."""
+    vendor = cpuinfo_field("vendor_id")
+    if vendor is not None:
+        return vendor
     words = platform.processor().split()  # Windows: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel"
     vendor = words[-1] if words else ""
     return vendor if vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine") else None  # (macOS: "i386")
@@ -65,7 +75,7 @@ def auto_cpu_linear() -> tuple[str, str]:
     if vendor is None:
         return "torch", "auto: the CPU's vendor is unknown"
     if vendor == "GenuineIntel":
-        return "torch", "auto: an Intel CPU, where MKL's sgemm runs the CPU's full vector width"
+        return "torch", "auto: an Intel CPU, which MKL's sgemm is tuned for"
     return "onednn", f"auto: a non-Intel x86-64 CPU ({vendor}), where MKL's sgemm runs narrower code"
 
 

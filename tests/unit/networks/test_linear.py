@@ -174,7 +174,7 @@ def test_selection_auto_onednn_torch_and_its_start_line(kernel, monkeypatch, cap
     configure_host(HardwareConfig(torch_threads="1", device="cpu", cpu_linear="auto"))
     assert f"wide linear layers: onednn ({amd})" in capsys.readouterr().out
     monkeypatch.setattr(linear_module, "cpu_vendor", lambda: "GenuineIntel")
-    assert kernel("auto") == ("torch", "auto: an Intel CPU, where MKL's sgemm runs the CPU's full vector width")
+    assert kernel("auto") == ("torch", "auto: an Intel CPU, which MKL's sgemm is tuned for")
     assert cpu_linear_selected() == "torch"
     assert kernel("onednn") == ("onednn", "set") and cpu_linear_selected() == "onednn"  # still selectable on Intel
     monkeypatch.setattr(linear_module, "cpu_vendor", lambda: None)
@@ -186,15 +186,18 @@ def test_cpu_vendor_from_cpuinfo_or_the_platform(monkeypatch, tmp_path):
     import builtins
     real_open = builtins.open
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\n")
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel name\t: AMD EPYC 9B45\n")
     monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
     assert linear_module.cpu_vendor() == "AuthenticAMD"
+    assert linear_module.cpuinfo_field("model name") == "AMD EPYC 9B45"
+    assert linear_module.cpuinfo_field("flags") is None
 
     def no_cpuinfo(path, *args, **kwargs):
         if path == "/proc/cpuinfo":
             raise FileNotFoundError(path)
         return real_open(path, *args, **kwargs)
     monkeypatch.setattr(builtins, "open", no_cpuinfo)
+    assert linear_module.cpuinfo_field("vendor_id") is None
     monkeypatch.setattr(linear_module.platform, "processor", lambda: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel")
     assert linear_module.cpu_vendor() == "GenuineIntel"
     monkeypatch.setattr(linear_module.platform, "processor", lambda: "i386")  # macOS: no vendor
