@@ -169,7 +169,7 @@ def test_selection_auto_onednn_torch_and_its_start_line(kernel, monkeypatch, cap
     assert cpu_linear_selected() == "torch"  # the refused setting changed nothing
     monkeypatch.setattr(linear_module, "onednn_linear_available", lambda: True)
     monkeypatch.setattr(linear_module, "cpu_vendor", lambda: "AuthenticAMD")
-    amd = "auto: a non-Intel x86-64 CPU (AuthenticAMD), where MKL's sgemm runs narrower code"
+    amd = "auto: a non-Intel x86-64 CPU (AuthenticAMD); oneDNN outran MKL's sgemm on an AMD EPYC"
     assert kernel("auto") == ("onednn", amd) and cpu_linear_selected() == "onednn"
     configure_host(HardwareConfig(torch_threads="1", device="cpu", cpu_linear="auto"))
     assert f"wide linear layers: onednn ({amd})" in capsys.readouterr().out
