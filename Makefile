@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-linear bench-freed-memory bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test bench bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-linear bench-freed-memory bench-denormals bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench-linear: $(STAMP)
 # A DQN update with hardware.reuse_freed_memory on and off, each in its own process (page faults, time, memory).
 bench-freed-memory: $(STAMP)
 	$(PY) benchmarks/freed_memory.py $(ARGS)
+
+# DQN updates with hardware.flush_denormals on and off, two processes taking turns as a run goes on.
+bench-denormals: $(STAMP)
+	$(PY) benchmarks/denormals.py $(ARGS)
 
 # The report's Boxing config on a CUDA GPU with and without AMP, the GPU replay and compile (needs a CUDA torch and nvidia-smi).
 bench-gpu: $(STAMP)

@@ -65,6 +65,37 @@ def set_cpu_threads(threads: int) -> None:
     ThreadpoolController().select(internal_api=["openblas", "blis"]).limit(limits=1)
 
 
+# a parallel elementwise product whose results are denormal: torch splits an op this long (over its
+# grain of 32,768 elements) across its threads, so each thread's flushing shows in its part
+DENORMAL_PROBE_ELEMENTS = 1 << 18
+
+
+def denormals_flushed_fraction() -> float:
+    """The fraction of a parallel product's denormal results that came out as zero: 1.0 where every
+    torch thread flushes denormals, 0.0 where none does."""
+    smallest_normal = torch.finfo(torch.float32).tiny
+    product = torch.full((DENORMAL_PROBE_ELEMENTS,), smallest_normal) * 0.25  # [N], each 2.9e-39 or 0
+    return float((product == 0).float().mean())
+
+
+def set_denormal_flush(flush: bool) -> str:
+    """Flush denormal floats to zero (FTZ/DAZ) or keep them, process-wide; returns what holds, measured.
+
+    The setting is a CPU register of each thread, and a thread takes its creator's when it starts:
+    torch's OpenMP threads start at its first parallel op, from the main thread. So this must run
+    before that op; where the pool started earlier (a second job in a reused worker process), the
+    measurement shows it and the line says so."""
+    supported = torch.set_flush_denormal(flush)
+    fraction = denormals_flushed_fraction()
+    if flush and not supported:
+        return "kept (this CPU cannot flush them)"
+    if fraction == (1.0 if flush else 0.0):
+        return "flushed to zero in every torch thread" if flush else "kept (hardware.flush_denormals=false)"
+    return (f"{'flushed' if flush else 'kept'} in the main thread, but {fraction:.0%} of a parallel op's denormal"
+            " results were flushed: torch's thread pool started earlier under the other setting (a new process"
+            " applies it to every thread)")
+
+
 # glibc's mallopt parameters (malloc.h) and the values hardware.reuse_freed_memory sets: blocks under
 # 256 MiB come from the heap (a batch-1024 pixel update's largest temporary, its float input, is
 # 115 MB; replay buffers of GBs stay separate mappings), and the heap returns its free memory to the
@@ -94,7 +125,8 @@ def reuse_freed_memory() -> str:
 
 def configure_host(hardware: HardwareConfig, jobs_sharing_cores: int = 1) -> None:
     """The process-wide CPU settings of ``hardware``: torch's threads, the wide linear layers'
-    kernel and the allocator; printed."""
+    kernel, denormal flushing and the allocator; printed. Runs before any parallel torch op (the
+    threads torch starts then take the denormal setting)."""
     try:
         kernel, kernel_how = select_cpu_linear(hardware.cpu_linear)
     except ValueError as error:
@@ -102,9 +134,11 @@ def configure_host(hardware: HardwareConfig, jobs_sharing_cores: int = 1) -> Non
                                f"auto or torch: {error}") from None
     threads, how = torch_threads(hardware.torch_threads, jobs_sharing_cores)
     set_cpu_threads(threads)
+    denormals = set_denormal_flush(hardware.flush_denormals)
     print(f"torch threads: {threads} ({how})")
     if hardware.device == "cpu":
         print(f"wide linear layers: {kernel} ({kernel_how})")
+    print(f"denormal floats: {denormals}")
     if hardware.reuse_freed_memory:
         print(f"freed memory: {reuse_freed_memory()}")
     else:

@@ -119,8 +119,15 @@ class HardwareConfig:
     reuse_freed_memory: bool = True
     # the kernel of DQN's and IQN's wide torso layers on the CPU (rlkit/networks/linear.py): onednn
     # (its inner product, chosen by the instruction sets the CPU reports), torch (nn.Linear's own:
-    # MKL's sgemm on x86-64), or auto = onednn where torch has it on an x86-64 CPU; printed at start
+    # MKL's sgemm on x86-64), or auto = onednn on a non-Intel x86-64 CPU where torch has it, else
+    # torch; printed at start
     cpu_linear: str = "auto"
+    # flush denormal floats (magnitudes below 1.2e-38) to zero on the CPU, in torch's threads and the
+    # main thread (numpy, MuJoCo): an Adam moment whose gradient stays zero (a dead unit's weights)
+    # decays into the denormal range and stays there, and x86 CPUs can take a microcode assist on
+    # each operation that produces a denormal. TensorFlow's CPU threads flush them too. false = IEEE
+    # gradual underflow. What holds is measured and printed at start (rlkit/build.py)
+    flush_denormals: bool = True
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise
     env_backend: str = "auto"

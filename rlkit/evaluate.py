@@ -40,7 +40,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rlkit import checkpoint, seeding
-from rlkit.build import set_cpu_threads, torch_threads
+from rlkit.build import set_cpu_threads, set_denormal_flush, torch_threads
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
 from rlkit.eval_start import with_leaves
@@ -275,6 +275,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise ConfigValueError("device", "cuda", "a device this machine has (torch.cuda.is_available() is False)")
     set_cpu_threads(torch_threads(run.hardware.torch_threads)[0])
+    set_denormal_flush(run.hardware.flush_denormals)  # the numerics the run trained with
     counters = loaded.state["counters"]
     start = loaded.state.get("last_eval_start")
     at_eval_start = start is not None and start["env_step"] == loaded.env_step

@@ -71,11 +71,54 @@ def test_reused_freed_memory_spares_the_page_faults_of_fresh_blocks():
     assert faults["reuse"] < 0.1 * faults["default"]  # (0 once the heap has settled)
 
 
-def test_the_start_lines_say_threads_the_linear_kernel_and_the_freed_memory_policy(capsys):
+def test_the_start_lines_say_threads_the_linear_kernel_denormals_and_the_freed_memory_policy(capsys):
     before = torch.get_num_threads()
-    configure_host(HardwareConfig(torch_threads="1", reuse_freed_memory=False, cpu_linear="torch"))
+    configure_host(HardwareConfig(torch_threads="1", reuse_freed_memory=False, cpu_linear="torch",
+                                  flush_denormals=False))  # (one thread: the main one, set here)
     assert capsys.readouterr().out.splitlines() == [
         "torch threads: 1 (set)", "wide linear layers: torch (set)",
+        "denormal floats: kept (hardware.flush_denormals=false)",
         "freed memory: the allocator's own policy (hardware.reuse_freed_memory=false)"]
     torch.set_num_threads(before)
     select_cpu_linear("auto")  # the process's default again
+
+
+DENORMALS_IN_A_NEW_PROCESS = """
+import sys
+import torch
+from rlkit.build import denormals_flushed_fraction, set_denormal_flush
+torch.set_num_threads(2)
+if sys.argv[1] == "pool_first":  # torch's threads start before the setting
+    denormals_flushed_fraction()
+print(set_denormal_flush(sys.argv[2] == "flush"))
+print(denormals_flushed_fraction())
+# an Adam moment whose gradient turns zero decays by beta1 each step: flushed, it reaches zero; kept,
+# it ends on a denormal that 0.9x rounds back to, and stays there
+param = torch.zeros(1, requires_grad=True)
+adam = torch.optim.Adam([param], lr=1e-3)
+for step in range(1500):
+    param.grad = torch.ones(1) if step == 0 else torch.zeros(1)
+    adam.step()
+print(float(adam.state[param]["exp_avg"]))
+"""
+
+
+def _denormals_in_a_new_process(order: str, setting: str) -> tuple[str, float, float]:
+    proc = subprocess.run([sys.executable, "-c", DENORMALS_IN_A_NEW_PROCESS, order, setting], capture_output=True,
+                          text=True, check=True)
+    line, fraction, moment = proc.stdout.splitlines()
+    return line, float(fraction), float(moment)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86's FTZ/DAZ flags")
+def test_denormal_flush_reaches_every_torch_thread_when_set_before_they_start():
+    smallest_normal = torch.finfo(torch.float32).tiny
+    line, fraction, moment = _denormals_in_a_new_process("setting_first", "flush")
+    assert (line, fraction, moment) == ("flushed to zero in every torch thread", 1.0, 0.0)
+    line, fraction, moment = _denormals_in_a_new_process("setting_first", "keep")
+    assert (line, fraction) == ("kept (hardware.flush_denormals=false)", 0.0)
+    assert 0.0 < moment < smallest_normal  # stuck on a denormal
+    # torch's threads started first: only the main thread's part of the op is flushed, and the line says so
+    line, fraction, _ = _denormals_in_a_new_process("pool_first", "flush")
+    assert 0.0 < fraction < 1.0
+    assert line.startswith("flushed in the main thread, but") and "a new process" in line
