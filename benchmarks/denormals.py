@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, cpu_description, dqn_with_replay, write_results  # noqa: E402
+from peers import cpu_description, matched_dqn_learner, write_results  # noqa: E402
 
 RESULT = "RESULT "  # the child's answer lines (rlkit's start lines share its stdout)
 SIDES = {"flushed": True, "kept": False}
@@ -58,11 +58,8 @@ def denormal_moments(optimizer: torch.optim.Adam) -> dict[str, int]:
 def child(name: str, flush: bool, block_updates: int) -> None:
     """One side (run with ``--child``): set up, then a block of updates per line read from stdin."""
     case, batch_size, env_steps, _, _ = SETTINGS[name]
-    overrides = CASES[case]["matched"] + [f"schedule.batch_size={batch_size}",
-                                          f"hardware.flush_denormals={str(flush).lower()}"]
-    run, envs, agent, _, rng = dqn_with_replay(overrides, env_steps)
-    envs.close()
-    learner, replay = agent.learner, agent.replay
+    run, learner, replay, rng = matched_dqn_learner(case, batch_size, env_steps,
+                                                    [f"hardware.flush_denormals={str(flush).lower()}"])
     env_steps_per_update = round(1 / run.schedule.updates_per_env_step)
     env_step, updates_done = env_steps, 0
     print(RESULT + json.dumps({"ready": True}), flush=True)

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import CASES, dqn_with_replay, write_results  # noqa: E402
+from peers import matched_dqn_learner, write_results  # noqa: E402
 
 LATE_ENV_STEP = 10**7  # the schedules' end
 POP_EVERY_UPDATES = 50
@@ -52,11 +52,8 @@ def resident_mib() -> float:
 def child(name: str, reuse: bool) -> dict:
     """One process's measurement (run with ``--child``): the update's time, its faults, the memory."""
     case, batch_size, env_steps, warmup_updates, timed_updates = SETTINGS[name]
-    overrides = CASES[case]["matched"] + [f"schedule.batch_size={batch_size}",
-                                          f"hardware.reuse_freed_memory={str(reuse).lower()}"]
-    run, envs, agent, _, rng = dqn_with_replay(overrides, env_steps)
-    envs.close()
-    learner, replay = agent.learner, agent.replay
+    _, learner, replay, rng = matched_dqn_learner(case, batch_size, env_steps,
+                                                  [f"hardware.reuse_freed_memory={str(reuse).lower()}"])
 
     def updates(count: int) -> None:
         for done in range(1, count + 1):

@@ -216,6 +216,15 @@ def dqn_with_replay(overrides: list[str], env_steps: int = 600):
     return run, envs, agent, obs, rng
 
 
+def matched_dqn_learner(case: str, batch_size: int, env_steps: int, overrides: list[str]):
+    """A matched DQN case's learner at ``batch_size`` with more ``overrides``, and its replay holding
+    ``env_steps`` random env steps (the envs closed): run, learner, replay, random generator."""
+    run, envs, agent, _, rng = dqn_with_replay(CASES[case]["matched"] + [f"schedule.batch_size={batch_size}",
+                                                                         *overrides], env_steps)
+    envs.close()
+    return run, agent.learner, agent.replay, rng
+
+
 def dqn_ceiling(overrides: list[str], seconds: float) -> dict:
     """The matched DQN's ceiling from its parts, each timed apart with rlkit's own pieces."""
     run, envs, agent, obs, rng = dqn_with_replay(overrides)
