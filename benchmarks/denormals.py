@@ -37,7 +37,7 @@ from peers import cpu_description, matched_dqn_learner, write_results  # noqa: E
 RESULT = "RESULT "  # the child's answer lines (rlkit's start lines share its stdout)
 SIDES = {"flushed": True, "kept": False}
 # name -> bench-peers' matched case, its batch size, the random env steps in the replay, updates
-# per block and blocks (the pixel update takes about seven times as long)
+# per block and blocks (fewer for the pixel update, which takes several times as long)
 SETTINGS = {
     "ram_batch_64": ("dqn_boxing_ram", 64, 5000, 2000, 20),
     "pixels_batch_32": ("dqn_boxing_pixels", 32, 2000, 500, 10),
