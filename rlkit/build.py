@@ -85,10 +85,9 @@ def set_denormal_flush(flush: bool) -> str:
     torch's OpenMP threads start at its first parallel op, from the main thread. So this must run
     before that op; where the pool started earlier (a second job in a reused worker process), the
     measurement shows it and the line says so."""
-    supported = torch.set_flush_denormal(flush)
-    fraction = denormals_flushed_fraction()
-    if flush and not supported:
+    if not torch.set_flush_denormal(flush) and flush:
         return "kept (this CPU cannot flush them)"
+    fraction = denormals_flushed_fraction()
     if fraction == (1.0 if flush else 0.0):
         return "flushed to zero in every torch thread" if flush else "kept (hardware.flush_denormals=false)"
     return (f"{'flushed' if flush else 'kept'} in the main thread, but {fraction:.0%} of a parallel op's denormal"

@@ -123,10 +123,11 @@ class HardwareConfig:
     # torch; printed at start
     cpu_linear: str = "auto"
     # flush denormal floats (magnitudes below 1.2e-38) to zero on the CPU, in torch's threads and the
-    # main thread (numpy, and MuJoCo where the envs step in-process): an Adam moment whose gradient stays zero (a dead unit's weights)
-    # decays into the denormal range and stays there, and x86 CPUs can take a microcode assist on
-    # each operation that produces a denormal. TensorFlow's CPU threads flush them too. false = IEEE
-    # gradual underflow. What holds is measured and printed at start (rlkit/build.py)
+    # main thread (numpy, and MuJoCo where the envs step in-process): an Adam moment whose gradient
+    # stays zero (a dead unit's weights) decays into the denormal range and stays there, and x86 CPUs
+    # can take a microcode assist on each operation that produces a denormal. TensorFlow's CPU
+    # threads flush them too. false = IEEE gradual underflow. What holds is measured and printed at
+    # start (rlkit/build.py)
     flush_denormals: bool = True
     num_envs: int = 8  # parallel training envs
     # auto: ale_vector for Atari pixels, gymnasium_sync otherwise
