@@ -85,7 +85,7 @@ bench-gpu: $(STAMP)
 bench-atari: $(STAMP)
 	$(PY) benchmarks/atari_learning.py $(ARGS)
 
-# PPO at 1M env steps: Hopper x3, HalfCheetah x3, Humanoid, Ant (2 runs at a time; hours on 2 cores).
+# PPO at 1M env steps: Hopper x3, HalfCheetah x3, Humanoid x2, Ant (2 runs at a time; hours on 2 cores).
 bench-ppo: $(STAMP)
 	$(PY) benchmarks/ppo_learning.py $(ARGS)
 
