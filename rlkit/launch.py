@@ -3,6 +3,7 @@ below it, components get typed objects and keyword arguments."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -34,6 +35,7 @@ from rlkit.sweeps import sweep_name
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 RUN_ID_FILE = "run_id.txt"
+RANDOM_BASELINE_FILE = "random_baseline.json"  # the final evaluation against the random policy (random_baseline_episodes)
 RUN_CONTROL_KEYS = ("resume", "allow_config_change", "check")
 USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
 
@@ -317,6 +319,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
         outputs.console.status(f"random baseline: {run.random_baseline_episodes} episodes")
         random_returns = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed)
         result["random_returns"] = random_returns.tolist()
+        result["random_baseline"] = random_baseline(result)
+        _write_random_baseline(run_dir / RANDOM_BASELINE_FILE, result["random_baseline"])
     eval_envs.close()
     _print_summary(result, run_dir, wandb.mode)
     if curves is not None:
@@ -324,18 +328,40 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     return {**result, "run_dir": str(run_dir), "exit_code": 0}
 
 
+def random_baseline(result: dict[str, Any]) -> dict[str, Any]:
+    """The final evaluation against the random policy's episodes: both samples, their means and
+    population stds, and a one-sided Welch test that the agent's mean is higher (beats at p < 0.05)."""
+    agent, random = np.asarray(result["eval_returns"]), np.asarray(result["random_returns"])
+    test = welch_t_test_greater(agent, random)
+    return {"env_step": result["env_step"],
+            "agent_returns": agent.tolist(), "agent_mean": float(agent.mean()), "agent_std": float(agent.std()),
+            "random_returns": random.tolist(), "random_mean": float(random.mean()), "random_std": float(random.std()),
+            "welch_t": float(test.t), "welch_dof": float(test.dof), "p_value": float(test.p_value),
+            "beats_random": bool(test.p_value < 0.05)}
+
+
+def _write_random_baseline(path: Path, baseline: dict[str, Any]) -> None:
+    """Written whole or not at all (the summary printed next still carries the numbers)."""
+    try:
+        checkpoint.atomic_write(path, lambda handle: handle.write(json.dumps(baseline, indent=1).encode()))
+    except OSError as err:
+        print(f"could not write {path} ({err}); the comparison is in the summary below", file=sys.stderr)
+
+
 def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> None:
     returns = np.asarray(result["eval_returns"])
     print(f"\nrun dir: {run_dir}")
     print(f"final evaluation return: {returns.mean():.2f} +- {returns.std():.2f} over {len(returns)} episodes"
           f" at {result['env_step']:,} env steps")
-    if "random_returns" in result:
-        random_returns = np.asarray(result["random_returns"])
-        test = welch_t_test_greater(returns, random_returns)
-        verdict = "beats" if test.p_value < 0.05 else "does NOT beat"
-        print(f"random policy: {random_returns.mean():.2f} +- {random_returns.std():.2f} over {len(random_returns)}"
-              f" episodes; one-sided Welch t = {test.t:.2f}, dof = {test.dof:.1f}, p = {test.p_value:.2g}:"
-              f" the agent {verdict} the random policy (p < 0.05)")
+    if "random_baseline" in result:
+        baseline = result["random_baseline"]
+        verdict = "beats" if baseline["beats_random"] else "does NOT beat"
+        print(f"random policy: {baseline['random_mean']:.2f} +- {baseline['random_std']:.2f} over"
+              f" {len(baseline['random_returns'])} episodes; one-sided Welch t = {baseline['welch_t']:.2f},"
+              f" dof = {baseline['welch_dof']:.1f}, p = {baseline['p_value']:.2g}: the agent {verdict} the random"
+              f" policy (p < 0.05)")
+        if (run_dir / RANDOM_BASELINE_FILE).exists():
+            print(f"random baseline: {run_dir / RANDOM_BASELINE_FILE}")
     print(f"extend: {command()} resume={run_dir} schedule.total_env_steps=<more> allow_config_change=true")
     print(f"compare runs: {command('rlkit.report')} {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
     print(f"evaluate and watch: {command('rlkit.evaluate')} {run_dir} episodes=10 video=true panel=true")

@@ -3,13 +3,18 @@ told apart by exit code (tests/smoke/test_run_lifecycle.py), a finished run resu
 larger budget left alone, an extended one continued without duplicate rows, rlkit's own help and
 `rlkit check`."""
 
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
+from rlkit.launch import RANDOM_BASELINE_FILE
 from rlkit.logging import METRICS_FILE, read_metrics
+from rlkit.stats import welch_t_test_greater
 from tests.conftest import REPO, run_in_process
 
 QUIET = ["logger.progress_bar=false"]
@@ -54,6 +59,33 @@ def test_a_finished_run_is_left_alone_and_an_extended_one_continues(tmp_path):
     overrides = OmegaConf.load(run_dir / "overrides.yaml")
     keys = [o.split("=", 1)[0] for o in overrides]
     assert len(keys) == len(set(keys)) and "schedule.total_env_steps=1600" in list(overrides)
+
+
+def test_the_random_baseline_is_written_beside_the_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    result = run_in_process(["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800",
+                             "schedule.eval_episodes=4", "random_baseline_episodes=5", *QUIET], run_dir)
+    assert result["exit_code"] == 0
+    baseline = json.loads((run_dir / RANDOM_BASELINE_FILE).read_text())
+    assert baseline["env_step"] == result["env_step"]
+    assert baseline["agent_returns"] == result["eval_returns"] and len(baseline["agent_returns"]) == 4
+    assert baseline["random_returns"] == result["random_returns"] and len(baseline["random_returns"]) == 5
+    assert baseline["random_mean"] == pytest.approx(np.mean(result["random_returns"]))
+    assert baseline["agent_std"] == pytest.approx(np.std(result["eval_returns"]))  # population std, as printed
+    test = welch_t_test_greater(np.asarray(result["eval_returns"]), np.asarray(result["random_returns"]))
+    assert (baseline["welch_t"], baseline["p_value"]) == pytest.approx((test.t, test.p_value))
+    assert baseline["beats_random"] == (test.p_value < 0.05)
+    out = capsys.readouterr().out
+    assert f"random baseline: {run_dir / RANDOM_BASELINE_FILE}" in out
+    assert ("the agent beats the random" in out) == baseline["beats_random"]
+    assert not list(run_dir.glob("*.tmp"))
+
+
+def test_no_random_baseline_file_without_baseline_episodes(tmp_path):
+    run_dir = tmp_path / "run"
+    assert run_in_process(["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", *QUIET],
+                          run_dir)["exit_code"] == 0
+    assert not (run_dir / RANDOM_BASELINE_FILE).exists()
 
 
 def _cli(*args):
