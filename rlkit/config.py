@@ -234,7 +234,12 @@ class RootConfig:
 
     def __post_init__(self) -> None:
         require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
-        require(self.random_baseline_episodes >= 0, "random_baseline_episodes", self.random_baseline_episodes, ">= 0")
+        require(self.random_baseline_episodes == 0 or self.random_baseline_episodes >= 2, "random_baseline_episodes",
+                self.random_baseline_episodes, "0 (no baseline) or >= 2 (the Welch test needs two returns a side)")
+        eval_episodes = getattr(self.schedule, "eval_episodes", None)
+        if self.random_baseline_episodes > 0 and eval_episodes is not None:
+            require(eval_episodes >= 2, "schedule.eval_episodes", eval_episodes,
+                    ">= 2 with random_baseline_episodes > 0 (the Welch test needs two returns a side)")
 
 
 def register_schemas() -> None:

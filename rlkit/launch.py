@@ -4,6 +4,7 @@ below it, components get typed objects and keyword arguments."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -35,7 +36,8 @@ from rlkit.sweeps import sweep_name
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 RUN_ID_FILE = "run_id.txt"
-RANDOM_BASELINE_FILE = "random_baseline.json"  # the final evaluation against the random policy (random_baseline_episodes)
+# the final evaluation against the random policy's episodes (random_baseline_episodes > 0)
+RANDOM_BASELINE_FILE = "random_baseline.json"
 RUN_CONTROL_KEYS = ("resume", "allow_config_change", "check")
 USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
 
@@ -224,9 +226,9 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         return {"error": str(err), "exit_code": 2}
     if run.check or (resume_state is not None and finished_already(run, resume_state)):
         envs.close()
-        eval_envs.close()
         _remove_if_empty(hydra_dir)
         if run.check:
+            eval_envs.close()
             print(f"rlkit check: the config is valid: algo={run.algo.name} on {envs.spec.env_id}, network"
                   f" {run.network.name} ({count_parameters(agent.network):,} parameters), {run.hardware.num_envs}"
                   f" envs, {run.schedule.total_env_steps:,} env steps; nothing was run or written")
@@ -235,8 +237,14 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         print(f"run {run_dir} finished at {done:,} env steps (budget {run.schedule.total_env_steps:,}): nothing"
               f" to do. To extend it: {command()} resume={run_dir} schedule.total_env_steps=<more>"
               " allow_config_change=true")
-        return {"env_step": done, "finished_already": True, "run_dir": str(run_dir), "exit_code": 0,
-                **resume_state["last_eval"], "eval_returns": resume_state["last_eval_returns"]}
+        result = {"env_step": done, "finished_already": True, "run_dir": str(run_dir), "exit_code": 0,
+                  **resume_state["last_eval"], "eval_returns": resume_state["last_eval_returns"]}
+        if (run.random_baseline_episodes > 0 and result["eval_returns"]
+                and not (run_dir / RANDOM_BASELINE_FILE).exists()):  # stopped during its random-policy episodes
+            _compare_with_random_policy(run, eval_envs, result, run_dir)
+            _print_random_baseline(result)
+        eval_envs.close()
+        return result
     if run_dir != hydra_dir:
         _remove_if_empty(hydra_dir)
     try:
@@ -317,10 +325,7 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
                 **({"error": message} if exit_code else {})}
     if run.random_baseline_episodes > 0:
         outputs.console.status(f"random baseline: {run.random_baseline_episodes} episodes")
-        random_returns = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed)
-        result["random_returns"] = random_returns.tolist()
-        result["random_baseline"] = random_baseline(result)
-        _write_random_baseline(run_dir / RANDOM_BASELINE_FILE, result["random_baseline"])
+        _compare_with_random_policy(run, eval_envs, result, run_dir)
     eval_envs.close()
     _print_summary(result, run_dir, wandb.mode)
     if curves is not None:
@@ -340,12 +345,38 @@ def random_baseline(result: dict[str, Any]) -> dict[str, Any]:
             "beats_random": bool(test.p_value < 0.05)}
 
 
-def _write_random_baseline(path: Path, baseline: dict[str, Any]) -> None:
-    """Written whole or not at all (the summary printed next still carries the numbers)."""
-    try:
-        checkpoint.atomic_write(path, lambda handle: handle.write(json.dumps(baseline, indent=1).encode()))
+def random_baseline_json(baseline: dict[str, Any]) -> str:
+    """``random_baseline``'s dict as strict JSON: JSON has no infinity (two constant samples give an
+    infinite t and dof), so non-finite numbers are written as null."""
+    finite = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+              for key, value in baseline.items()}
+    return json.dumps(finite, indent=1, allow_nan=False)
+
+
+def _compare_with_random_policy(run: RootConfig, eval_envs, result: dict[str, Any], run_dir: Path) -> None:
+    """The random policy's episodes against ``result``'s final evaluation: adds ``random_returns``,
+    ``random_baseline`` and ``random_baseline_file`` (the path, or None where it could not be written)."""
+    result["random_returns"] = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed).tolist()
+    result["random_baseline"] = random_baseline(result)
+    path = run_dir / RANDOM_BASELINE_FILE
+    text = random_baseline_json(result["random_baseline"])
+    try:  # whole or not at all
+        checkpoint.atomic_write(path, lambda handle: handle.write(text.encode()))
+        result["random_baseline_file"] = str(path)
     except OSError as err:
-        print(f"could not write {path} ({err}); the comparison is in the summary below", file=sys.stderr)
+        print(f"could not write {path} ({err}); the comparison is printed below", file=sys.stderr)
+        result["random_baseline_file"] = None
+
+
+def _print_random_baseline(result: dict[str, Any]) -> None:
+    baseline = result["random_baseline"]
+    verdict = "beats" if baseline["beats_random"] else "does NOT beat"
+    print(f"random policy: {baseline['random_mean']:.2f} +- {baseline['random_std']:.2f} over"
+          f" {len(baseline['random_returns'])} episodes; one-sided Welch t = {baseline['welch_t']:.2f},"
+          f" dof = {baseline['welch_dof']:.1f}, p = {baseline['p_value']:.2g}: the agent {verdict} the random"
+          f" policy (p < 0.05)")
+    if result["random_baseline_file"] is not None:
+        print(f"random baseline: {result['random_baseline_file']}")
 
 
 def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> None:
@@ -354,14 +385,7 @@ def _print_summary(result: dict[str, Any], run_dir: Path, wandb_mode: str) -> No
     print(f"final evaluation return: {returns.mean():.2f} +- {returns.std():.2f} over {len(returns)} episodes"
           f" at {result['env_step']:,} env steps")
     if "random_baseline" in result:
-        baseline = result["random_baseline"]
-        verdict = "beats" if baseline["beats_random"] else "does NOT beat"
-        print(f"random policy: {baseline['random_mean']:.2f} +- {baseline['random_std']:.2f} over"
-              f" {len(baseline['random_returns'])} episodes; one-sided Welch t = {baseline['welch_t']:.2f},"
-              f" dof = {baseline['welch_dof']:.1f}, p = {baseline['p_value']:.2g}: the agent {verdict} the random"
-              f" policy (p < 0.05)")
-        if (run_dir / RANDOM_BASELINE_FILE).exists():
-            print(f"random baseline: {run_dir / RANDOM_BASELINE_FILE}")
+        _print_random_baseline(result)
     print(f"extend: {command()} resume={run_dir} schedule.total_env_steps=<more> allow_config_change=true")
     print(f"compare runs: {command('rlkit.report')} {run_dir} [more run dirs...]  (metrics: {run_dir / METRICS_FILE})")
     print(f"evaluate and watch: {command('rlkit.evaluate')} {run_dir} episodes=10 video=true panel=true")

@@ -81,6 +81,42 @@ def test_the_random_baseline_is_written_beside_the_run(tmp_path, capsys):
     assert not list(run_dir.glob("*.tmp"))
 
 
+def test_a_finished_run_stopped_before_its_baseline_gets_it_on_resume(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert run_in_process(["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800",
+                           "random_baseline_episodes=3", *QUIET], run_dir)["exit_code"] == 0
+    written = (run_dir / RANDOM_BASELINE_FILE).read_text()
+    (run_dir / RANDOM_BASELINE_FILE).unlink()  # as if stopped during the random-policy episodes
+    capsys.readouterr()
+    again = run_in_process([f"resume={run_dir}"], tmp_path / "unused")
+    assert again["exit_code"] == 0 and again["finished_already"]
+    assert (run_dir / RANDOM_BASELINE_FILE).read_text() == written  # the same seeded episodes, the same numbers
+    assert "random policy: " in capsys.readouterr().out
+    assert run_in_process([f"resume={run_dir}"], tmp_path / "unused")["finished_already"]
+    assert (run_dir / RANDOM_BASELINE_FILE).read_text() == written  # present: left alone
+
+
+def test_a_baseline_that_cannot_be_written_is_still_printed(tmp_path, capsys, monkeypatch):
+    from rlkit import checkpoint
+
+    atomic_write = checkpoint.atomic_write
+
+    def failing_for_the_baseline(path, write_fn, needed_bytes=None):
+        if path.name == RANDOM_BASELINE_FILE:
+            raise OSError(28, "No space left on device")
+        return atomic_write(path, write_fn, needed_bytes)
+
+    monkeypatch.setattr(checkpoint, "atomic_write", failing_for_the_baseline)
+    run_dir = tmp_path / "run"
+    result = run_in_process(["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800",
+                             "random_baseline_episodes=3", *QUIET], run_dir)
+    assert result["exit_code"] == 0 and result["random_baseline_file"] is None
+    assert not (run_dir / RANDOM_BASELINE_FILE).exists() and not list(run_dir.glob("*.tmp"))
+    captured = capsys.readouterr()
+    assert f"could not write {run_dir / RANDOM_BASELINE_FILE}" in captured.err
+    assert "random policy: " in captured.out and "random baseline: " not in captured.out
+
+
 def test_no_random_baseline_file_without_baseline_episodes(tmp_path):
     run_dir = tmp_path / "run"
     assert run_in_process(["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", *QUIET],

@@ -1,0 +1,26 @@
+"""rlkit/launch.py's pure pieces (the job itself runs in tests/smoke)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rlkit.launch import random_baseline, random_baseline_json
+
+
+def test_the_random_baseline_compares_with_population_stds_and_a_one_sided_welch_test():
+    baseline = random_baseline({"env_step": 1000, "eval_returns": [10.0, 12.0, 14.0], "random_returns": [0.0, 2.0]})
+    assert baseline["agent_mean"] == 12.0 and baseline["random_mean"] == 1.0
+    assert baseline["agent_std"] == pytest.approx(np.sqrt(8 / 3)) and baseline["random_std"] == 1.0
+    # Welch: variances 4/3 and 2/2 (ddof 1), t = 11 / sqrt(7/3), dof = (7/3)^2 / ((4/3)^2 / 2 + 1)
+    assert baseline["welch_t"] == pytest.approx(11 / np.sqrt(7 / 3))
+    assert baseline["welch_dof"] == pytest.approx((7 / 3) ** 2 / ((4 / 3) ** 2 / 2 + 1))
+    assert 0 < baseline["p_value"] < 0.05 and baseline["beats_random"]
+
+
+def test_constant_samples_give_strict_json_with_null_for_infinity():
+    baseline = random_baseline({"env_step": 5, "eval_returns": [3.0, 3.0], "random_returns": [-21.0, -21.0]})
+    assert baseline["welch_t"] == np.inf and baseline["p_value"] == 0.0 and baseline["beats_random"]
+    written = json.loads(random_baseline_json(baseline))
+    assert written["welch_t"] is None and written["welch_dof"] is None
+    assert written["p_value"] == 0.0 and written["beats_random"] is True and written["agent_returns"] == [3.0, 3.0]
