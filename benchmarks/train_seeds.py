@@ -35,8 +35,7 @@ import torch  # noqa: E402
 from benchmarks.peers import cpu_description, write_results  # noqa: E402
 from benchmarks.runs import Job, intended_config, run_jobs, wall_time_s  # noqa: E402
 from rlkit.checkpoint import list_checkpoints  # noqa: E402
-from rlkit.launch import RANDOM_BASELINE_FILE  # noqa: E402
-from rlkit.logging import METRICS_FILE, read_metrics  # noqa: E402
+from rlkit.logging import METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics  # noqa: E402
 
 BASELINE_EPISODES = 10  # as `make train`
 

@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
-from rlkit.logging import METRICS_FILE, MetricsFile, TensorBoardSink, WandbSink, check_tensorboard
+from rlkit.logging import (METRICS_FILE, RANDOM_BASELINE_FILE, MetricsFile, TensorBoardSink, WandbSink,
+                           check_tensorboard)
 from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
@@ -36,8 +37,6 @@ from rlkit.sweeps import sweep_name
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 RUN_ID_FILE = "run_id.txt"
-# the final evaluation against the random policy's episodes (random_baseline_episodes > 0)
-RANDOM_BASELINE_FILE = "random_baseline.json"
 RUN_CONTROL_KEYS = ("resume", "allow_config_change", "check")
 USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
 

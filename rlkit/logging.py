@@ -18,6 +18,8 @@ from typing import Any
 from rlkit import checkpoint
 
 METRICS_FILE = "metrics.jsonl"
+# the final evaluation against the random policy's episodes (random_baseline_episodes > 0; rlkit/launch.py)
+RANDOM_BASELINE_FILE = "random_baseline.json"
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

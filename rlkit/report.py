@@ -29,6 +29,7 @@ FILE. Reads only the files written by the runs, never W&B.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import statistics
@@ -46,7 +47,7 @@ from matplotlib.ticker import EngFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from rlkit.logging import METRICS_FILE, read_metrics  # noqa: E402
+from rlkit.logging import METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics  # noqa: E402
 from rlkit.stats import bootstrap_ci, iqm  # noqa: E402
 
 EVAL_RETURN = "eval/return_mean"
@@ -69,13 +70,15 @@ DEFAULTS_LABEL = "(defaults)"  # the name of a variant whose runs set nothing bu
 
 @dataclass(frozen=True)
 class Run:
-    """One run dir's files: its command-line overrides, its metrics rows and its resolved config
-    (config.yaml as plain dicts and lists; None when the run dir has none)."""
+    """One run dir's files: its command-line overrides, its metrics rows, its resolved config
+    (config.yaml as plain dicts and lists; None when the run dir has none) and its comparison with
+    the random policy (random_baseline.json; None when the run made none)."""
 
     path: Path
     overrides: list[str]
     rows: list[dict[str, Any]]
     config: dict[str, Any] | None = None
+    random_baseline: dict[str, Any] | None = None
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
@@ -100,13 +103,16 @@ def load_run(run_dir: Path) -> Run:
     overrides_file, config_file = run_dir / OVERRIDES_FILE, run_dir / CONFIG_FILE
     overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
     config = OmegaConf.to_container(OmegaConf.load(config_file)) if config_file.is_file() else None
-    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE), config)
+    baseline_file = run_dir / RANDOM_BASELINE_FILE
+    baseline = json.loads(baseline_file.read_text()) if baseline_file.is_file() else None
+    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE), config, baseline)
 
 
 # ---- one run ----------------------------------------------------------------------------------
 
 def summarize_run(run: Run) -> dict:
-    """The per-run table's numbers: env steps, last train return, last/best eval return, median SPS."""
+    """The per-run table's numbers: env steps, last train return, last/best eval return, the random
+    policy's mean return and the Welch test's p against it (random_baseline.json), median SPS."""
     rows = run.rows
     train = [r[TRAIN_RETURN] for r in rows if TRAIN_RETURN in r]
     evals = [(r["env_step"], r[EVAL_RETURN], r.get("eval/return_std", 0.0)) for r in rows if EVAL_RETURN in r]
@@ -119,6 +125,8 @@ def summarize_run(run: Run) -> dict:
             "train_return": train[-1] if train else None,
             "eval_return": evals[-1][1] if evals else None, "eval_std": evals[-1][2] if evals else None,
             "best_eval_return": max(e[1] for e in evals) if evals else None,
+            "random_return": run.random_baseline["random_mean"] if run.random_baseline else None,
+            "random_p_value": run.random_baseline["p_value"] if run.random_baseline else None,
             "sps": statistics.median(sps) if sps else None}
 
 
@@ -521,14 +529,16 @@ def _fmt(value, digits: int = 1) -> str:
 
 def markdown_table(named_summaries: list[tuple[str, dict]]) -> str:
     """The per-run table: (run name, summarize_run's dict) per row."""
-    lines = ["| run | dir | overrides | env steps | train return | eval return | best eval | SPS |"
-             " stopped by health at |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | dir | overrides | env steps | train return | eval return | best eval |"
+             " random policy (one-sided Welch p) | SPS | stopped by health at |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in named_summaries:
         eval_text = "-" if s["eval_return"] is None else f"{s['eval_return']:.1f} +- {s['eval_std']:.1f}"
+        random_text = "-" if s["random_return"] is None else f"{s['random_return']:.1f} (p {s['random_p_value']:.2g})"
         stopped = "-" if s["health_stopped_at"] is None else f"{s['health_stopped_at']:,}"
         lines.append(f"| {name} | {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
-                     f" {eval_text} | {_fmt(s['best_eval_return'])} | {_fmt(s['sps'], 0)} | {stopped} |")
+                     f" {eval_text} | {_fmt(s['best_eval_return'])} | {random_text} | {_fmt(s['sps'], 0)} |"
+                     f" {stopped} |")
     return "\n".join(lines)
 
 

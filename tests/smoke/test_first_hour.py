@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from rlkit.launch import RANDOM_BASELINE_FILE
-from rlkit.logging import METRICS_FILE, read_metrics
+from rlkit.logging import METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics
 from rlkit.stats import welch_t_test_greater
 from tests.conftest import REPO, run_in_process
 

@@ -35,6 +35,23 @@ def test_summary_reads_the_numbers_of_the_metrics_file(tmp_path):
     assert summarize(runs[1])["eval_return"] is None
 
 
+def test_the_run_table_shows_the_random_policy_where_a_run_compared_with_it(tmp_path):
+    rows = [{"env_step": 100, "sps": 50.0, "train/episode_return_mean": 1.0},
+            {"env_step": 100, "eval/return_mean": 9.9, "eval/return_std": 6.5}]
+    _write_run(tmp_path / "compared", rows, ["seed=0"])
+    (tmp_path / "compared" / "random_baseline.json").write_text(json.dumps(
+        {"env_step": 100, "agent_mean": 9.9, "random_mean": -0.2, "welch_t": 4.09, "p_value": 0.00056,
+         "beats_random": True}))
+    _write_run(tmp_path / "alone", rows, ["seed=1"])
+    assert (summarize(tmp_path / "compared")["random_return"], summarize(tmp_path / "compared")["random_p_value"]) \
+        == (-0.2, 0.00056)
+    assert summarize(tmp_path / "alone")["random_return"] is None
+    assert main([str(tmp_path / "compared"), str(tmp_path / "alone"), "--out-dir", str(tmp_path / "report")]) == 0
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "random policy (one-sided Welch p)" in table
+    assert "| 9.9 +- 6.5 | 9.9 | -0.2 (p 0.00056) | 50 |" in table and "| 9.9 +- 6.5 | 9.9 | - | 50 |" in table
+
+
 def test_cli_prints_a_table_and_refuses_missing_paths(tmp_path, capsys):
     _write_run(tmp_path / "run", [{"env_step": 10, "eval/return_mean": 3.0, "eval/return_std": 0.5}], [])
     out_dir = tmp_path / "report"
