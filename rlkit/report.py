@@ -127,6 +127,7 @@ def summarize_run(run: Run) -> dict:
             "best_eval_return": max(e[1] for e in evals) if evals else None,
             "random_return": run.random_baseline["random_mean"] if run.random_baseline else None,
             "random_p_value": run.random_baseline["p_value"] if run.random_baseline else None,
+            "random_env_step": run.random_baseline["env_step"] if run.random_baseline else None,
             "sps": statistics.median(sps) if sps else None}
 
 
@@ -535,6 +536,8 @@ def markdown_table(named_summaries: list[tuple[str, dict]]) -> str:
     for name, s in named_summaries:
         eval_text = "-" if s["eval_return"] is None else f"{s['eval_return']:.1f} +- {s['eval_std']:.1f}"
         random_text = "-" if s["random_return"] is None else f"{s['random_return']:.1f} (p {s['random_p_value']:.2g})"
+        if s["random_env_step"] is not None and s["random_env_step"] != s["env_steps"]:  # an extension since
+            random_text += f" against the evaluation at {s['random_env_step']:,}"
         stopped = "-" if s["health_stopped_at"] is None else f"{s['health_stopped_at']:,}"
         lines.append(f"| {name} | {s['run']} | {s['overrides']} | {s['env_steps']:,} | {_fmt(s['train_return'])} |"
                      f" {eval_text} | {_fmt(s['best_eval_return'])} | {random_text} | {_fmt(s['sps'], 0)} |"

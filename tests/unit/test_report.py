@@ -51,6 +51,12 @@ def test_the_run_table_shows_the_random_policy_where_a_run_compared_with_it(tmp_
     assert "random policy (one-sided Welch p)" in table
     assert "| 9.9 +- 6.5 | 9.9 | -0.2 (p 0.00056) | 50 |" in table and "| 9.9 +- 6.5 | 9.9 | - | 50 |" in table
 
+    # extended past its comparison (and not finished again): the table says which evaluation it was against
+    with open(tmp_path / "compared" / "metrics.jsonl", "a") as metrics:
+        metrics.write(json.dumps({"env_step": 200, "sps": 50.0, "train/episode_return_mean": 2.0}) + "\n")
+    assert main([str(tmp_path / "compared"), "--out-dir", str(tmp_path / "report2")]) == 0
+    assert "| -0.2 (p 0.00056) against the evaluation at 100 |" in (tmp_path / "report2" / "report.md").read_text()
+
 
 def test_cli_prints_a_table_and_refuses_missing_paths(tmp_path, capsys):
     _write_run(tmp_path / "run", [{"env_step": 10, "eval/return_mean": 3.0, "eval/return_std": 0.5}], [])
