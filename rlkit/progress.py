@@ -82,7 +82,12 @@ class ProgressLine:
         self._show(self.n, force=True)
 
     def _show(self, env_step: int, force: bool) -> None:
+        # A vector step can pass the budget by up to num_envs - 1 env steps; tqdm shows a count past
+        # its total as an unknown total ("404/?" and no bar), so the total grows to the count.
+        total = max(self.total, env_step)
         if self.bar is not None:
+            if self.bar.total < total:
+                self.bar.total = total
             self.bar.set_postfix_str(self.postfix, refresh=False)
             self.bar.update(env_step - self.bar.n)
             if force:
@@ -91,7 +96,7 @@ class ProgressLine:
             now = time.monotonic()
             if force or now - self._last_line >= self.line_interval_s:
                 self._last_line = now
-                print(tqdm.format_meter(env_step, self.total, now - self.start_time, bar_format=BAR_FORMAT,
+                print(tqdm.format_meter(env_step, total, now - self.start_time, bar_format=BAR_FORMAT,
                                         postfix=self.postfix or None, ncols=None), file=self.stream, flush=True)
         self.n = env_step
 

@@ -58,3 +58,17 @@ def test_without_a_terminal_a_plain_line_every_interval():
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in out.getvalue()  # the first update, then the status
     assert lines[0].startswith("100/10000 steps") and lines[1].endswith(", random baseline: 10 episodes")
+
+
+def test_a_run_that_passes_its_budget_by_a_few_env_steps_shows_a_full_bar_not_an_unknown_total():
+    out = io.StringIO()
+    line = ProgressLine(400, 0, enabled=True, stream=out)
+    line.update(404, {"sps": 100.0}, force=True)  # 4 envs: the last vector step ends at 404
+    assert out.getvalue().startswith("404/404 steps |") and "?" not in out.getvalue()
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "w") as terminal:
+        bar_line = ProgressLine(400, 0, enabled=True, stream=terminal)
+        bar_line.update(404, {"sps": 100.0}, force=True)
+        assert bar_line.bar.total == 404 and bar_line.bar.n == 404
+        bar_line.close()
+    os.close(master)
