@@ -40,6 +40,34 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
     return None
 
 
+def taken_output_dir(argv: list[str]) -> str | None:
+    """A new run or sweep pointed at a dir that holds one already: an error message, else None. Only
+    a fixed dir can be checked before Hydra starts (and, for a sweep, rewrites its multirun.yaml);
+    the job checks its own dir again (rlkit.launch.refuse_taken_run_dir)."""
+    if any(arg.split("=", 1)[0] in ("resume", "check") for arg in argv):
+        return None
+    from rlkit.launch import command, run_files_in
+
+    multirun = "-m" in argv or "--multirun" in argv
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == key]
+    if not given or "${" in given[-1] or not Path(given[-1]).is_dir():
+        return None
+    path = Path(given[-1])
+    if not multirun:
+        found = run_files_in(path)
+        how = f"to continue that run: {command()} resume={path}"
+    else:
+        jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit() and run_files_in(p)),
+                      key=lambda p: int(p.name))
+        found = [f"job dirs {', '.join(p.name for p in jobs)}"] if jobs else []
+        found += [name for name in ("multirun.yaml", "sweep_summary.md") if (path / name).exists()]
+        how = f"to continue one of its jobs: {command()} resume={path}/<job>"
+    if not found:
+        return None
+    return f"{key}={str(path)!r} is not allowed: a directory without a run in it (it holds {', '.join(found)}); {how}"
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import EXIT_CODES, JobContext, run_job
@@ -55,6 +83,9 @@ def main(cfg: DictConfig) -> dict | float | None:
         return result
     try:  # in a sweep, one job's failure must not end the others: record it, go on
         result = run_job(cfg, ctx)
+        if result.get("run_dir_taken"):  # every job of a sweep dir that holds a sweep would collide: stop,
+            print(f"rlkit: error: {result['error']}", file=sys.stderr)  # leaving that job's outcome as it was
+            sys.exit(2)
     except Exception as err:  # noqa: BLE001 - a crash of this job, reported in the sweep summary
         traceback.print_exc()
         result = {"error": f"{type(err).__name__}: {err}", "exit_code": 1}
@@ -106,7 +137,7 @@ def cli() -> None:
         return
     if sys.argv[1:2] == ["check"]:
         sys.argv[1:2] = ["check=true"]
-    problem = unwritable_output_dir(sys.argv[1:])
+    problem = unwritable_output_dir(sys.argv[1:]) or taken_output_dir(sys.argv[1:])
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)
         sys.exit(2)

@@ -13,6 +13,7 @@ vector step of 16 envs is 16 env steps); Atari frames are env steps x frame skip
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
@@ -96,6 +97,8 @@ class RunSchedule:
         require_positive(self, "total_env_steps", "log_interval_env_steps", "eval_interval_env_steps",
                          "save_interval_env_steps")
         require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, ">= 1")
+        require(self.stop_at_eval_return is None or math.isfinite(self.stop_at_eval_return), "stop_at_eval_return",
+                self.stop_at_eval_return, "null or a finite return (no evaluation reaches nan)")
 
 
 # ---------------------------------------------------------------------------------- hardware
@@ -233,6 +236,7 @@ class RootConfig:
     logger: Any = MISSING
 
     def __post_init__(self) -> None:
+        require(self.seed >= 0, "seed", self.seed, ">= 0 (numpy's SeedSequence takes no negative seed)")
         require(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, ">= 1")
         require(self.random_baseline_episodes == 0 or self.random_baseline_episodes >= 2, "random_baseline_episodes",
                 self.random_baseline_episodes, "0 (no baseline) or >= 2 (the Welch test needs two returns a side)")

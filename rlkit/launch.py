@@ -133,6 +133,25 @@ def check_checkpoint_config(state: dict, path: Path, cfg: DictConfig, allow_conf
                               + "; ".join(differences))
 
 
+def run_files_in(path: Path) -> list[str]:
+    """The files of an rlkit run that ``path`` holds already (none for a new or an empty dir)."""
+    names = (CONFIG_FILE, METRICS_FILE, checkpoint.CHECKPOINT_DIR)
+    return [name for name in names if (path / name).exists()]
+
+
+class RunDirTaken(ConfigValueError):
+    """A new run pointed at a dir that holds a run already."""
+
+
+def refuse_taken_run_dir(path: Path, key: str = "hydra.run.dir") -> None:
+    """A new run writes into a dir of its own: appending to another run's metrics and checkpoints
+    would mix two runs that a resume or rlkit.report then read as one."""
+    found = run_files_in(path)
+    if found:
+        raise RunDirTaken(key, str(path), f"a directory without a run in it (it holds {', '.join(found)});"
+                               f" to continue that run: {command()} resume={path}")
+
+
 def _remove_if_empty(path: Path) -> None:
     try:
         path.rmdir()
@@ -204,6 +223,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         run_dir, run_overrides, config_changed = hydra_dir, None, False
         if cfg.resume:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
+        elif not cfg.check:
+            refuse_taken_run_dir(hydra_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir")
         run = to_run_config(cfg)
         if run.logger.tensorboard:
             check_tensorboard()
@@ -222,7 +243,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     except USER_ERRORS as err:
         if not multirun:
             _remove_if_empty(hydra_dir)
-        return {"error": str(err), "exit_code": 2}
+        return {"error": str(err), "exit_code": 2, "run_dir_taken": isinstance(err, RunDirTaken)}
     if run.check or (resume_state is not None and finished_already(run, resume_state)):
         envs.close()
         _remove_if_empty(hydra_dir)

@@ -124,6 +124,11 @@ def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_s
     or int32 indices; continuous: float32 [A]), refused naming schedule.replay_capacity_transitions
     when it would not fit in available memory; prints its size. With ``frames_device`` cuda the
     frames live on the GPU (hardware.replay_device) and the host keeps the per-slot bookkeeping."""
+    slots_per_env = max(spec.frame_stack, 1) + n_step + 2  # a stack, its n-step successor and a spare slot
+    if capacity // num_envs < slots_per_env:
+        raise ConfigValueError("schedule.replay_capacity_transitions", capacity,
+                               f">= {slots_per_env * num_envs}: each of the {num_envs} envs' rings needs frame stack"
+                               f" ({max(spec.frame_stack, 1)}) + algo.n_step ({n_step}) + 2 slots")
     if spec.is_discrete:
         action_shape, action_dtype = (), np.dtype(np.int16 if spec.n_actions < 32768 else np.int32)
     else:

@@ -85,6 +85,19 @@ CASES = [
     ("resume_corrupt_checkpoint", ["resume={corrupt}"], ["cannot load checkpoint", "step_"]),
     ("resume_other_config_checkpoint", ["resume={foreign}"], ["another config", "network.hidden_sizes"]),
     ("resume_changed_config", ["resume={good}", "algo.gamma=0.9"], ["algo.gamma", "allow_config_change=true"]),
+    # a new run or sweep pointed at one that exists: refused before anything is written into it
+    ("run_dir_holds_a_run", SMOKE + ["hydra.run.dir={good}"],
+     ["hydra.run.dir=", "holds config.yaml, metrics.jsonl, checkpoints", "resume="]),
+    ("interpolated_run_dir_holds_a_run", SMOKE + ["seed=0", "hydra.run.dir={taken_prefix}${{seed}}"],
+     ["hydra.run.dir=", "taken_0", "holds config.yaml", "resume="]),
+    ("sweep_dir_holds_a_sweep", ["-m", *SMOKE, "seed=0,1", "hydra.sweep.dir={sweep}"],
+     ["hydra.sweep.dir=", "holds job dirs 0", "resume="]),
+    # values a check catches before a library raises on them
+    ("seed_negative", SMOKE + ["seed=-1"], ["seed=-1", ">= 0"]),
+    ("stop_at_nan", SMOKE + ["schedule.stop_at_eval_return=nan"], ["schedule.stop_at_eval_return=nan", "finite"]),
+    ("replay_rings_too_short", SMOKE + ["hardware.num_envs=64", "schedule.replay_capacity_transitions=192",
+                                        "schedule.batch_size=32"],
+     ["schedule.replay_capacity_transitions=192", ">= 256", "algo.n_step"]),
 ]
 
 
@@ -111,6 +124,11 @@ def outcomes(tmp_path_factory):
     shutil.copytree(other / checkpoint.CHECKPOINT_DIR, runs["foreign"] / checkpoint.CHECKPOINT_DIR)
     runs["empty"] = root / "empty"
     runs["empty"].mkdir()
+    runs["taken_0"] = root / "taken_0"  # a run that hydra.run.dir={taken_prefix}${seed} resolves to
+    shutil.copytree(good, runs["taken_0"])
+    runs["taken_prefix"] = root / "taken_"  # (not a dir: formatted into a case, never digested)
+    runs["sweep"] = root / "sweep"  # a sweep whose job 0 is a run
+    shutil.copytree(good, runs["sweep"] / "0")
     runs["a_file"] = root / "a_file.txt"
     runs["a_file"].write_text("not a run\n")
     digests = {name: _tree_digest(path) for name, path in runs.items() if path.is_dir()}
