@@ -92,6 +92,11 @@ def main(cfg: DictConfig) -> dict | float | None:
     write_outcome(ctx.output_dir, ctx.task_overrides, result)
     if result.get("exit_code", 0) != 0:
         print(f"rlkit: error in job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
+    if result.get("exit_code") in EXIT_CODES.values():  # Ctrl-C / SIGTERM stops the sweep, not only this job
+        from rlkit.sweeps import report_sweep
+
+        report_sweep(ctx.sweep_dir, stopped_by=result["stopped_by"])
+        sys.exit(result["exit_code"])
     # A sweep job's value is its final evaluation return (what the Optuna sweeper maximizes); None
     # for a failed or stopped job (Optuna records a failed trial). Everything else is in outcome.json.
     final = result.get("eval/return_mean")

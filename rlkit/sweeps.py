@@ -4,7 +4,8 @@ Each job writes ``outcome.json`` into its own dir (in the job's process, whereve
 ``SweepSummary`` callback runs in the launching process after the last job, reads them all and
 prints and writes ``sweep_summary.md``: which jobs finished, which failed and why. A failing job
 never stops the others (rlkit catches its error and records it), and the command exits non-zero
-when any job failed.
+when any job failed. Ctrl-C or SIGTERM stops the sweep itself: the running job saves a checkpoint,
+the summary is written then (Hydra calls no callback after an exit), and the command exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple
         ok = outcome["exit_code"] == 0
         failed += not ok
         status = "ok" if ok else f"FAILED (exit {outcome['exit_code']})"
-        if ok and outcome.get("stopped_by"):
-            status = f"stopped by {outcome['stopped_by']}"
+        if outcome.get("stopped_by"):  # a target or the health verdict (ok), or a signal (resumable)
+            status = f"stopped by {outcome['stopped_by']}" + ("" if ok else f" (exit {outcome['exit_code']})")
         final = outcome.get("eval/return_mean")
         error = str(outcome.get("error", "")).replace("|", "/").replace("\n", " ")
         lines.append(f"| {name} | {' '.join(outcome['overrides'])} | {status} | {outcome.get('env_step', '-')} |"
@@ -78,13 +79,22 @@ def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple
     return "\n".join(lines), failed
 
 
+def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
+    """Print and write the sweep's summary; returns the number of jobs that did not finish."""
+    from rlkit.launch import command
+
+    table, failed = summary_markdown(read_outcomes(sweep_dir))
+    (sweep_dir / SUMMARY_FILE).write_text(table + "\n")
+    verdict = f"{failed} job(s) FAILED" if failed else "all jobs finished"
+    if stopped_by is not None:
+        verdict = (f"stopped by {stopped_by}: the jobs after the last one below did not start (resume the"
+                   f" stopped one with {command()} resume=<its dir>)")
+    print(f"\nsweep {sweep_dir}: {verdict}\n{table}\ncompare: {command('rlkit.report')} {sweep_dir}", flush=True)
+    return failed
+
+
 class SweepSummary(Callback):
     """Hydra callback (conf/config.yaml, hydra.callbacks): prints and writes the sweep's summary."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        table, failed = summary_markdown(read_outcomes(sweep_dir))
-        (sweep_dir / SUMMARY_FILE).write_text(table + "\n")
-        SweepState.failed_jobs = failed
-        verdict = f"{failed} job(s) FAILED" if failed else "all jobs finished"
-        print(f"\nsweep {sweep_dir}: {verdict}\n{table}\ncompare: python -m rlkit.report {sweep_dir}", flush=True)
+        SweepState.failed_jobs = report_sweep(Path(config.hydra.sweep.dir))

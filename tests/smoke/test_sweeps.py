@@ -112,3 +112,29 @@ def test_an_optuna_search_runs_its_trials_and_records_a_failed_one(tmp_path):
         assert (outcome["exit_code"] == 0) == batch.endswith("=16"), outcome
     best = (sweep / "optimization_results.yaml").read_text()
     assert "best_params" in best and "schedule.lr" in best
+
+
+def test_sigterm_stops_the_whole_sweep_after_saving_the_running_job(tmp_path):
+    import signal
+    import time
+
+    from rlkit import checkpoint
+
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
+                             "seed=0,1,2", f"hydra.sweep.dir={sweep}"], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = sweep / "0" / METRICS_FILE
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-3000:]
+    assert [j.name for j in _job_dirs(sweep)] == ["0"]  # jobs 1 and 2 never started
+    outcome = json.loads((sweep / "0" / OUTCOME_FILE).read_text())
+    assert outcome["exit_code"] == 143 and outcome["stopped_by"] == "SIGTERM"
+    assert checkpoint.list_checkpoints(sweep / "0")[-1][0] == outcome["env_step"]  # resumable where it stopped
+    assert "| stopped by SIGTERM (exit 143) |" in (sweep / SUMMARY_FILE).read_text()
+    assert "stopped by SIGTERM: the jobs after the last one below did not start" in stdout
