@@ -38,6 +38,7 @@ CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 RUN_ID_FILE = "run_id.txt"
 RUN_CONTROL_KEYS = ("resume", "allow_config_change", "check")
+SEARCH_PATH_KEY = "hydra.searchpath"
 USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
 
 
@@ -110,7 +111,7 @@ def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, Di
     saved = OmegaConf.load(run_dir / CONFIG_FILE)
     saved_overrides = list(OmegaConf.load(run_dir / OVERRIDES_FILE))
     new_overrides = [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS]
-    composed = compose(config_name="config", overrides=saved_overrides + new_overrides)
+    composed = compose(config_name="config", overrides=latest_per_key(saved_overrides + new_overrides))
     differences = config_differences(saved, composed)
     if _structural(differences):
         raise ConfigValueError("resume", cfg.resume, "overrides that keep the run's env, network, algo and buffer"
@@ -178,6 +179,8 @@ class JobContext:
     """What Hydra decided for this job: its output dir, the command-line overrides, the sweep."""
 
     output_dir: Path
+    # the command line's overrides that compose the run's config: the task's, and hydra.searchpath
+    # (a user's own config groups), which a resume needs to compose the run's config again
     task_overrides: list[str]
     sweep_dir: Path | None = None  # set in multirun
     parallel_jobs: int = 1  # jobs a launcher runs at once on this machine (joblib's n_jobs), sharing its cores
@@ -188,7 +191,8 @@ class JobContext:
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
         n_jobs = hydra_cfg.launcher.get("n_jobs") if multirun else None
         parallel = (os.cpu_count() or 1) if n_jobs is not None and n_jobs < 0 else int(n_jobs or 1)
-        return JobContext(Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task),
+        search_path = [o for o in hydra_cfg.overrides.hydra if _override_key(o) == SEARCH_PATH_KEY]
+        return JobContext(Path(hydra_cfg.runtime.output_dir), [*hydra_cfg.overrides.task, *search_path],
                           Path(hydra_cfg.sweep.dir) if multirun else None, parallel)
 
 
@@ -288,7 +292,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:
         print(f"resuming from env step {start_env_step:,}")
-    name = ",".join(o for o in ctx.task_overrides if _override_key(o) not in RUN_CONTROL_KEYS) or "default"
+    name = ",".join(o for o in ctx.task_overrides
+                    if _override_key(o) not in (*RUN_CONTROL_KEYS, SEARCH_PATH_KEY)) or "default"
     group = run.logger.wandb_group
     if group is None and ctx.sweep_dir is not None:
         group = sweep_name(ctx.sweep_dir)

@@ -61,7 +61,8 @@ CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 TRAIN_RETURN_WINDOW = 100  # train/episode_return_mean averages the last 100 episodes (rlkit.episodes.EpisodeTracker)
 # Keys that never change what a run learns or scores: they tell no variants apart and get no figure.
-IGNORED_KEYS = ("resume", "allow_config_change", "keep_checkpoints", "logger")
+# (hydra.searchpath: where a run's own config groups live; random_baseline_episodes: a test after training)
+IGNORED_KEYS = ("resume", "allow_config_change", "keep_checkpoints", "logger", "hydra", "random_baseline_episodes")
 DEFAULT = "(default)"  # a key's value in a run whose overrides leave it and whose config.yaml lacks it
 DEFAULTS_LABEL = "(defaults)"  # the name of a variant whose runs set nothing but their seed
 

@@ -132,3 +132,22 @@ def test_the_health_verdict_stops_a_run_only_when_asked(overrides, tmp_path):
     rows = read_metrics(tmp_path / "stopped" / METRICS_FILE)
     assert rows[-1] == {**rows[-1], "env_step": stopped["env_step"], "health/stopped": 1.0}
     assert checkpoint.list_checkpoints(tmp_path / "stopped")[-1][0] == stopped["env_step"]
+
+
+def test_a_run_composed_from_the_users_own_config_dir_resumes_without_naming_it_again(tmp_path):
+    conf = tmp_path / "my_conf" / "env"
+    conf.mkdir(parents=True)
+    (conf / "my_cartpole.yaml").write_text("# @package _global_\ndefaults:\n  - /schema/env@env: gym\n"
+                                           "  - override /network: mlp_small\nenv:\n  id: CartPole-v1\n")
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, WANDB_MODE="disabled")
+    common = ["schedule=smoke", "logger.progress_bar=false"]
+    first = subprocess.run([sys.executable, "-m", "rlkit", "env=my_cartpole", *common, f"hydra.run.dir={run_dir}",
+                            f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = subprocess.run([sys.executable, "-m", "rlkit", f"resume={run_dir}", "schedule.total_env_steps=600",
+                              "allow_config_change=true", f"hydra.run.dir={tmp_path / 'unused'}"], cwd=REPO,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert read_metrics(run_dir / METRICS_FILE)[-1]["env_step"] >= 600

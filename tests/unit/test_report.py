@@ -201,10 +201,10 @@ def test_runs_stopped_by_the_health_verdict_show_where(tmp_path):
 
 # ---- issue 17, item 7: what a new user met ------------------------------------------------------
 
-def _config(lr=0.0001, algo="dqn", baseline=0, seed=0, eval_episodes=10):
+def _config(lr=0.0001, algo="dqn", gamma=0.99, seed=0, eval_episodes=10):
     """The part of a run's resolved config.yaml that the report reads (the real file holds every key)."""
-    return {"seed": seed, "random_baseline_episodes": baseline, "env": {"name": "gym", "id": "CartPole-v1"},
-            "algo": {"name": algo, "gamma": 0.99}, "schedule": {"lr": lr, "eval_episodes": eval_episodes},
+    return {"seed": seed, "random_baseline_episodes": 0, "env": {"name": "gym", "id": "CartPole-v1"},
+            "algo": {"name": algo, "gamma": gamma}, "schedule": {"lr": lr, "eval_episodes": eval_episodes},
             "logger": {"progress_bar": True}}
 
 
@@ -223,18 +223,18 @@ def _rows(final, evals=True, episodes=10):
 
 
 def _mixed_runs(root):
-    """A DQN lr sweep (2 lr x 2 seeds, each job also writing random_baseline_episodes=0, its default) and
-    one IQN run at the default lr with random_baseline_episodes=5: algo and the baseline are not swept."""
+    """A DQN lr sweep (2 lr x 2 seeds, each job also writing algo.gamma=0.99, its default) and one IQN
+    run at the default lr with algo.gamma=0.9: algo and gamma are not swept."""
     job = 0
     for lr in ("0.001", "0.0003"):
         for seed in (0, 1):
             path = root / "sweep" / str(job)
             _write_run(path, _rows(10.0 * float(lr) / 0.001 + seed), ["env=cartpole", f"schedule.lr={lr}",
-                                                                      "random_baseline_episodes=0", f"seed={seed}"])
+                                                                      "algo.gamma=0.99", f"seed={seed}"])
             _write_config(path, _config(lr=float(lr), seed=seed))
             job += 1
-    _write_run(root / "iqn", _rows(5.0), ["env=cartpole", "algo=iqn", "random_baseline_episodes=5"])
-    _write_config(root / "iqn", _config(algo="iqn", baseline=5))
+    _write_run(root / "iqn", _rows(5.0), ["env=cartpole", "algo=iqn", "algo.gamma=0.9"])
+    _write_config(root / "iqn", _config(algo="iqn", gamma=0.9))
     return [root / "sweep", root / "iqn"]
 
 
@@ -242,11 +242,11 @@ def test_a_response_is_plotted_only_for_keys_that_vary_within_a_comparison(tmp_p
     out = tmp_path / "out"
     assert main([*map(str, _mixed_runs(tmp_path)), "--out-dir", str(out)]) == 0
     capsys.readouterr()
-    # lr varies among the DQN runs; algo and random_baseline_episodes only tell the IQN run from
+    # lr varies among the DQN runs; algo and gamma only tell the IQN run from
     # the others, which differ from it in lr too: no group of runs compares them
     assert sorted(p.name for p in out.glob("response_*")) == ["response_schedule.lr.png"]
     markdown = (out / "report.md").read_text()
-    assert "response_algo" not in markdown and "random_baseline_episodes.png" not in markdown
+    assert "response_algo" not in markdown and "response_algo.gamma.png" not in markdown
     (ax,) = figures["response_schedule.lr.png"].axes
     xs = sorted(x for container in ax.containers for x in container.lines[0].get_xdata())
     assert xs == [0.0003, 0.001]  # the IQN run (lr 0.0001) is compared with nothing here: no point of its own
@@ -281,15 +281,15 @@ def test_each_run_has_one_name_in_the_tables_and_every_figure(tmp_path, capsys, 
     capsys.readouterr()
     markdown = (out / "report.md").read_text()
     names = set(_table_rows(markdown, "Variants"))
-    assert names == {"schedule.lr=0.0001 random_baseline_episodes=5 algo=iqn",
-                     "schedule.lr=0.0003 random_baseline_episodes=0 algo=dqn",
-                     "schedule.lr=0.001 random_baseline_episodes=0 algo=dqn",
-                     "schedule.lr=0.001 random_baseline_episodes=0 algo=iqn"}
+    assert names == {"schedule.lr=0.0001 algo.gamma=0.9 algo=iqn",
+                     "schedule.lr=0.0003 algo.gamma=0.99 algo=dqn",
+                     "schedule.lr=0.001 algo.gamma=0.99 algo=dqn",
+                     "schedule.lr=0.001 algo.gamma=0.99 algo=iqn"}
     # a run is named by its variant, plus its seed where the variant has several
     runs = _table_rows(markdown, "Runs")
-    assert set(runs) == {"schedule.lr=0.0001 random_baseline_episodes=5 algo=iqn",
-                         "schedule.lr=0.001 random_baseline_episodes=0 algo=iqn",
-                         *(f"schedule.lr={lr} random_baseline_episodes=0 algo=dqn seed={seed}"
+    assert set(runs) == {"schedule.lr=0.0001 algo.gamma=0.9 algo=iqn",
+                         "schedule.lr=0.001 algo.gamma=0.99 algo=iqn",
+                         *(f"schedule.lr={lr} algo.gamma=0.99 algo=dqn seed={seed}"
                            for lr in ("0.001", "0.0003") for seed in (0, 1))}
     assert set(_table_rows("## Runs\n" + (tmp_path / "runs.md").read_text(), "Runs")) == set(runs)
     # the curves' legend names the variants as the tables do (and nothing else but the line styles)
@@ -368,3 +368,11 @@ def test_a_config_group_left_at_its_default_is_named_as_another_run_chose_it(tmp
         {"network": "mlp_small", "schedule.lr": "0.001"},  # the same section as the run that chose mlp_small
         {"network": "mlp", "schedule.lr": "0.01"},  # no run chose this section: its name
         {"network": "(default)", "schedule.lr": "0.1"}]  # no config.yaml: what the overrides say
+
+
+def test_settings_that_change_nothing_a_run_learns_tell_no_variants_apart(tmp_path):
+    rows = [{"env_step": 100, "eval/return_mean": 1.0, "eval/return_std": 0.0}]
+    _write_run(tmp_path / "a", rows, ["seed=0", "random_baseline_episodes=10", "hydra.searchpath=[file:///x]"])
+    _write_run(tmp_path / "b", rows, ["seed=1"])
+    keys, variants = group_variants([load_run(tmp_path / name) for name in ("a", "b")])
+    assert keys == [] and len(variants) == 1 and len(variants[0].runs) == 2  # two seeds of one variant
