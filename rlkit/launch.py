@@ -336,6 +336,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     finally:
         outputs.close(exit_code)
         envs.close()
+        if exit_code != 0:  # (a finished run keeps them for its random-baseline episodes)
+            eval_envs.close()
         if video is not None:
             video.close()
     curves = plot_run(run_dir)

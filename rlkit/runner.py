@@ -37,7 +37,7 @@ CHECKPOINT_FORMAT = 2  # 2: the one-runner layout {"format", "counters", "agent"
 
 
 class EnvFailure(RuntimeError):
-    """The training envs raised; the runner saved a resumable checkpoint first."""
+    """The training envs (or an evaluation) raised; the runner saved a resumable checkpoint first."""
 
 
 class EnvStep(NamedTuple):
@@ -213,7 +213,13 @@ class Runner:
     def evaluate(self) -> dict[str, float]:
         seed = seeding.derive_seed(self.seed, f"eval_env_{self.counters.evaluations}")
         agent_before = self.agent.state_dict()
-        returns = run_episodes(self.eval_envs, self.agent.act_eval, self.schedule.eval_episodes, seed)
+        try:
+            returns = run_episodes(self.eval_envs, self.agent.act_eval, self.schedule.eval_episodes, seed)
+        except Exception as err:  # noqa: BLE001 - e.g. an eval env's worker died: keep the training done so far
+            self.agent.load_state_dict(agent_before)  # the eval streams as they were before this evaluation
+            self.save()  # (a resume evaluates next at the following interval, or at the end)
+            raise EnvFailure(f"the evaluation failed at env step {self.envs.env_step:,}"
+                             f" ({type(err).__name__}: {err})") from None
         self.last_eval_start = {"evaluation": self.counters.evaluations, "env_step": self.envs.env_step,
                                 "env_seed": seed, "episodes": self.schedule.eval_episodes,
                                 "num_envs": self.eval_envs.num_envs,

@@ -16,8 +16,9 @@ Conventions shared by all backends (so loops and buffers never special-case one)
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode
@@ -143,11 +144,23 @@ class SerialVectorEnv:
             self.closed = True
 
 
+def _deaf_to_ctrl_c(env_fn: Callable) -> Callable:
+    """``env_fn`` for a worker process that ignores SIGINT: a terminal's Ctrl-C reaches its whole
+    process group, and a worker that died of it would fail the step the main process finishes
+    before it saves its checkpoint. The main process stops and closes its workers (SIGTERM, which
+    they keep: gymnasium terminates its workers with it)."""
+    def make_env():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return env_fn()
+    return make_env
+
+
 class ProcessVectorEnv:
     """gymnasium's ``AsyncVectorEnv`` (one process per env, NEXT_STEP autoreset) with
     ``SerialVectorEnv``'s interface: ``reset(seed)`` -> obs, ``step`` -> ``StepResult``, ``last_info``."""
 
     def __init__(self, env_fns, **kwargs) -> None:
+        env_fns = [_deaf_to_ctrl_c(fn) for fn in env_fns]
         self.env = AsyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.NEXT_STEP, **kwargs)
         self.num_envs = self.env.num_envs
         self.single_observation_space = self.env.single_observation_space
