@@ -66,6 +66,8 @@ CASES = [
     ("unknown_cpu_linear", SMOKE + ["hardware.cpu_linear=blas"], ["hardware.cpu_linear='blas'", "onednn"]),
     ("cpu_linear_for_ppo", ["algo=ppo", "env=hopper", "schedule=ppo_smoke", "hardware.cpu_linear=torch"],
      ["hardware.cpu_linear", "auto for algo=ppo"]),
+    ("ppo_reward_clip_unscaled", ["algo=ppo", "env=hopper", "schedule=ppo_smoke", "algo.normalize_reward=false",
+                                  "algo.reward_clip=5"], ["algo.reward_clip=5.0", "normalize_reward=false"]),
     ("bad_conv_channels", ["env=boxing", "schedule=smoke", "network.conv_channels=[32,64]"],
      ["network.conv_channels=[32, 64]", "three positive channel counts"]),
     ("bad_wandb_mode", SMOKE + ["logger.wandb_mode=sometimes"], ["logger.wandb_mode='sometimes'", "offline"]),

@@ -2,8 +2,8 @@
 
 Per rollout (``rollout_transitions / E`` vector steps of E envs):
   1. each vector step: act on the normalized obs (sample, log-prob, value); step the envs (they
-     clip the action); scale the reward; store the row (the NEXT_STEP reset row of a finished
-     sub-env is stored with valid=False: it is no transition)
+     clip the action); clip the reward (``env.reward_clip``, if set), then scale it; store the row
+     (the NEXT_STEP reset row of a finished sub-env is stored with valid=False: it is no transition)
   2. the learner takes the rollout and the value of the obs after it: GAE, epochs x minibatches
 The last rollout of a run stops at the budget (``schedule.total_env_steps``), so a run ends
 within one vector step of it, like every other algorithm.
@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # (runner imports the algorithms: a runtime import would be c
 
 class PPOAgent:
     def __init__(self, learner: PPOLearner, actor: PPOActor, buffer: RolloutBuffer,
-                 reward_scaler: RewardScaler | None) -> None:
+                 reward_scaler: RewardScaler | None, *, reward_clip: float | None) -> None:
         self.learner, self.actor, self.buffer, self.reward_scaler = learner, actor, buffer, reward_scaler
+        self.reward_clip = reward_clip  # of the raw training reward, before the scaler
         self.network: nn.Module = learner.network
         self.obs: np.ndarray | None = None  # [E, *obs_shape] normalized, the policy's next input
 
@@ -47,7 +48,9 @@ class PPOAgent:
             result = envs.step(self.actor.env_actions(step.actions))
             valid = ~result.is_reset_step  # [E]
             done = result.terminated | result.truncated  # [E]
-            reward = self.reward_scaler(result.reward, done, valid) if self.reward_scaler else result.reward
+            reward = result.reward if self.reward_clip is None else np.clip(result.reward, -self.reward_clip,
+                                                                            self.reward_clip)  # [E]
+            reward = self.reward_scaler(reward, done, valid) if self.reward_scaler else reward
             self.buffer.add(self.obs, step.actions, step.log_probs, step.values, reward, result.terminated,
                             result.truncated, valid)
             self.obs = self.actor.observe(result.obs)
