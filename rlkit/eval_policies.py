@@ -303,7 +303,7 @@ def _continuous_policy(cls: type[ContinuousEvalPolicy], agent: Any, run: RootCon
 @EVAL_POLICIES.register("ppo", policies=("mean", "sample"))
 def ppo_policy(agent: PPOAgent, run: RootConfig, spec: EnvSpec, choice: PolicyChoice, seed: int | None
                ) -> ContinuousEvalPolicy:
-    return _continuous_policy(GaussianPolicy, agent, run, spec, choice, seed, agent.actor.generator)
+    return _continuous_policy(GaussianPolicy, agent, run, spec, choice, seed, agent.actor.eval_generator)
 
 
 @EVAL_POLICIES.register("sac", policies=("mean", "sample"))

@@ -4,7 +4,8 @@ Training: ``observe`` normalizes each new obs batch with the running statistics 
 them, as gymnasium's NormalizeObservation); ``act`` samples a ~ N(mean, std) and returns the
 unclipped sample with its log-prob and the state value (the env clips the action it executes).
 Evaluation: ``act_eval`` normalizes with the statistics frozen and takes the mean action
-(or a sample when ``deterministic_eval`` is off).
+(or a sample when ``deterministic_eval`` is off, drawn from a stream of its own, so evaluating
+never moves the training samples).
 
 With ``action_bounds`` (low [A], high [A]) the Gaussian lives in [-1, 1] per dimension: an action
 is clipped to [-1, 1] and mapped affinely onto [low, high] before it reaches the env (Tianshou's
@@ -20,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from rlkit import seeding
 from rlkit.algos.ppo.losses import LOG_SQRT_2PI
 from rlkit.networks.actor_critic import GaussianActorCritic, HostActorCritic
 from rlkit.normalizers import ObservationNormalizer
@@ -55,7 +57,9 @@ class PPOActor:
         self.obs_normalizer = obs_normalizer
         self.device = device
         self.deterministic_eval = deterministic_eval
-        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.generator = torch.Generator(device=device).manual_seed(seed)  # training samples
+        self.eval_generator = torch.Generator(device=device).manual_seed(
+            seeding.derive_seed(seed, "eval"))  # evaluation samples (eval_deterministic=false)
         # on the CPU, acting runs the network's forward in numpy (HostActorCritic: torch's per-op
         # cost dominates a batch of a few observations); on a GPU, the network itself
         self.host_network = HostActorCritic(network) if device.type == "cpu" else None
@@ -99,15 +103,18 @@ class PPOActor:
             obs = self.obs_normalizer(obs, update=False)
         mean, log_std, _ = self.network(self._tensor(obs))  # [E, A], [A], [E]
         if not self.deterministic_eval:
-            noise = torch.randn(mean.shape, generator=self.generator, device=self.device)  # [E, A]
+            noise = torch.randn(mean.shape, generator=self.eval_generator, device=self.device)  # [E, A]
             mean = mean + log_std.exp() * noise  # [E, A]
         return self.env_actions(mean.cpu().numpy())
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(),
+        return {"generator": self.generator.get_state(), "eval_generator": self.eval_generator.get_state(),
                 "obs_normalizer": self.obs_normalizer.state_dict() if self.obs_normalizer is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())
+        # a checkpoint from before the evaluation stream drew evaluation samples from the training
+        # stream: continuing from that state there replays its evaluations (rlkit-eval)
+        self.eval_generator.set_state(state.get("eval_generator", state["generator"]).cpu())
         if self.obs_normalizer is not None:
             self.obs_normalizer.load_state_dict(state["obs_normalizer"])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from rlkit import seeding
 from rlkit.algos.ppo.actor import PPOActor
 from rlkit.algos.ppo.learner import PPOLearner
 from rlkit.buffers.rollout import RolloutBuffer
@@ -62,6 +63,42 @@ def test_evaluation_takes_the_mean_action_with_frozen_statistics():
     np.testing.assert_allclose(eval_actions, mean.detach().numpy(), rtol=1e-6)
     stochastic = PPOActor(net, normalizer, device=CPU, deterministic_eval=False, seed=0)
     assert not np.allclose(stochastic.act_eval(raw), eval_actions)
+
+
+
+def test_sampled_evaluation_draws_from_its_own_stream_and_leaves_the_training_samples_alone():
+    net = network()
+    obs = np.random.default_rng(3).normal(size=(4, 1, 4)).astype(np.float32)
+    alone = PPOActor(net, None, device=CPU, deterministic_eval=False, seed=7)
+    first, second = alone.act(obs).actions, alone.act(obs).actions
+    actor = PPOActor(net, None, device=CPU, deterministic_eval=False, seed=7)
+    np.testing.assert_array_equal(actor.act(obs).actions, first)
+    eval_actions = actor.act_eval(obs)  # an evaluation between two training steps
+    np.testing.assert_array_equal(actor.act(obs).actions, second)
+    # the evaluation's noise: its own stream, named "eval" under the actor's seed
+    mean, log_std, _ = net(torch.from_numpy(obs))
+    noise = torch.randn((4, 2), generator=torch.Generator().manual_seed(seeding.derive_seed(7, "eval")))
+    torch.testing.assert_close(torch.from_numpy(eval_actions), (mean + log_std.exp() * noise).detach())
+    # saved and restored with the actor: the next evaluation samples continue where they were
+    restored = PPOActor(net, None, device=CPU, deterministic_eval=False, seed=0)
+    restored.load_state_dict(actor.state_dict())
+    np.testing.assert_array_equal(restored.act_eval(obs), actor.act_eval(obs))
+    np.testing.assert_array_equal(restored.act(obs).actions, actor.act(obs).actions)
+
+
+def test_a_checkpoint_without_the_evaluation_stream_evaluates_from_its_training_stream():
+    # checkpoints written before the evaluation stream existed drew evaluation samples from the training
+    # generator: continuing from it there replays their evaluations (rlkit-eval)
+    net = network()
+    obs = np.random.default_rng(4).normal(size=(4, 1, 4)).astype(np.float32)
+    old = PPOActor(net, None, device=CPU, deterministic_eval=False, seed=5)
+    old.act(obs)
+    state = {k: v for k, v in old.state_dict().items() if k != "eval_generator"}
+    actor = PPOActor(net, None, device=CPU, deterministic_eval=False, seed=0)
+    actor.load_state_dict(state)
+    mean, log_std, _ = net(torch.from_numpy(obs))
+    noise = torch.randn((4, 2), generator=old.generator)
+    torch.testing.assert_close(torch.from_numpy(actor.act_eval(obs)), (mean + log_std.exp() * noise).detach())
 
 
 def rollout(net, steps=8, envs=4, reset_rows=(), keep_last_obs=False):
