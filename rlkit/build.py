@@ -4,7 +4,10 @@ Nothing here names an algorithm or an env family: the registry entries say what 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import dataclasses
+import io
 import os
 import platform
 
@@ -14,7 +17,7 @@ from threadpoolctl import ThreadpoolController
 from rlkit import seeding
 from rlkit.algos import ALGOS
 from rlkit.config import ConfigValueError, HardwareConfig, RootConfig
-from rlkit.envs import ENVS, VecEnv
+from rlkit.envs import ENVS, EnvSpec, VecEnv
 from rlkit.health import HealthLimits, HealthTracker
 from rlkit.networks.linear import select_cpu_linear
 from rlkit.registry import Entry
@@ -171,6 +174,30 @@ def build_envs(run: RootConfig, entry: Entry) -> tuple[VecEnv, VecEnv]:
 
 def build_agent(run: RootConfig, entry: Entry, envs: VecEnv, device: torch.device) -> Agent:
     return entry.component(run, envs.spec, device)
+
+
+def inference_config(run: RootConfig, spec: EnvSpec, device: torch.device) -> RootConfig:
+    """``run`` as an agent that only acts (evaluation, ``rlkit.load``) on ``device`` is built from:
+    a replay of the fewest transitions its builder accepts instead of the run's GBs (acting stores
+    nothing), its frames on the host, AMP only where ``device`` is CUDA, no torch.compile (nothing
+    is trained). ``hardware.device`` stays the run's: IQN's unset tau counts take their preset from
+    it, so the policy built is the one the run evaluated, on whichever device it now runs."""
+    schedule = run.schedule
+    if hasattr(schedule, "replay_capacity_transitions"):
+        slots = max(spec.frame_stack, 1) + getattr(run.algo, "n_step", 1) + 2  # per env, FrameReplay's minimum
+        capacity = max(schedule.batch_size, run.hardware.num_envs * slots)
+        schedule = dataclasses.replace(schedule, replay_capacity_transitions=min(
+            capacity, schedule.replay_capacity_transitions))
+    hardware = dataclasses.replace(run.hardware, amp=run.hardware.amp and device.type == "cuda", replay_device="cpu",
+                                   compile=False)
+    return dataclasses.replace(run, schedule=schedule, hardware=hardware)
+
+
+def build_inference_agent(run: RootConfig, spec: EnvSpec, device: torch.device) -> Agent:
+    """The run's agent for acting on ``device`` (``inference_config``), without its weights and
+    counters: the caller loads a checkpoint into it."""
+    with contextlib.redirect_stdout(io.StringIO()):  # the builders' start-up lines (replay size, taus): no news here
+        return ALGOS.get(run.algo.name)(inference_config(run, spec, device), spec, device)
 
 
 def health_tracker(run: RootConfig) -> HealthTracker:

@@ -23,9 +23,7 @@ no video encoder or renderer), with one message.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import sys
 import time
@@ -40,7 +38,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rlkit import checkpoint, seeding
-from rlkit.build import set_cpu_threads, set_denormal_flush, torch_threads
+from rlkit.build import build_inference_agent, set_cpu_threads, set_denormal_flush, torch_threads
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
 from rlkit.eval_start import with_leaves
@@ -237,16 +235,7 @@ def video_envs(run: RootConfig, env_config: Any):
 
 def build_agent(loaded: LoadedCheckpoint, spec: Any, device: torch.device, at_eval_start: bool) -> Any:
     """The run's agent with the checkpoint's state; ``at_eval_start``: as its last evaluation began."""
-    from rlkit.algos import ALGOS
-
-    run = loaded.run
-    if hasattr(run.schedule, "replay_capacity_transitions"):  # acting needs no replay: a small one, not GBs
-        slots = max(spec.frame_stack, 1) + getattr(run.algo, "n_step", 1) + 2  # per env, FrameReplay's minimum
-        capacity = max(run.schedule.batch_size, run.hardware.num_envs * slots)
-        run = dataclasses.replace(run, schedule=dataclasses.replace(
-            run.schedule, replay_capacity_transitions=min(capacity, run.schedule.replay_capacity_transitions)))
-    with contextlib.redirect_stdout(io.StringIO()):  # the builders' start-up lines (replay size, taus) are not news
-        agent = ALGOS.get(run.algo.name)(run, spec, device)
+    agent = build_inference_agent(loaded.run, spec, device)
     agent_state = loaded.state["agent"]
     if at_eval_start:
         agent_state = with_leaves(agent_state, loaded.state["last_eval_start"]["agent_changes"])

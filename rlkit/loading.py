@@ -68,7 +68,7 @@ class LoadedAgent:
 
 def load(run_dir: str | Path, checkpoint_name: str | None = None, device: str = "cpu") -> LoadedAgent:
     """The agent of ``run_dir`` with the newest checkpoint (or ``checkpoints/<checkpoint_name>``)."""
-    from rlkit.algos import ALGOS
+    from rlkit.build import build_inference_agent
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
@@ -89,7 +89,7 @@ def load(run_dir: str | Path, checkpoint_name: str | None = None, device: str = 
         raise CheckpointError(f"{path} is not an rlkit checkpoint of this version (no agent state)")
     envs = LoadedAgent(None, run, path, 0).make_envs(num_envs=1)
     try:
-        agent = ALGOS.get(run.algo.name)(run, envs.spec, torch.device(device))
+        agent = build_inference_agent(run, envs.spec, torch.device(device))
     finally:
         envs.close()
     agent.load_state_dict(state["agent"])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
 from rlkit.config import register_schemas
 from tests.cores import pin_xdist_worker
@@ -51,6 +54,25 @@ def run_in_process(overrides: list[str], output_dir: Path):
 
 def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def as_trained_on_cuda(run_dir: Path, copy_to: Path) -> Path:
+    """A copy of a CPU run whose config.yaml says it trained on CUDA with AMP, its replay's frames on
+    the GPU and a compiled loss (the checkpoints, written on the CPU, fit it: those keys are not structural)."""
+    shutil.copytree(run_dir, copy_to)
+    config = OmegaConf.load(copy_to / "config.yaml")
+    config.hardware.device, config.hardware.amp, config.hardware.replay_device = "cuda", True, "cuda"
+    config.hardware.compile = True
+    OmegaConf.save(config, copy_to / "config.yaml")
+    return copy_to
+
+
+def refuse_cuda(monkeypatch) -> None:
+    """Initializing CUDA (torch does it at the first CUDA tensor or generator) fails the test, in a
+    process that has not initialized it before."""
+    def touched(*args, **kwargs):
+        raise AssertionError("CUDA was initialized")
+    monkeypatch.setattr(torch.cuda, "_lazy_init", touched)
 
 
 @pytest.fixture

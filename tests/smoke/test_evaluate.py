@@ -22,7 +22,7 @@ from rlkit.eval_policies import PANEL_TAUS, PolicyChoice, build_policy, panel_ta
 from rlkit.logging import METRICS_FILE, read_metrics
 from rlkit.panels import ActionValuesPanel, GaussianPanel, QuantilesPanel
 from rlkit.video import VideoError
-from tests.conftest import REPO, run_in_process
+from tests.conftest import REPO, as_trained_on_cuda, refuse_cuda, run_in_process
 
 QUIET = ["logger.progress_bar=false"]
 
@@ -95,6 +95,15 @@ def test_dqn_evaluation_replays_the_runs_final_evaluation_exactly(dqn_run, monke
     # the test can fail: from the streams as saved (after that evaluation) the returns differ
     monkeypatch.setattr(ev, "with_leaves", lambda state, changes: state)
     assert _evaluate(run_dir)["episode_returns"] != record["episode_returns"]
+
+
+def test_a_run_trained_with_its_replay_on_cuda_evaluates_on_the_cpu(dqn_run, tmp_path, monkeypatch):
+    run_dir, result = dqn_run
+    cuda_run = as_trained_on_cuda(run_dir, tmp_path / "cuda_run")
+    refuse_cuda(monkeypatch)
+    record = _evaluate(cuda_run)
+    assert record["episode_returns"] == _logged_final_returns(result)  # the run's evaluation, replayed
+    assert record["reproduces_run_evaluation"]["equal"] is True
 
 
 def test_best_checkpoint_replays_its_own_evaluation(dqn_run):

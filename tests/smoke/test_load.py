@@ -9,7 +9,7 @@ import rlkit
 from rlkit import checkpoint
 from rlkit.checkpoint import CheckpointError
 from rlkit.logging import METRICS_FILE, read_metrics
-from tests.conftest import run_in_process
+from tests.conftest import as_trained_on_cuda, refuse_cuda, run_in_process
 
 
 def test_load_gives_the_trained_dqn_agent_and_best_keeps_the_best_evaluation(tmp_path):
@@ -46,3 +46,21 @@ def test_load_gives_a_ppo_agent_acting_within_the_bounds(tmp_path):
     assert actions.shape == (2, 1) and np.all(np.abs(actions) <= 3.0)
     again = rlkit.load(run_dir).act(loaded.make_envs(2).reset(seed=1))
     assert np.array_equal(actions, again)  # the mean action: deterministic
+
+
+def test_load_of_a_run_trained_with_its_replay_on_cuda_builds_a_small_host_replay_on_the_cpu(tmp_path, monkeypatch):
+    trained = tmp_path / "trained"
+    assert run_in_process(["env=cartpole", "schedule=smoke", "logger.progress_bar=false"], trained)["exit_code"] == 0
+    run_dir = as_trained_on_cuda(trained, tmp_path / "cuda_run")
+    refuse_cuda(monkeypatch)
+    loaded = rlkit.load(run_dir)
+    assert loaded.config.hardware.replay_device == "cuda"  # the run's config, as it trained
+    replay = loaded.agent.replay
+    # acting stores nothing: (1 frame + n_step 1 + 2) slots per env x 8 envs, not the run's 2,000 transitions
+    assert replay.frames_device is None and isinstance(replay.frames, np.ndarray)
+    assert replay.capacity_per_env * replay.num_envs == 32
+    assert not loaded.agent.learner.amp and not loaded.agent.learner.compile_clock.enabled
+    envs = loaded.make_envs(num_envs=2)
+    actions = loaded.act(envs.reset(seed=0))
+    envs.close()
+    assert actions.shape == (2,) and set(actions.tolist()) <= {0, 1}

@@ -8,9 +8,11 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from rlkit.build import configure_host, set_cpu_threads, torch_threads
+from rlkit.build import build_inference_agent, configure_host, inference_config, set_cpu_threads, torch_threads
 from rlkit.networks.linear import select_cpu_linear
-from rlkit.config import HardwareConfig
+from rlkit.config import HardwareConfig, to_run_config
+from rlkit.envs.base import EnvSpec
+from tests.conftest import compose_config, refuse_cuda
 
 
 def _blas_threads() -> list[int]:
@@ -124,3 +126,35 @@ def test_denormal_flush_reaches_every_torch_thread_when_set_before_they_start():
     line, fraction, _ = _denormals_in_a_new_process("pool_first", "flush")
     assert 0.0 < fraction < 1.0
     assert line.startswith("flushed in the main thread, but") and "a new process" in line
+
+
+BOXING_PIXELS = EnvSpec("ALE/Boxing-v5 (pixels)", (4, 84, 84), np.dtype(np.uint8), n_actions=18, frame_stack=4,
+                        frames_per_env_step=4)
+
+
+def test_the_report_run_built_for_inference_on_the_cpu_keeps_a_small_host_replay_and_its_policy(monkeypatch):
+    # the report's Boxing run (CUDA, AMP, 16 envs, batch 1024, 600k transitions: 4.2 GB of frames), its
+    # replay's frames on the GPU and its loss compiled
+    run = to_run_config(compose_config(["experiment=boxing_report", "hardware.replay_device=cuda",
+                                        "hardware.compile=true"]))
+    assert run.schedule.replay_capacity_transitions == 600_000 and run.hardware.amp
+    cpu = inference_config(run, BOXING_PIXELS, torch.device("cpu"))
+    # 1024 (the batch) >= 16 envs x (4 frames + n_step 1 + 2) slots
+    assert cpu.schedule.replay_capacity_transitions == 1024 and cpu.schedule.batch_size == 1024
+    assert (cpu.hardware.device, cpu.hardware.amp, cpu.hardware.replay_device, cpu.hardware.compile) == (
+        "cuda", False, "cpu", False)  # the device stays the run's: IQN's tau presets follow it
+    assert cpu.hardware.num_envs == 16 and cpu.algo == run.algo and cpu.env == run.env
+    cuda = inference_config(run, BOXING_PIXELS, torch.device("cuda"))
+    assert cuda.hardware.amp and cuda.hardware.replay_device == "cpu" and not cuda.hardware.compile
+    assert run.schedule.replay_capacity_transitions == 600_000 and run.hardware.compile  # the run's, unchanged
+    refuse_cuda(monkeypatch)
+    agent = build_inference_agent(run, BOXING_PIXELS, torch.device("cpu"))
+    assert agent.replay.frames_device is None and agent.replay.frames.nbytes == 1024 * 84 * 84  # 7 MB, not 4.2 GB
+    assert not agent.learner.amp and not agent.learner.compile_clock.enabled
+
+
+def test_iqn_built_for_inference_on_the_cpu_acts_with_the_taus_of_the_device_it_ran_on(monkeypatch):
+    run = to_run_config(compose_config(["algo=iqn", "env=boxing", "schedule=cpu_small_pixels", "hardware=cuda"]))
+    refuse_cuda(monkeypatch)
+    agent = build_inference_agent(run, BOXING_PIXELS, torch.device("cpu"))
+    assert agent.actor.eval_q_values.keywords["num_taus"] == 32  # the paper's K, as the run evaluated (CPU's: 8)
