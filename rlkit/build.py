@@ -16,6 +16,7 @@ from threadpoolctl import ThreadpoolController
 
 from rlkit import seeding
 from rlkit.algos import ALGOS
+from rlkit.algos.common import replay_slots_per_env
 from rlkit.config import ConfigValueError, HardwareConfig, RootConfig
 from rlkit.envs import ENVS, EnvSpec, VecEnv
 from rlkit.health import HealthLimits, HealthTracker
@@ -184,7 +185,7 @@ def inference_config(run: RootConfig, spec: EnvSpec, device: torch.device) -> Ro
     it, so the policy built is the one the run evaluated, on whichever device it now runs."""
     schedule = run.schedule
     if hasattr(schedule, "replay_capacity_transitions"):
-        slots = max(spec.frame_stack, 1) + getattr(run.algo, "n_step", 1) + 2  # per env, FrameReplay's minimum
+        slots = replay_slots_per_env(spec, getattr(run.algo, "n_step", 1))
         capacity = max(schedule.batch_size, run.hardware.num_envs * slots)
         schedule = dataclasses.replace(schedule, replay_capacity_transitions=min(
             capacity, schedule.replay_capacity_transitions))

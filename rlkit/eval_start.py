@@ -72,3 +72,31 @@ def _set(node: Any, path: KeyPath, value: Any) -> Any:
         items[key] = _set(items[key], rest, value)
         return type(node)(items)
     raise KeyError(f"the state has a leaf where the evaluation start changed a container at {key!r}")
+
+
+def _leaf(state: Any, path: KeyPath) -> Any:
+    for key in path:
+        state = state[key]
+    return state
+
+
+def generator_states_of_another_device(fresh: Any, saved: Any, path: KeyPath | None = None) -> list[KeyPath]:
+    """Paths where ``saved`` holds a torch generator's state that does not fit the generator of
+    ``fresh`` (an agent's state as built): a byte state of another length, a CUDA generator's
+    (seed and offset) against a CPU one's (the Mersenne Twister's) or the other way round."""
+    path = [] if path is None else path
+    if isinstance(fresh, dict) and isinstance(saved, dict):
+        return [p for key in fresh.keys() & saved.keys()
+                for p in generator_states_of_another_device(fresh[key], saved[key], path + [key])]
+    if isinstance(fresh, (list, tuple)) and isinstance(saved, (list, tuple)) and len(fresh) == len(saved):
+        return [p for i, (x, y) in enumerate(zip(fresh, saved))
+                for p in generator_states_of_another_device(x, y, path + [i])]
+    bytes_of = (lambda t: isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.dim() == 1)  # noqa: E731
+    return [path] if bytes_of(fresh) and bytes_of(saved) and fresh.numel() != saved.numel() else []
+
+
+def with_fresh_generators(fresh: Any, saved: Any) -> tuple[Any, list[KeyPath]]:
+    """``saved`` with each generator state of another device (``generator_states_of_another_device``)
+    replaced by ``fresh``'s, as seeded at build; and those paths."""
+    paths = generator_states_of_another_device(fresh, saved)
+    return with_leaves(saved, [(path, _leaf(fresh, path)) for path in paths]), paths

@@ -41,7 +41,7 @@ from rlkit import checkpoint, seeding
 from rlkit.build import build_inference_agent, set_cpu_threads, set_denormal_flush, torch_threads
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
-from rlkit.eval_start import with_leaves
+from rlkit.eval_start import with_fresh_generators, with_leaves
 from rlkit.registry import UnknownComponentError
 from rlkit.stats import iqm
 from rlkit.video import EpisodeRecorder, VideoError, build_frame_source
@@ -233,12 +233,20 @@ def video_envs(run: RootConfig, env_config: Any):
     return ENVS.get(run.env.name)(env_config, num_envs=1, backend="gymnasium_sync", env_threads=1)
 
 
-def build_agent(loaded: LoadedCheckpoint, spec: Any, device: torch.device, at_eval_start: bool) -> Any:
-    """The run's agent with the checkpoint's state; ``at_eval_start``: as its last evaluation began."""
+def build_agent(loaded: LoadedCheckpoint, spec: Any, device: torch.device, at_eval_start: bool,
+                notes: list[str] | None = None) -> Any:
+    """The run's agent with the checkpoint's state; ``at_eval_start``: as its last evaluation began.
+    A random stream saved on another device type (a CUDA run's generators, acting on the CPU) starts
+    from its seed instead, said in ``notes``."""
     agent = build_inference_agent(loaded.run, spec, device)
     agent_state = loaded.state["agent"]
     if at_eval_start:
         agent_state = with_leaves(agent_state, loaded.state["last_eval_start"]["agent_changes"])
+    agent_state, reseeded = with_fresh_generators(agent.state_dict(), agent_state)
+    if reseeded and notes is not None:
+        notes.append(f"device={device.type}: the checkpoint's random streams of another device"
+                     f" ({', '.join('.'.join(map(str, path)) for path in reseeded)}) start from their seeds,"
+                     " so these episodes are not a replay of the run's own evaluation")
     try:
         agent.load_state_dict(agent_state)
     except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as err:
@@ -290,7 +298,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     envs = (video_envs(run, env_config) if settings.video else
             ENVS.get(run.env.name)(env_config, num_envs=num_envs, backend=backend, env_threads=run.hardware.env_threads))
     try:
-        agent = build_agent(loaded, envs.spec, torch.device(settings.device), at_eval_start)
+        agent = build_agent(loaded, envs.spec, torch.device(settings.device), at_eval_start, notes)
         choice = PolicyChoice(settings.policy, settings.epsilon, settings.temperature, settings.risk_measure,
                               settings.risk_eta)
         policy = build_policy(agent, run, envs.spec, choice, seed=None if own_streams else seed)

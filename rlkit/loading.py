@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rlkit import checkpoint
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import HardwareConfig, HealthConfig, LoggerConfig, RootConfig, register_schemas, to_run_config
 
@@ -67,30 +66,17 @@ class LoadedAgent:
 
 
 def load(run_dir: str | Path, checkpoint_name: str | None = None, device: str = "cpu") -> LoadedAgent:
-    """The agent of ``run_dir`` with the newest checkpoint (or ``checkpoints/<checkpoint_name>``)."""
-    from rlkit.build import build_inference_agent
+    """The agent of ``run_dir`` with the newest checkpoint (or ``checkpoints/<checkpoint_name>``):
+    ``rlkit-eval``'s checks and agent (rlkit.evaluate: load_checkpoint, build_agent)."""
+    from rlkit.evaluate import build_agent, load_checkpoint
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise CheckpointError(f"{run_dir} is not an rlkit run dir ({CONFIG_FILE} missing)")
-    if checkpoint_name is None:
-        found = checkpoint.list_checkpoints(run_dir)
-        if not found:
-            raise CheckpointError(f"{run_dir} has no checkpoint yet")
-        path = found[-1][1]
-    else:
-        path = run_dir / checkpoint.CHECKPOINT_DIR / checkpoint_name
-        if not path.is_file():
-            known = sorted(p.name for p in (run_dir / checkpoint.CHECKPOINT_DIR).glob("*.pt"))
-            raise CheckpointError(f"checkpoint={checkpoint_name!r}: not in {path.parent}; there: {', '.join(known)}")
-    run = typed_run_config(OmegaConf.load(run_dir / CONFIG_FILE))
-    state = checkpoint.load_checkpoint(path)
-    if "agent" not in state:
-        raise CheckpointError(f"{path} is not an rlkit checkpoint of this version (no agent state)")
-    envs = LoadedAgent(None, run, path, 0).make_envs(num_envs=1)
+    loaded = load_checkpoint(run_dir, checkpoint_name)
+    envs = LoadedAgent(None, loaded.run, loaded.path, 0).make_envs(num_envs=1)
     try:
-        agent = build_inference_agent(run, envs.spec, torch.device(device))
+        agent = build_agent(loaded, envs.spec, torch.device(device), at_eval_start=False)
     finally:
         envs.close()
-    agent.load_state_dict(state["agent"])
-    return LoadedAgent(agent, run, path, int(state["counters"]["env_step"]))
+    return LoadedAgent(agent, loaded.run, loaded.path, loaded.env_step)

@@ -118,13 +118,18 @@ class MetricAccumulator:
         return out
 
 
+def replay_slots_per_env(spec: EnvSpec, n_step: int) -> int:
+    """The fewest slots an env's replay ring can have: a stack, its n-step successor and a spare."""
+    return max(spec.frame_stack, 1) + n_step + 2
+
+
 def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_step: int,
                frames_device: str = "cpu") -> FrameReplay:
     """The replay of an off-policy agent for ``spec``'s observations and actions (discrete: int16
     or int32 indices; continuous: float32 [A]), refused naming schedule.replay_capacity_transitions
     when it would not fit in available memory; prints its size. With ``frames_device`` cuda the
     frames live on the GPU (hardware.replay_device) and the host keeps the per-slot bookkeeping."""
-    slots_per_env = max(spec.frame_stack, 1) + n_step + 2  # a stack, its n-step successor and a spare slot
+    slots_per_env = replay_slots_per_env(spec, n_step)
     if capacity // num_envs < slots_per_env:
         raise ConfigValueError("schedule.replay_capacity_transitions", capacity,
                                f">= {slots_per_env * num_envs}: each of the {num_envs} envs' rings needs frame stack"

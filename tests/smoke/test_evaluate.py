@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import rlkit
 from rlkit import checkpoint
 from rlkit import evaluate as ev
 from rlkit.algos.iqn.learner import mean_q
@@ -104,6 +105,29 @@ def test_a_run_trained_with_its_replay_on_cuda_evaluates_on_the_cpu(dqn_run, tmp
     record = _evaluate(cuda_run)
     assert record["episode_returns"] == _logged_final_returns(result)  # the run's evaluation, replayed
     assert record["reproduces_run_evaluation"]["equal"] is True
+
+
+def _with_cuda_generator_states(state):
+    """``state`` as a CUDA run saves it: each torch generator's state is 16 bytes (seed and offset)."""
+    if isinstance(state, dict):
+        return {key: _with_cuda_generator_states(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_with_cuda_generator_states(value) for value in state)
+    is_generator_state = isinstance(state, torch.Tensor) and state.dtype == torch.uint8 and state.numel() == 5056
+    return torch.arange(16, dtype=torch.uint8) if is_generator_state else state
+
+
+def test_a_run_whose_random_streams_lived_on_cuda_evaluates_and_loads_on_the_cpu(iqn_run, tmp_path, monkeypatch):
+    run_dir, result = iqn_run
+    cuda_run = as_trained_on_cuda(run_dir, tmp_path / "cuda_run")
+    for _, path in checkpoint.list_checkpoints(cuda_run):
+        torch.save(_with_cuda_generator_states(checkpoint.load_checkpoint(path)), path)
+    refuse_cuda(monkeypatch)
+    record = _evaluate(cuda_run)
+    assert len(record["episode_returns"]) == 3  # (a replay only by chance: the eval taus start elsewhere)
+    (note,) = [n for n in record["notes"] if n.startswith("device=cpu")]
+    assert "generators.iqn_eval_taus" in note and "start from their seeds" in note
+    assert rlkit.load(cuda_run).act(np.zeros((2, 4), dtype=np.float32)).shape == (2,)
 
 
 def test_best_checkpoint_replays_its_own_evaluation(dqn_run):
