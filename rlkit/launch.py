@@ -31,6 +31,7 @@ from rlkit.registry import UnknownComponentError
 from rlkit.run_outputs import RunOutputs
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
+from rlkit.schedules import LinearSchedule
 from rlkit.stats import welch_t_test_greater
 from rlkit.sweeps import sweep_name
 
@@ -210,6 +211,26 @@ def load_resume_state(run: RootConfig, run_dir: Path, cfg: DictConfig) -> tuple[
     return state, checkpoint.load_replay(run_dir, step) if state.get("has_replay") else None
 
 
+def lr_decay_note(saved_schedule: dict[str, Any], schedule: Any, env_step: int) -> str | None:
+    """A resume that changes ``schedule.total_env_steps`` also moves an lr decay laid over the budget
+    (value-based: lr_final with lr_decay_env_steps null; PPO: anneal_lr): the lr jumps to where the
+    new budget's decay stands. Says so with both values; None when no lr follows the budget."""
+    old_total, new_total = saved_schedule.get("total_env_steps"), schedule.total_env_steps
+    if old_total is None or old_total == new_total:
+        return None
+    if getattr(schedule, "anneal_lr", False):
+        old_final, new_final, keep = 0.0, 0.0, "(PPO anneals to 0 at the budget)"
+    elif getattr(schedule, "lr_final", None) is not None and getattr(schedule, "lr_decay_env_steps", 0) is None:
+        old_final, new_final = saved_schedule.get("lr_final", schedule.lr_final), schedule.lr_final
+        keep = f"schedule.lr_decay_env_steps={old_total} keeps the run's decay"
+    else:
+        return None
+    old_lr = LinearSchedule(saved_schedule.get("lr", schedule.lr), old_final, old_total)(env_step)
+    new_lr = LinearSchedule(schedule.lr, new_final, new_total)(env_step)
+    return (f"note: the lr decays over schedule.total_env_steps, now {new_total:,} (was {old_total:,}): at env step"
+            f" {env_step:,} it goes from {old_lr:.4g} to {new_lr:.4g} and follows the new decay; {keep}")
+
+
 def finished_already(run: RootConfig, state: dict) -> bool:
     """The run ended (budget or target reached) and this resume gives it nothing more to do."""
     target = run.schedule.stop_at_eval_return
@@ -292,6 +313,9 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:
         print(f"resuming from env step {start_env_step:,}")
+        note = lr_decay_note(resume_state.get("config", {}).get("schedule", {}), run.schedule, start_env_step)
+        if note:
+            print(note)
     name = ",".join(o for o in ctx.task_overrides
                     if _override_key(o) not in (*RUN_CONTROL_KEYS, SEARCH_PATH_KEY)) or "default"
     group = run.logger.wandb_group

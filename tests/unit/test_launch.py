@@ -24,3 +24,20 @@ def test_constant_samples_give_strict_json_with_null_for_infinity():
     written = json.loads(random_baseline_json(baseline))
     assert written["welch_t"] is None and written["welch_dof"] is None
     assert written["p_value"] == 0.0 and written["beats_random"] is True and written["agent_returns"] == [3.0, 3.0]
+
+
+def test_an_extension_that_moves_an_lr_decay_laid_over_the_budget_says_where_the_lr_jumps():
+    from types import SimpleNamespace
+
+    from rlkit.launch import lr_decay_note
+
+    saved = {"total_env_steps": 400, "lr": 1e-4, "lr_final": 5e-5}
+    dqn = SimpleNamespace(total_env_steps=800, lr=1e-4, lr_final=5e-5, lr_decay_env_steps=None)
+    note = lr_decay_note(saved, dqn, 404)
+    # at 404 the run's decay had ended (5e-05); over 800 it stands at 1e-4 - 404/800 * 5e-5 = 7.475e-05
+    assert "from 5e-05 to 7.475e-05" in note and "schedule.lr_decay_env_steps=400 keeps" in note
+    assert lr_decay_note(saved, SimpleNamespace(**{**vars(dqn), "lr_decay_env_steps": 400}), 404) is None
+    assert lr_decay_note(saved, SimpleNamespace(**{**vars(dqn), "lr_final": None}), 404) is None  # constant lr
+    assert lr_decay_note({**saved, "total_env_steps": 800}, dqn, 404) is None  # the budget did not change
+    ppo = SimpleNamespace(total_env_steps=2000, lr=3e-4, anneal_lr=True)
+    assert "from 0 to 0.00015 " in lr_decay_note({"total_env_steps": 1000, "lr": 3e-4}, ppo, 1000)
