@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -155,10 +156,13 @@ def refuse_taken_run_dir(path: Path, key: str = "hydra.run.dir") -> None:
 
 
 def _remove_if_empty(path: Path) -> None:
-    try:
-        path.rmdir()
-    except OSError:
-        pass
+    """Remove the run dir Hydra made for a job that wrote nothing, and the default layout's date dir
+    (outputs/runs/<date>/) if that left it empty."""
+    for folder in (path, path.parent) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", path.parent.name) else (path,):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _write_run_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> None:

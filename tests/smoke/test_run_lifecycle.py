@@ -71,11 +71,11 @@ def test_resume_with_a_changed_config_is_refused_with_the_keys(tmp_path):
       "schedule.batch_size=32"], "schedule.replay_capacity_transitions"),
 ])
 def test_bad_input_gives_one_message_and_no_run_dir(overrides, fragment, tmp_path):
-    out = tmp_path / "job"
+    out = tmp_path / "runs" / "2026-12-04" / "03-50-00-000000"  # Hydra's default layout: <date>/<time>
     result = run_in_process(overrides + ["logger.progress_bar=false"], out)
     assert result["exit_code"] == 2
     assert fragment in result["error"]
-    assert not out.exists()
+    assert not out.parent.exists()  # nor the date dir made for it
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
