@@ -53,11 +53,16 @@ class EpisodeTracker:
         self.num_episodes = int(state["num_episodes"])
 
 
-def run_episodes(env: VecEnv, act: Callable[[np.ndarray], np.ndarray], num_episodes: int, seed: int
-                 ) -> np.ndarray:
+class EpisodesStopped(Exception):
+    """``run_episodes`` was asked to stop before its episodes were done (a stop request)."""
+
+
+def run_episodes(env: VecEnv, act: Callable[[np.ndarray], np.ndarray], num_episodes: int, seed: int,
+                 should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Raw returns of exactly ``num_episodes`` episodes, split evenly over the sub-envs.
 
-    Each sub-env runs a fixed quota, so short episodes are not over-represented.
+    Each sub-env runs a fixed quota, so short episodes are not over-represented. ``should_stop`` is
+    asked before each vector step; when it says so, ``EpisodesStopped`` is raised.
     """
     num_envs = env.num_envs
     quotas = np.full(num_envs, num_episodes // num_envs)  # [E]
@@ -68,6 +73,8 @@ def run_episodes(env: VecEnv, act: Callable[[np.ndarray], np.ndarray], num_episo
     is_reset_step = np.zeros(num_envs, dtype=bool)  # [E]
     obs = env.reset(seed=seed)
     while (counts < quotas).any():
+        if should_stop is not None and should_stop():
+            raise EpisodesStopped(f"stopped after {len(finished)} of {num_episodes} episodes")
         result = env.step(act(obs))
         live = ~is_reset_step
         running[live] += result.reward[live]

@@ -27,7 +27,7 @@ from rlkit import seeding
 from rlkit.algos.common import NonFiniteError
 from rlkit.config import RunSchedule
 from rlkit.envs.base import VecEnv
-from rlkit.episodes import EpisodeTracker, run_episodes
+from rlkit.episodes import EpisodeTracker, EpisodesStopped, run_episodes
 from rlkit.eval_start import changed_leaves
 from rlkit.health import HealthTracker
 from rlkit.run_outputs import RunOutputs, StopRequest
@@ -210,11 +210,16 @@ class Runner:
 
     # ------------------------------------------------------------------------------ events
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float] | None:
+        """The evaluation at this env step, logged; None when a stop request ended it early."""
         seed = seeding.derive_seed(self.seed, f"eval_env_{self.counters.evaluations}")
         agent_before = self.agent.state_dict()
         try:
-            returns = run_episodes(self.eval_envs, self.agent.act_eval, self.schedule.eval_episodes, seed)
+            returns = run_episodes(self.eval_envs, self.agent.act_eval, self.schedule.eval_episodes, seed,
+                                   should_stop=lambda: self.stop.requested)
+        except EpisodesStopped:  # a stop request: the checkpoint comes first (SLURM's grace period is short)
+            self.agent.load_state_dict(agent_before)  # as if this evaluation had not begun
+            return None
         except Exception as err:  # noqa: BLE001 - e.g. an eval env's worker died: keep the training done so far
             self.agent.load_state_dict(agent_before)  # the eval streams as they were before this evaluation
             self.save()  # (a resume evaluates next at the following interval, or at the end)
@@ -283,6 +288,10 @@ class Runner:
                 self.counters.env_steps_since_log += self.envs.env_step - step_start
                 self._periodic()
                 self.out.progress(self.envs.env_step)
+            if not self.stop.requested and (self.counters.last_eval_env_step != self.envs.env_step
+                                            or not self.last_eval):  # (within the stop handler's reach)
+                self.out.console.status(f"final evaluation: {self.schedule.eval_episodes} episodes")
+                self.evaluate()
         except NonFiniteError as err:
             self.out.write_diagnostic("nonfinite_diagnostic.json", {
                 "metric": err.metric, "env_step": self.envs.env_step, "update_env_step": err.env_step,
@@ -294,9 +303,6 @@ class Runner:
         if self.stop.requested:
             self.save()
             return {"stopped_by": self.stop.signal_name, "env_step": self.envs.env_step}
-        if self.counters.last_eval_env_step != self.envs.env_step or not self.last_eval:
-            self.out.console.status(f"final evaluation: {self.schedule.eval_episodes} episodes")
-            self.evaluate()
         summary = {**self.tracker.summary(), **({"target_reached": True} if self.target_reached() else {})}
         self.out.log(self.envs.env_step, summary)
         self.finished = True

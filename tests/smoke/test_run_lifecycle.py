@@ -151,3 +151,35 @@ def test_a_run_composed_from_the_users_own_config_dir_resumes_without_naming_it_
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert read_metrics(run_dir / METRICS_FILE)[-1]["env_step"] >= 600
+
+
+@pytest.mark.parametrize("at_the_end", [False, True], ids=["periodic", "final"])
+def test_sigterm_during_an_evaluation_saves_at_once_without_finishing_it(at_the_end, tmp_path, monkeypatch):
+    from rlkit.algos.value_based.agent import ValueAgent
+
+    act_eval, calls = ValueAgent.act_eval, []
+
+    def act_eval_then_sigterm(agent, obs):  # SIGTERM arrives during an evaluation
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return act_eval(agent, obs)
+
+    monkeypatch.setattr(ValueAgent, "act_eval", act_eval_then_sigterm)
+    # the final evaluation at a budget of 1,000 (none before it), or the periodic one at 1,000
+    schedule = (["schedule.total_env_steps=1000", "schedule.eval_interval_env_steps=100000"] if at_the_end else
+                ["schedule.total_env_steps=10000000", "schedule.eval_interval_env_steps=1000"])
+    run_dir = tmp_path / "run"
+    result = run_in_process(DETERMINISM + schedule + ["schedule.eval_episodes=50"], run_dir)
+    assert result["stopped_by"] == "SIGTERM" and result["exit_code"] == 143
+    assert len(calls) == 3  # the evaluation stopped at the next vector step, not after its 50 episodes
+    step, path = checkpoint.list_checkpoints(run_dir)[-1]
+    state = checkpoint.load_checkpoint(path)
+    assert step == result["env_step"] and 1000 <= step < 1008 and not state["finished"]
+    assert state["counters"]["evaluations"] == 0 and not state["last_eval"]  # no half evaluation was kept
+    assert not [r for r in read_metrics(run_dir / METRICS_FILE) if "eval/return_mean" in r]
+    monkeypatch.setattr(ValueAgent, "act_eval", act_eval)
+    extend = [] if at_the_end else ["schedule.total_env_steps=1500", "allow_config_change=true"]
+    resumed = run_in_process(DETERMINISM + schedule + ["schedule.eval_episodes=50", f"resume={run_dir}", *extend],
+                             tmp_path / "unused")
+    assert resumed["exit_code"] == 0 and len(resumed["eval_returns"]) == 50  # (at the end: the final one, redone)
