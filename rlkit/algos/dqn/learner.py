@@ -88,7 +88,7 @@ class DQNLoss:
     loss_kind: str
     target_clip: float | None
 
-    def __call__(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
+    def __call__(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float | torch.Tensor
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         # The no-grad passes first: their activations are freed before the graph's are saved, so the
         # update's peak memory holds one of them, not both (the same numbers in either order).

@@ -16,8 +16,11 @@ from rlkit.algos.value_based.losses import boltzmann_policy  # noqa: F401  (the 
 
 
 def next_state_value(q_next_eval: torch.Tensor, q_next_select: torch.Tensor, backup: str,
-                     temperature: float) -> torch.Tensor:
+                     temperature: float | torch.Tensor) -> torch.Tensor:
     """V(s') from the target net's values ``q_next_eval`` [B, A].
+
+    ``temperature`` T is a float or a 0-d float32 tensor (the learner's, so that a compiled loss keeps
+    one graph while T decays); either gives the same numbers.
 
     ``q_next_select`` [B, A] chooses the action or the policy: the online net's values for Double
     DQN, else the same tensor as ``q_next_eval``.
@@ -69,7 +72,7 @@ def td_loss(q_taken: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Ten
 
 def dqn_loss(q_online: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, discounts: torch.Tensor,
              q_next_target: torch.Tensor, q_next_online: torch.Tensor | None, *, backup: str,
-             temperature: float, loss_kind: str, target_clip: float | None
+             temperature: float | torch.Tensor, loss_kind: str, target_clip: float | None
              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The TD loss of the DQN family.
 

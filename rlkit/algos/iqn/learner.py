@@ -101,7 +101,7 @@ class IQNLoss:
         self.generator.set_state(state["generator"].cpu())
 
     def __call__(self, online: ImplicitQuantileNetwork, target: ImplicitQuantileNetwork, batch: TorchBatch,
-                 temperature: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                 temperature: float | torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         size, device = batch.obs.shape[0], batch.obs.device
         if not _same_device(device, self.generator.device):
             raise ValueError(f"IQNLoss: the batch is on device {device} but the loss's generator is on "

@@ -52,7 +52,7 @@ def distort_taus(taus: torch.Tensor, risk_measure: str, eta: float) -> torch.Ten
 
 
 def distributional_target(rewards: torch.Tensor, discounts: torch.Tensor, next_quantiles: torch.Tensor,
-                          select_q: torch.Tensor, backup: str, temperature: float,
+                          select_q: torch.Tensor, backup: str, temperature: float | torch.Tensor,
                           target_clip: float | None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Target samples y_j = R + discount * (Z(s', a'_j, tau'_j) + entropy term). -> [B, M].
 
@@ -62,6 +62,7 @@ def distributional_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q
     max: a' = argmax select_q for every j. Other backups keep a distribution: a'_j ~ pi for each
     target tau j, pi = softmax(select_q / T), with the entropy term of the backup per sample:
     expected: 0; soft: -T log pi(a'_j) (mean: +T H(pi)); report_soft: +T log pi(a'_j) (mean: -T H).
+    T is a float or a 0-d float32 tensor (the learner's, one compiled graph for every T).
     """
     batch, num_target, _ = next_quantiles.shape
     if backup == "max":

@@ -35,7 +35,7 @@ COMPILE_OPTIONS: dict[str, Any] = {"dynamic": False}
 
 
 class LossPiece(Protocol):
-    def __call__(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
+    def __call__(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: torch.Tensor
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
 
 
@@ -64,6 +64,10 @@ class ValueLearner:
         self.metrics = MetricAccumulator()
         self._first_nonfinite_env_step = torch.tensor(-1, device=device)  # CUDA: set by the first bad update
         self.last_lr, self.last_temperature = lr_schedule(0), temperature_schedule(0)
+        # the temperature reaches the loss as a 0-d tensor filled in place: a Python float would be a
+        # constant of the compiled graph (dynamic=False), so each new value of a decaying schedule would
+        # recompile until torch's recompile limit sent the loss back to eager for the rest of the run
+        self._temperature = torch.tensor(self.last_temperature, dtype=torch.float32, device=device)  # []
         self._online_params = [p for p in self.online.parameters()]
         self._target_params = [p for p in self.target.parameters()]
         # hardware.compile: the loss forward (online and target passes, the loss math) as one compiled
@@ -71,7 +75,7 @@ class ValueLearner:
         self._loss_forward = torch.compile(self._call_loss, **COMPILE_OPTIONS) if compile else self._call_loss
         self.compile_clock = CompileClock(compile)  # the updates that compiled, logged as compile_s
 
-    def _call_loss(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: float
+    def _call_loss(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: torch.Tensor
                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return self.loss(online, target, batch, temperature)
 
@@ -94,13 +98,14 @@ class ValueLearner:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         temperature = self.temperature_schedule(env_step)
+        self._temperature.fill_(temperature)
         tb = self.to_torch(batch)
         self.compile_clock.start()
         if self.amp:
             with torch.autocast(device_type=self.device.type, dtype=torch.float16):
-                loss, metrics = self._loss_forward(self.online, self.target, tb, temperature)
+                loss, metrics = self._loss_forward(self.online, self.target, tb, self._temperature)
         else:  # (an autocast context costs even when disabled; acting and updating run it often)
-            loss, metrics = self._loss_forward(self.online, self.target, tb, temperature)
+            loss, metrics = self._loss_forward(self.online, self.target, tb, self._temperature)
         clear_grads(self._online_params)  # the optimizer's parameters
         max_norm = self.grad_clip_norm if self.grad_clip_norm is not None else math.inf
         if self.amp:

@@ -10,10 +10,11 @@ from rlkit.networks import NETWORKS
 from rlkit.schedules import LinearSchedule, constant
 
 
-def _learner(clip, target_update="soft", period=100, lr=constant(1e-3), compile=False):
+def _learner(clip, target_update="soft", period=100, lr=constant(1e-3), compile=False, backup="max",
+             temperature=constant(1.0)):
     torch.manual_seed(0)
     net = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
-    return ValueLearner(net, DQNLoss(True, "max", "mse", None), lr_schedule=lr, temperature_schedule=constant(1.0),
+    return ValueLearner(net, DQNLoss(True, backup, "mse", None), lr_schedule=lr, temperature_schedule=temperature,
                         adam_eps=1e-8, grad_clip_norm=clip, target_update=target_update, polyak_tau=0.5,
                         target_update_period_env_steps=period, device=torch.device("cpu"), amp=False, compile=compile)
 
@@ -70,6 +71,30 @@ def test_a_compiled_loss_makes_the_same_updates_and_its_compile_time_is_logged_o
     assert compiled_row["loss"] == pytest.approx(eager_row["loss"], rel=1e-5)
     compiled.update(_batch(), 3)
     assert "compile_s" not in compiled.pop_metrics()  # once per process
+
+
+def test_a_compiled_soft_backup_keeps_one_graph_while_the_temperature_decays(monkeypatch):
+    import torch._dynamo
+
+    from rlkit.algos.value_based import learner as learner_module
+
+    # a temperature passed as a Python float is a constant of the graph under dynamic=False: every new
+    # value recompiled, and past torch's recompile limit the loss ran eager for the rest of the run
+    monkeypatch.setitem(learner_module.COMPILE_OPTIONS, "backend", "eager")
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    decaying = LinearSchedule(1.0, 0.01, 20)
+    eager = _learner(clip=10.0, backup="soft", temperature=decaying)
+    compiled = _learner(clip=10.0, backup="soft", temperature=decaying, compile=True)
+    eager_losses, compiled_losses = [], []
+    for step in range(20):
+        for learner, losses in ((eager, eager_losses), (compiled, compiled_losses)):
+            learner.update(_batch(reward=float(step)), step)
+            losses.append(learner.pop_metrics()["loss"])
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    assert compiled.pop_metrics() == {} and compiled.last_temperature == pytest.approx(decaying(19))
+    np.testing.assert_allclose(compiled_losses, eager_losses, rtol=1e-5)
+    assert len(set(eager_losses)) == 20  # the temperature (and reward) changed every update
 
 
 @pytest.mark.parametrize("double_q", [True, False])

@@ -107,3 +107,22 @@ def test_dqn_loss_huber_and_mse_by_hand():
     assert float(metrics["mean_q"]) == pytest.approx(1.0)
     huber.backward()
     assert q_online.grad[1, 1] == 0.0 and q_online.grad[0, 0] == 0.0  # only taken actions get gradient
+
+
+@pytest.mark.parametrize("backup", ["max", "expected", "soft", "report_soft"])
+@pytest.mark.parametrize("temperature", [0.01, 0.6535, 7.3])
+def test_a_0d_tensor_temperature_gives_the_float_temperature_numbers(backup, temperature):
+    # the learner passes its temperature as a 0-d float32 tensor (one compiled graph for every value)
+    gen = torch.Generator().manual_seed(0)
+    q_online, q_next_target, q_next_online = (torch.randn(64, 6, generator=gen) * 30 for _ in range(3))  # [B, A]
+    actions, rewards = torch.randint(6, (64,), generator=gen), torch.randn(64, generator=gen)  # [B], [B]
+    discounts = torch.full((64,), 0.99)  # [B]
+
+    def loss(t):
+        return losses.dqn_loss(q_online, actions, rewards, discounts, q_next_target, q_next_online, backup=backup,
+                               temperature=t, loss_kind="huber", target_clip=None)
+    (by_float, float_metrics), (by_tensor, tensor_metrics) = loss(temperature), loss(torch.tensor(temperature))
+    assert torch.equal(by_float, by_tensor)
+    assert all(torch.equal(float_metrics[key], tensor_metrics[key]) for key in float_metrics)
+    assert torch.equal(losses.boltzmann_policy(q_online, temperature),
+                       losses.boltzmann_policy(q_online, torch.tensor(temperature)))

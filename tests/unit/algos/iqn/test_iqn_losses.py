@@ -130,3 +130,18 @@ def test_max_target_uses_the_selector_for_the_action():
     y = losses.distributional_target(torch.tensor([0.0]), torch.tensor([1.0]), next_quantiles, select, "max", 1.0,
                                      None)
     assert y.tolist() == [[1.0, 3.0]]
+
+
+@pytest.mark.parametrize("backup", ["max", "expected", "soft", "report_soft"])
+@pytest.mark.parametrize("temperature", [0.01, 0.6535, 7.3])
+def test_a_0d_tensor_temperature_gives_the_float_temperature_targets(backup, temperature):
+    # the learner passes its temperature as a 0-d float32 tensor (one compiled graph for every value)
+    gen = torch.Generator().manual_seed(0)
+    next_quantiles = torch.randn(16, 7, 4, generator=gen) * 10  # [B, M, A]
+    select_q, rewards = torch.randn(16, 4, generator=gen) * 10, torch.randn(16, generator=gen)  # [B, A], [B]
+    discounts = torch.full((16,), 0.99)  # [B]
+
+    def target(t):  # the same draws of a'_j for both: a fresh generator with one seed
+        return losses.distributional_target(rewards, discounts, next_quantiles, select_q, backup, t, None,
+                                            torch.Generator().manual_seed(3))  # [B, M]
+    assert torch.equal(target(temperature), target(torch.tensor(temperature)))
