@@ -11,7 +11,10 @@ from rlkit.envs.base import VecEnv
 
 
 class EpisodeTracker:
-    """Running raw returns per sub-env and the last ``window`` finished episodes."""
+    """Running raw returns per sub-env and the last ``window`` finished episodes.
+
+    Episodes are whole ones (``StepResult.episode_end``): with Atari's episodic life a game, not a
+    life, so training returns mean what evaluation's (whole games) and DeepMind's mean."""
 
     def __init__(self, num_envs: int, window: int = 100) -> None:
         self.returns = np.zeros(num_envs, dtype=np.float64)  # [E]
@@ -20,11 +23,13 @@ class EpisodeTracker:
         self.recent_lengths: deque[int] = deque(maxlen=window)
         self.num_episodes = 0
 
-    def step(self, raw_rewards: np.ndarray, done: np.ndarray, is_reset_step: np.ndarray) -> None:
+    def step(self, raw_rewards: np.ndarray, episode_end: np.ndarray, is_reset_step: np.ndarray) -> None:
+        """raw_rewards [E]; episode_end [E] bool, the env's (on a reset step: the game ended in the
+        env's restart step, after the last transition); is_reset_step [E] bool."""
         live = ~is_reset_step  # [E] reset steps are not part of any episode
         self.returns[live] += raw_rewards[live]
         self.lengths[live] += 1
-        for i in np.flatnonzero(done & live):
+        for i in np.flatnonzero(episode_end):
             self.recent_returns.append(float(self.returns[i]))
             self.recent_lengths.append(int(self.lengths[i]))
             self.num_episodes += 1

@@ -52,7 +52,8 @@ class EnvStep(NamedTuple):
 
 class TrainingEnvs:
     """The training envs behind the clock: ``step`` counts transitions (NEXT_STEP reset steps are
-    not transitions), tracks raw episode returns and turns an env exception into ``EnvFailure``."""
+    not transitions), tracks raw returns of whole episodes (Atari games, also with episodic life) and
+    turns an env exception into ``EnvFailure``."""
 
     def __init__(self, envs: VecEnv, tracker: EpisodeTracker, total_env_steps: int, env_step: int = 0) -> None:
         self.envs = envs
@@ -102,8 +103,8 @@ class TrainingEnvs:
 
     def _record(self, result) -> EnvStep:
         is_reset_step = self._next_is_reset_step.copy()  # [E]
-        done = result.terminated | result.truncated  # [E]
-        self.tracker.step(result.reward, done, is_reset_step)
+        done = result.terminated | result.truncated  # [E] the next step is a reset step
+        self.tracker.step(result.reward, result.episode_end, is_reset_step)  # whole episodes (games)
         self.env_step += int(self.num_envs - is_reset_step.sum())
         self._next_is_reset_step = done & ~is_reset_step
         return EnvStep(result.obs, result.reward, result.terminated, result.truncated, is_reset_step)

@@ -15,6 +15,9 @@ Both backends give the same observations, rewards and episode boundaries for the
 * ``terminated``: game over, or a life lost with ``episodic_life``; ``truncated``: the game reached
   ``max_episode_frames`` emulator frames (counted from the end of its reset no-ops, across lives)
   on a step that did not terminate.
+* ``episode_end``: the game ended: game over or truncation (a lost life is not one), or, on the
+  reset step after a lost life, the restart step ended the game (see below). Training episode
+  returns and lengths are counted over whole games, as evaluation's and DeepMind's are.
 * NEXT_STEP autoreset; ``reset(seed)`` seeds sub-env i's ALE with ``seed + i``.
 
 Frame cap: the step during which the game reaches ``max_episode_frames`` runs all its
@@ -45,7 +48,9 @@ ignored. The restart step is played even after a truncation because ``AtariVecto
 sub-env on every call (its synchronous mode cannot leave one out), so the ``ale_vector`` backend
 can only continue a game by stepping it and only reset one sub-env after stepping it; the
 gymnasium backend plays the same frames so that the emulators, sticky-action random draws
-included, stay identical on both backends.
+included, stay identical on both backends. In the second case after a life loss the game ended
+in the restart step, so that reset step carries the game's ``episode_end`` (the life-loss step
+had no way to know).
 
 No-op starts (``noop_max > 0``): the gymnasium backend plays U{1..noop_max} NOOP frames at reset
 (DeepMind's count), ``AtariVectorEnv`` U{0..noop_max-1} (its C++ ``uniform_int_distribution(0,
@@ -100,8 +105,14 @@ class AtariEnvConfig(EnvConfig):
     max_pool: bool = True  # max over the last two emulator frames of each step (pixels only)
     noop_max: int = 0  # random no-op starts (0 = off, as in v5)
     max_episode_frames: int = 108_000  # emulator frames before truncation (30 min of play)
-    episodic_life: bool = False  # end training episodes on life loss
-    fire_reset: bool = False  # press FIRE after reset (games that need it to start)
+    # end training (learning) episodes on life loss: terminated, so no bootstrap past it; the game goes on.
+    # train/episode_* metrics still count whole games, as evaluation (which plays whole games) does
+    episodic_life: bool = False
+    # press FIRE after reset (games that need it to start). With episodic_life, training also presses it
+    # at each new life (one restart step), as baselines'/CleanRL's FireResetEnv, which wraps
+    # EpisodicLifeEnv, does; evaluation plays whole games and presses it at game start only, so there
+    # the agent has to press FIRE after a lost life itself
+    fire_reset: bool = False
     full_action_space: bool = False  # False = the game's minimal action set
 
     def __post_init__(self) -> None:
@@ -235,15 +246,17 @@ class AlePreprocessing(gym.Wrapper):
       is captured and keeps the screens of the previous step (the max-pool buffer is updated in
       place), exactly as ``AtariVectorEnv``: a terminal obs is never bootstrapped from.
       ``terminated`` at game over or (``episodic_life``) a life loss; ``truncated`` when the step
-      brought the game to ``max_episode_frames`` frames and did not terminate.
+      brought the game to ``max_episode_frames`` frames and did not terminate; ``info["episode_end"]``
+      at game over or truncation.
     * ``reset()`` (unseeded: the NEXT_STEP autoreset) after an episode that ended without a game
       over: one step of the restart action (FIRE with a FIRE start, else NOOP) on the current
       game; its obs continues the game (next life) unless the game is over or at the frame cap,
-      in which case the game is reset as above. The frame count runs on across lives.
+      in which case the game is reset as above (after a life loss its ``info["episode_end"]`` is
+      then True: the game ended there). The frame count runs on across lives.
 
     Observations: ``[screen_size, screen_size]`` uint8 (grayscale) or ``[128]`` uint8 (ram: the
     RAM after the step's last emulated frame). Rewards: summed game score (int, unclipped).
-    Info: ``lives``, ``episode_frame_number`` and ``frame_number`` (emulator frames).
+    Info: ``lives``, ``episode_frame_number`` and ``frame_number`` (emulator frames), ``episode_end``.
     """
 
     def __init__(
@@ -275,6 +288,7 @@ class AlePreprocessing(gym.Wrapper):
         self._elapsed_frames = max_episode_frames + 1  # emulator frames since the game's reset no-ops
         self._lives = 0
         self._game_goes_on = False  # the last episode ended (life loss, frame cap) but not its game
+        self._life_ended = False  # the last episode ended at a lost life (episodic_life), not with its game
         if obs_type == "pixels":
             h, w = self.ale.getScreenDims()
             self._raw = np.zeros((2, h, w), np.uint8)  # [2, 210, 160]: screens of the last two frames
@@ -292,10 +306,10 @@ class AlePreprocessing(gym.Wrapper):
             np.maximum(self._raw[0], self._raw[1], out=self._raw[0])  # in place, as the C++ env
         return self._resize(self._raw[0])  # [S, S] uint8
 
-    def _info(self) -> dict[str, int]:
+    def _info(self, episode_end: bool) -> dict[str, int | bool]:
         ale = self.ale
         return {"lives": ale.lives(), "episode_frame_number": ale.getEpisodeFrameNumber(),
-                "frame_number": ale.getFrameNumber()}
+                "frame_number": ale.getFrameNumber(), "episode_end": episode_end}
 
     def _play(self, ale_action: ale_py.Action) -> tuple[int, bool]:
         """``frame_skip`` frames of ``ale_action`` (fewer at game over) -> (summed reward, game over).
@@ -318,12 +332,14 @@ class AlePreprocessing(gym.Wrapper):
         return reward, game_over
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        game_ended_here = False  # the restart step ended the game a lost life was to continue
         if seed is None and self._game_goes_on:  # restart step: continue the game if it may
             self._game_goes_on = False
             _, game_over = self._play(self._restart_action)  # its reward is dropped (a reset step)
             if not game_over and self._elapsed_frames < self._max_frames:
                 self._lives = self.ale.lives()
-                return self._obs(), self._info()
+                return self._obs(), self._info(episode_end=False)
+            game_ended_here = self._life_ended
         self._game_goes_on = False
         self.env.reset(options=options)  # unseeded: only ale.reset_game() (a seeded one reloads the ROM)
         ale = self.ale
@@ -344,7 +360,7 @@ class AlePreprocessing(gym.Wrapper):
             self._raw[1].fill(0)
         self._elapsed_frames = 0
         self._lives = ale.lives()
-        return self._obs(), self._info()
+        return self._obs(), self._info(episode_end=game_ended_here)
 
     def step(self, action):
         reward, game_over = self._play(self._action_set[int(action)])
@@ -354,7 +370,8 @@ class AlePreprocessing(gym.Wrapper):
         terminated = game_over or (self._episodic_life and life_lost)
         truncated = self._elapsed_frames >= self._max_frames and not terminated
         self._game_goes_on = (terminated or truncated) and not game_over
-        return self._obs(), reward, terminated, truncated, self._info()
+        self._life_ended = terminated and not game_over
+        return self._obs(), reward, terminated, truncated, self._info(episode_end=game_over or truncated)
 
 
 def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
@@ -384,7 +401,14 @@ def make_single_atari_env(config: AtariEnvConfig) -> gym.Env:
 # ------------------------------------------------------------------------------------ backends
 
 
-_RUNNING, _GAME_OVER, _GAME_GOES_ON = 0, 1, 2  # AtariVectorBackend._ended: how a sub-env's last step ended
+# AtariVectorBackend._ended: how a sub-env's last step ended (the game goes on after a lost life or the cap)
+_RUNNING, _GAME_OVER, _LIFE_LOST, _TRUNCATED = 0, 1, 2, 3
+
+
+def _how_ended(game_over: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
+    """[E] int8 ``_ended`` codes from a step's flags [E] bool (terminated without a game over: a lost life)."""
+    return np.select([game_over, terminated, truncated], [_GAME_OVER, _LIFE_LOST, _TRUNCATED],
+                     _RUNNING).astype(np.int8)
 
 
 class AtariVectorBackend:
@@ -416,7 +440,8 @@ class AtariVectorBackend:
     loss or a truncation the sub-env gets the restart action, and if that step ends the game or
     the game is at the frame cap, the sub-env is reset at once with ``reset_mask`` (a second C++
     call, only on such steps). Frames of an earlier episode of the same game that the C++ frame
-    stack still holds are zeroed.
+    stack still holds are zeroed. When a restart step after a life loss ends the game, that reset
+    step is the game's ``episode_end``.
     """
 
     def __init__(self, config: AtariEnvConfig, num_envs: int, num_threads: int) -> None:
@@ -504,28 +529,28 @@ class AtariVectorBackend:
         game_over = game_over.astype(bool)  # [E] the C++ env's terminated: game over only
         lives = info["lives"].astype(np.int64)  # [E]
         if restarting:
-            terminated, truncated = self._restart_step(restart, obs, game_over, lives, info)
+            terminated, truncated, episode_end = self._restart_step(restart, obs, game_over, lives, info)
         else:
             self._frames += self.spec.frames_per_env_step
             terminated = game_over | ((lives > 0) & (lives < self._lives)) if self.episodic_life else game_over  # [E]
             truncated = (self._frames >= self.max_episode_frames) & ~terminated  # [E]
+            episode_end = game_over | truncated  # [E] a lost life ends no game
             self._age += 1
             if terminated.any() or truncated.any():  # game over is terminated too
-                self._ended = np.where(game_over, _GAME_OVER, np.where(terminated | truncated, _GAME_GOES_ON,
-                                                                       _RUNNING)).astype(np.int8)
+                self._ended = _how_ended(game_over, terminated, truncated)
         self._lives = lives
         if self._age.min() < self.spec.frame_stack:  # some episode began less than a stack ago
             stale = np.arange(self.spec.frame_stack) < (self.spec.frame_stack - self._age)[:, None]  # [E, stack]
             obs[stale] = 0  # frames from before the episode's first obs (a life loss leaves them in the C++ stack)
         reward = np.where(restart, 0, reward).astype(np.float32) if restarting else reward.astype(np.float32)
         self.last_info = info
-        return StepResult(obs, reward, terminated, truncated)
+        return StepResult(obs, reward, terminated, truncated, episode_end)
 
     def _restart_step(self, restart: np.ndarray, obs: np.ndarray, game_over: np.ndarray, lives: np.ndarray,
-                      info: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+                      info: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The bookkeeping of a step in which some sub-envs (``restart [E]``) play their NEXT_STEP
         reset step: frame counts, episode ends, resets at game over or the cap (obs, info and
-        ``lives`` updated in place), episode ages. Returns terminated, truncated [E]."""
+        ``lives`` updated in place), episode ages. Returns terminated, truncated, episode_end [E]."""
         reset_by_cpp = self._ended == _GAME_OVER  # the C++ env reset these itself, ignoring the action
         self._frames = np.where(reset_by_cpp, 0, self._frames + self.spec.frames_per_env_step)
         at_cap = self._frames >= self.max_episode_frames  # [E]
@@ -533,6 +558,8 @@ class AtariVectorBackend:
         terminated = ~restart & (game_over | (self.episodic_life & life_lost))
         truncated = ~restart & at_cap & ~terminated
         reset_here = restart & ~reset_by_cpp & (game_over | at_cap)  # the restart step ended this game
+        # a game ends at a transition's game over or truncation, or in the restart step after a lost life
+        episode_end = (~restart & (game_over | truncated)) | (reset_here & (self._ended == _LIFE_LOST))  # [E]
         if reset_here.any():
             fresh_obs, fresh_info = self.env.reset(options={"reset_mask": reset_here})
             (fresh_obs,) = self._in_env_order(fresh_info, fresh_obs)
@@ -541,10 +568,9 @@ class AtariVectorBackend:
                 info[key][reset_here] = value[reset_here]
             lives[reset_here] = fresh_info["lives"][reset_here]
             self._frames[reset_here] = 0
-        self._ended = np.where(~restart & game_over, _GAME_OVER,
-                               np.where(terminated | truncated, _GAME_GOES_ON, _RUNNING)).astype(np.int8)
+        self._ended = _how_ended(~restart & game_over, terminated, truncated)
         self._age = np.where(restart, 1, self._age + 1)
-        return terminated, truncated
+        return terminated, truncated, episode_end
 
     def close(self) -> None:
         self.env.close()
@@ -575,6 +601,7 @@ class GymnasiumAtariBackend:
             frames_per_env_step=config.frame_skip,
         )
         assert self.env.single_observation_space.shape == self.spec.obs_shape
+        self.episodic_life = config.episodic_life
 
     @property
     def last_info(self) -> dict[str, Any]:
@@ -587,7 +614,11 @@ class GymnasiumAtariBackend:
 
     def step(self, actions: np.ndarray) -> StepResult:
         """``actions [E]`` ints (indices into the action set) -> obs, float32 rewards, bool flags."""
-        return self.env.step(np.asarray(actions, dtype=np.int64))
+        result = self.env.step(np.asarray(actions, dtype=np.int64))
+        if not self.episodic_life:  # every episode is a game: the vector env's terminated | truncated
+            return result
+        # a lost life is terminated but ends no game; each env reports its games' ends in its info
+        return result._replace(episode_end=np.asarray(self.env.last_info["episode_end"], dtype=bool))
 
     def close(self) -> None:
         self.env.close()

@@ -8,6 +8,12 @@ Conventions shared by all backends (so loops and buffers never special-case one)
   episode's first observation (Atari: ``[E, 4, 84, 84]`` uint8, RAM ``[E, 1, 128]``).
 * ``step`` returns raw rewards (game score, never clipped) as float32, and ``terminated`` apart
   from ``truncated`` (time limit / frame cap).
+* ``episode_end`` marks the end of a whole episode, the unit episode returns and lengths are
+  counted in: ``terminated | truncated``, except where an env ends learning episodes inside a
+  longer one (Atari's episodic life: a lost life is ``terminated``, so learning does not bootstrap
+  past it, but the game goes on; the game over or truncation is the ``episode_end``). Such an env
+  may also set it on a NEXT_STEP reset step, when the step that was to continue the game after a
+  learning episode's end ended the game instead.
 * Autoreset is NEXT_STEP: after a step that returned ``terminated | truncated`` for sub-env i,
   the next ``step`` ignores i's action and returns i's reset observation with reward 0 and both
   flags False. That step is not a transition; the loop must not store it.
@@ -52,8 +58,9 @@ class EnvSpec:
 class StepResult(NamedTuple):
     obs: np.ndarray  # [E, *obs_shape]
     reward: np.ndarray  # [E] float32, raw game reward
-    terminated: np.ndarray  # [E] bool
+    terminated: np.ndarray  # [E] bool: learning does not bootstrap past it
     truncated: np.ndarray  # [E] bool
+    episode_end: np.ndarray  # [E] bool: a whole episode (game) ended; terminated | truncated but for episodic life
 
 
 class VecEnv(Protocol):
@@ -135,7 +142,7 @@ class SerialVectorEnv:
             else:
                 obs[i], rewards[i], terminated[i], truncated[i], self._infos[i] = env.step(actions[i])
                 needs_reset[i] = bool(terminated[i] or truncated[i])
-        return StepResult(obs, rewards, terminated, truncated)
+        return StepResult(obs, rewards, terminated, truncated, terminated | truncated)
 
     def close(self) -> None:
         if not self.closed:
@@ -174,8 +181,9 @@ class ProcessVectorEnv:
 
     def step(self, actions: np.ndarray) -> StepResult:
         obs, reward, terminated, truncated, self.last_info = self.env.step(actions)
+        terminated, truncated = np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)
         return StepResult(np.asarray(obs, dtype=self.obs_dtype), np.asarray(reward, dtype=np.float32),
-                          np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool))
+                          terminated, truncated, terminated | truncated)
 
     def close(self) -> None:
         close_gymnasium_vector_env(self.env)

@@ -49,7 +49,7 @@ class FakeEnvs:
         terminated = ~reset & (self.t >= self.episode_length)
         self.ended = terminated
         obs = np.stack([self.t, actions], axis=1).astype(np.float32)
-        return StepResult(obs, reward, terminated, np.zeros(self.num_envs, bool))
+        return StepResult(obs, reward, terminated, np.zeros(self.num_envs, bool), terminated)
 
     def close(self) -> None:
         pass

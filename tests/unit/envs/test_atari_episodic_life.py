@@ -12,6 +12,8 @@ import pytest
 
 from rlkit.envs.atari import AtariEnvConfig
 from rlkit.envs.atari import build_atari_env
+from rlkit.episodes import EpisodeTracker
+from rlkit.runner import TrainingEnvs
 
 PIXEL_BACKENDS = ["ale_vector", "gymnasium_sync"]
 BREAKOUT = dict(game="breakout", episodic_life=True, fire_reset=True, repeat_action_probability=0.25,
@@ -22,20 +24,21 @@ STEPS, NUM_ENVS, SEED = 450, 2, 7
 def play(backend: str, steps: int = STEPS, **overrides) -> dict[str, np.ndarray]:
     """Reset with ``SEED`` and play the first ``steps`` of the ``STEPS`` random steps.
 
-    Returns arrays ``[steps + 1, E, ...]`` of obs, reward, flags, lives and the game's frame
-    count (row 0: after the reset).
+    Returns arrays ``[steps + 1, E, ...]`` of obs, reward, flags (``episode_end`` included), lives
+    and the game's frame count (row 0: after the reset).
     """
     config = AtariEnvConfig(**{**BREAKOUT, **overrides})
     env = build_atari_env(config, NUM_ENVS, backend, 1)
     try:
         actions = np.random.default_rng(3).integers(0, env.spec.n_actions, size=(STEPS, NUM_ENVS))
         rows = {"obs": [env.reset(SEED)], "reward": [np.zeros(NUM_ENVS, np.float32)],
-                "terminated": [np.zeros(NUM_ENVS, bool)], "truncated": [np.zeros(NUM_ENVS, bool)]}
+                "terminated": [np.zeros(NUM_ENVS, bool)], "truncated": [np.zeros(NUM_ENVS, bool)],
+                "episode_end": [np.zeros(NUM_ENVS, bool)]}
         rows["lives"] = [np.array(env.last_info["lives"])]
         rows["frame"] = [np.array(env.last_info["episode_frame_number"])]
         for a in actions[:steps]:
             res = env.step(a)
-            for key in ("obs", "reward", "terminated", "truncated"):
+            for key in ("obs", "reward", "terminated", "truncated", "episode_end"):
                 rows[key].append(getattr(res, key))
             rows["lives"].append(np.array(env.last_info["lives"]))
             rows["frame"].append(np.array(env.last_info["episode_frame_number"]))
@@ -56,7 +59,8 @@ def test_life_loss_terminates_and_the_game_goes_on(rollouts, backend):
     Per sub-env: every terminated step either lost one life (lives > 0) or ended the game
     (lives 0); the reset step after a life loss continues the same game (same lives, the game's
     frame counter runs on, the frame stack holds only the new episode's first frame), the reset
-    step after a game over starts a fresh game (5 lives, frame counter back near 0).
+    step after a game over starts a fresh game (5 lives, frame counter back near 0). Only the game
+    over is an ``episode_end``.
     """
     r = rollouts[backend]
     assert not r["truncated"].any()  # 450 steps stay far below the 108,000-frame cap
@@ -67,7 +71,7 @@ def test_life_loss_terminates_and_the_game_goes_on(rollouts, backend):
         games = 0
         for t in range(1, STEPS + 1):
             if done[t - 1]:  # NEXT_STEP reset step: no reward, no flags, a fresh frame stack
-                assert r["reward"][t, i] == 0 and not done[t], t
+                assert r["reward"][t, i] == 0 and not done[t] and not r["episode_end"][t, i], t
                 assert (r["obs"][t, i, :-1] == 0).all(), t
                 if lives[t - 1] > 0:  # after a life loss: the same game, next life
                     assert lives[t] == lives[t - 1] and frame[t] > frame[t - 1], t
@@ -80,6 +84,7 @@ def test_life_loss_terminates_and_the_game_goes_on(rollouts, backend):
             else:  # a transition: the game runs on; it ends exactly when a life is lost
                 assert frame[t] > frame[t - 1], t
                 assert done[t] == (lives[t] < lives[t - 1]), t
+                assert r["episode_end"][t, i] == (done[t] and lives[t] == 0), t  # the game over only
                 assert lives[t] >= lives[t - 1] - 1, t
         assert games >= 1, f"sub-env {i} never finished a game in {STEPS} steps"
         assert len(starts) >= 2, f"sub-env {i} lost no life after its first game"
@@ -133,7 +138,68 @@ def test_frame_cap_counts_the_game_and_ends_it_after_a_life_loss(extra_steps):
                                           err_msg=f"row {t}: {key} differs")
     r = runs["gymnasium_sync"]
     assert r["terminated"][k, 0] and not r["truncated"][k, 0] and r["lives"][k, 0] == 4  # the life loss
+    # the game ends with the reset step after that life loss: there the whole episode ends (once)
+    assert not r["episode_end"][k, 0] and r["episode_end"][k + 1, 0] and not r["episode_end"][k + 2:, 0].any()
     # the reset step: the restart step reached the cap (or the game was at it already): a new game
     assert r["lives"][k + 1, 0] == 5 and r["frame"][k + 1, 0] < r["frame"][k, 0]
     assert (r["obs"][k + 1, 0, :-1] == 0).all() and r["reward"][k + 1, 0] == 0
     assert not (r["terminated"][k + 1, 0] or r["truncated"][k + 1, 0])
+
+
+class Recording:
+    """A vector env that keeps what each step returned (the runner's TrainingEnvs steps it)."""
+
+    def __init__(self, env) -> None:
+        self.env, self.spec, self.num_envs, self.results = env, env.spec, env.num_envs, []
+
+    def reset(self, seed: int) -> np.ndarray:
+        return self.env.reset(seed)
+
+    def step(self, actions: np.ndarray):
+        self.results.append(self.env.step(actions))
+        return self.results[-1]
+
+
+@pytest.mark.parametrize("backend", PIXEL_BACKENDS + ["gymnasium_async"])
+def test_training_episode_metrics_count_whole_games_while_each_lost_life_terminates(backend):
+    """The runner's tracker records one episode per game: its return is the sum of its lives' returns,
+    its length the sum of their lengths; learning still sees a termination at every lost life."""
+    env = Recording(build_atari_env(AtariEnvConfig(**BREAKOUT), NUM_ENVS, backend, 1))
+    tracker = EpisodeTracker(NUM_ENVS)
+    envs = TrainingEnvs(env, tracker, total_env_steps=10**9)
+    try:
+        envs.reset(SEED)
+        lives = []
+        for a in np.random.default_rng(3).integers(0, env.spec.n_actions, size=(STEPS, NUM_ENVS)):
+            step = envs.step(a)
+            lives.append(np.array(env.env.last_info["lives"]))
+    finally:
+        env.env.close()
+    terminated = np.stack([r.terminated for r in env.results])  # [T, E]
+    reward = np.stack([r.reward for r in env.results])  # [T, E]
+    lives = np.stack(lives)  # [T, E]
+    assert step.is_reset_step.shape == (NUM_ENVS,) and not np.stack([r.truncated for r in env.results]).any()
+    # the per-life episodes learning sees, then the games they make up (five lives each), in end order
+    want_returns, want_lengths = [], []
+    life_returns, life_lengths = [[] for _ in range(NUM_ENVS)], [[] for _ in range(NUM_ENVS)]
+    running, length, after_end = np.zeros(NUM_ENVS), np.zeros(NUM_ENVS, np.int64), np.zeros(NUM_ENVS, bool)
+    for t in range(STEPS):
+        for i in range(NUM_ENVS):
+            if after_end[i]:  # the NEXT_STEP reset step: no transition
+                after_end[i] = False
+                continue
+            running[i] += reward[t, i]
+            length[i] += 1
+            if terminated[t, i]:
+                life_returns[i].append(running[i])
+                life_lengths[i].append(length[i])
+                running[i], length[i], after_end[i] = 0.0, 0, True
+                if lives[t, i] == 0:  # game over: the game's five lives
+                    assert len(life_returns[i]) == 5
+                    want_returns.append(sum(life_returns[i]))
+                    want_lengths.append(sum(life_lengths[i]))
+                    life_returns[i], life_lengths[i] = [], []
+    assert terminated.sum() >= 5 * len(want_returns)  # every lost life terminated: 5 per game
+    assert len(want_returns) >= NUM_ENVS and tracker.num_episodes == len(want_returns)
+    assert list(tracker.recent_returns) == want_returns and list(tracker.recent_lengths) == want_lengths
+    assert tracker.summary()["train/episode_return_mean"] == pytest.approx(np.mean(want_returns))

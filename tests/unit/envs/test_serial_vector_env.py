@@ -33,6 +33,7 @@ def test_serial_vector_env_equals_gymnasium_sync_vector_env(env_id, steps):
             np.testing.assert_array_equal(mine.reward, reward.astype(np.float32))
             np.testing.assert_array_equal(mine.terminated, terminated)
             np.testing.assert_array_equal(mine.truncated, truncated)
+            np.testing.assert_array_equal(mine.episode_end, terminated | truncated)  # no episode inside another
             ends += int((terminated | truncated).sum())
         assert ends >= 3  # episodes did end and the next steps were NEXT_STEP resets
     finally:
