@@ -48,7 +48,7 @@ class ContinuousFakeEnvs:
         self.ended = terminated
         self.raw_rewards.append(reward)
         obs = np.stack([self.t, actions[:, 0], reward], axis=1).astype(np.float32)
-        return StepResult(obs, reward, terminated, np.zeros(self.num_envs, bool))
+        return StepResult(obs, reward, terminated, np.zeros(self.num_envs, bool), terminated)
 
     def close(self) -> None:
         pass
