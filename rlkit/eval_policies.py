@@ -31,7 +31,7 @@ from rlkit.algos.iqn.losses import distort_taus
 from rlkit.algos.ppo.agent import PPOAgent
 from rlkit.algos.sac.agent import SACAgent
 from rlkit.algos.sac.losses import squashed_gaussian_sample
-from rlkit.algos.value_based.actor import boltzmann_sample, epsilon_greedy
+from rlkit.algos.value_based.actor import boltzmann_sample, epsilon_greedy_choice
 from rlkit.algos.value_based.agent import ValueAgent
 from rlkit.algos.value_based.losses import boltzmann_policy
 from rlkit.config import RootConfig, one_of, require
@@ -90,7 +90,12 @@ def _refuse(choice: PolicyChoice, keys: tuple[str, ...], why: str) -> None:
 class ValuePolicy:
     """Greedy, epsilon-greedy or Boltzmann on the agent's Q (DQN: the network; IQN: the mean of
     Z over sampled, risk-distorted taus); epsilon-greedy with the run's epsilon, Q function and
-    streams is exactly ``agent.act_eval``."""
+    streams is exactly ``agent.act_eval``.
+
+    Q is computed once per step, and the panel shows the Q the action was chosen by: IQN's Q
+    differs with every draw of taus, and a second draw from the evaluation stream would also
+    change the actions after it. A frame whose action epsilon drew at random had no Q; its panel
+    computes one with ``panel_q_function`` (IQN: taus from a stream of the panel's own)."""
 
     agent: ValueAgent
     name: str
@@ -104,14 +109,19 @@ class ValuePolicy:
     generator: torch.Generator | None = None  # Boltzmann draws
     quantile_network: Any = None  # IQN: the network whose Z(s, a) the panel draws
     panel_taus: torch.Tensor | None = field(default=None)  # [N]
+    panel_q_function: Callable[[torch.Tensor], torch.Tensor] | None = None  # frames that explored; null: q_function
 
     def q_values(self, obs: np.ndarray) -> torch.Tensor:
         return self.agent.actor._q(obs, self.q_function)  # [E, A] float32, as the agent's own act_eval
 
     def act(self, obs: np.ndarray, panel: bool = False) -> tuple[np.ndarray, Panel | None]:
+        explored = False
         if self.name == "epsilon":  # as the agent's act_eval: Q only for the envs that act greedily
-            q = None
-            actions = epsilon_greedy(self.q_values, obs, self.agent.actor.n_actions, self.epsilon, self.rng)  # [E]
+            actions, explore, q = epsilon_greedy_choice(self.q_values, obs, self.agent.actor.n_actions, self.epsilon,
+                                                        self.rng)  # [E], [E], [G, A] or None
+            explored = bool(explore[0])
+            if panel and explored:  # sub-env 0's action had no Q: the panel's own forward
+                q = self.agent.actor._q(obs[:1], self.panel_q_function or self.q_function)  # [1, A]
         elif self.name == "greedy":
             q = self.q_values(obs)  # [E, A]
             actions = q.argmax(dim=1).cpu().numpy().astype(np.int64)  # [E]
@@ -120,11 +130,8 @@ class ValuePolicy:
             actions = boltzmann_sample(q, self.temperature, self.generator)  # [E]
         if not panel:
             return actions, None
-        if q is None:  # the panel's own forward, after the action's draws
-            q = self.q_values(obs[:1])  # [1, A]
         q0 = q[0].float().cpu().numpy()  # [A]
         chosen = int(actions[0])
-        explored = self.name == "epsilon" and chosen != int(q0.argmax())
         if self.quantile_network is not None:
             taus, quantiles = self.quantiles(obs[:1])
             return actions, QuantilesPanel(self.title, taus, quantiles[0], q0, chosen, explored)
@@ -171,6 +178,7 @@ def _value_policy(agent: ValueAgent, run: RootConfig, choice: PolicyChoice, seed
         settings["temperature"] = temperature
     network = agent.learner.online
     runs_risk = True
+    panel_q_function = None
     if distributional:
         risk = algo.risk_measure if choice.risk_measure is None else choice.risk_measure
         eta = algo.risk_eta if choice.risk_eta is None else choice.risk_eta
@@ -187,6 +195,11 @@ def _value_policy(agent: ValueAgent, run: RootConfig, choice: PolicyChoice, seed
                 device=agent.actor.device).manual_seed(seeding.derive_seed(seed, "iqn_eval_taus"))
             q_function = partial(mean_q, network, num_taus=num_acting_taus, risk_measure=risk, risk_eta=eta,
                                  generator=taus_generator)
+        # its own stream, so that drawing a panel never moves the taus the actions are chosen by
+        panel_generator = torch.Generator(device=agent.actor.device).manual_seed(
+            seeding.derive_seed(run.seed if own_streams else seed, "iqn_panel_taus"))
+        panel_q_function = partial(mean_q, network, num_taus=num_acting_taus, risk_measure=risk, risk_eta=eta,
+                                   generator=panel_generator)
         settings.update(risk_measure=risk, risk_eta=eta, num_acting_taus=num_acting_taus)
         risk_label = {"neutral": "risk-neutral", "cvar": f"CVaR η={eta:g}", "wang": f"Wang η={eta:g}"}[risk]
         title = f"IQN return distribution; {_policy_label(name, epsilon, temperature)}, {risk_label}"
@@ -198,7 +211,7 @@ def _value_policy(agent: ValueAgent, run: RootConfig, choice: PolicyChoice, seed
     return ValuePolicy(agent, name, q_function, settings, is_runs_own, title, epsilon=epsilon,
                        temperature=temperature, rng=rng, generator=generator,
                        quantile_network=network if distributional else None,
-                       panel_taus=panel_taus() if distributional else None)
+                       panel_taus=panel_taus() if distributional else None, panel_q_function=panel_q_function)
 
 
 def _policy_label(name: str, epsilon: float, temperature: float) -> str:

@@ -22,7 +22,7 @@ from rlkit.algos.iqn.learner import mean_q
 from rlkit.eval_policies import PANEL_TAUS, PolicyChoice, build_policy, panel_taus
 from rlkit.logging import METRICS_FILE, read_metrics
 from rlkit.panels import ActionValuesPanel, GaussianPanel, QuantilesPanel
-from rlkit.video import VideoError
+from rlkit.video import FrameSource, VideoError
 from tests.conftest import REPO, as_trained_on_cuda, refuse_cuda, run_in_process
 
 QUIET = ["logger.progress_bar=false"]
@@ -234,6 +234,48 @@ def test_iqn_panel_numbers_are_the_networks_quantiles_and_the_policys_values(iqn
         np.testing.assert_array_equal(panel.quantiles, direct)
         np.testing.assert_array_equal(panel.scores, scores)
         assert panel.chosen == int(actions[0]) == int(np.argmax(scores))
+
+
+def test_iqn_panel_shows_the_q_values_the_action_was_chosen_from_and_does_not_change_the_evaluation(iqn_run,
+                                                                                                    monkeypatch):
+    # IQN's Q draws taus from the evaluation stream: a second forward for the panel would show other
+    # values than the ones that chose the action, and move the stream the next actions draw from
+    from rlkit import eval_policies
+
+    run_dir, _ = iqn_run
+    # blank frames: the panel's numbers are what count here (CartPole draws through pygame, which may be missing)
+    monkeypatch.setattr(ev, "build_frame_source", lambda family, envs: FrameSource(
+        rgb=lambda: np.zeros((60, 90, 3), dtype=np.uint8), fps=50.0, action_names=None))
+    forwards: list[np.ndarray] = []  # [1, A] per call of the policy's Q function, this evaluation
+    build = eval_policies.build_policy
+
+    def recording_build_policy(*args, **kwargs):
+        policy = build(*args, **kwargs)
+        q_function = policy.q_function
+
+        def recorded(obs):
+            q = q_function(obs)  # [1, A]
+            forwards.append(q.float().cpu().numpy().copy())
+            return q
+        policy.q_function = recorded
+        return policy
+    monkeypatch.setattr(eval_policies, "build_policy", recording_build_policy)
+    without_panel = _evaluate(run_dir, "video=true")
+    chose_without_panel, forwards[:] = list(forwards), []
+    record = _evaluate(run_dir, "video=true", "panel=true", keep_obs=True)
+    assert record["episode_returns"] == without_panel["episode_returns"]
+    assert record["episode_lengths"] == without_panel["episode_lengths"]
+    assert len(forwards) == len(chose_without_panel)  # the panel adds no forward on the evaluation's stream
+    for with_panel, without in zip(forwards, chose_without_panel):
+        np.testing.assert_array_equal(with_panel, without)
+    panels = [panel for video in record["recorded"] for panel in video.panels]
+    assert len(panels) == sum(length + 1 for length in record["episode_lengths"])
+    greedy = [panel for panel in panels if not panel.explored]
+    assert 0 < len(greedy) < len(panels)  # eval_epsilon 0.5: both kinds of frame
+    assert len(forwards) == len(greedy)  # one forward per greedy frame: the one that chose its action
+    for panel, q in zip(greedy, forwards):
+        np.testing.assert_array_equal(panel.scores, q[0])
+        assert panel.chosen == int(np.argmax(q[0]))
 
 
 def test_boxing_video_decodes_to_one_frame_per_obs_and_its_panel_shows_the_networks_q_values(boxing_run):

@@ -18,14 +18,24 @@ def epsilon_greedy(q_of: Callable[[np.ndarray], torch.Tensor | np.ndarray], obs:
     The random draws come first and ``q_of`` (obs [G, *obs_shape] -> Q [G, A], a tensor or a numpy
     array) runs only on the G envs that act greedily: a step that explores everywhere costs no
     network forward. Ties go to the first maximal action either way."""
+    return epsilon_greedy_choice(q_of, obs, num_actions, epsilon, rng)[0]
+
+
+def epsilon_greedy_choice(q_of: Callable[[np.ndarray], torch.Tensor | np.ndarray], obs: np.ndarray,
+                          num_actions: int, epsilon: float, rng: np.random.Generator
+                          ) -> tuple[np.ndarray, np.ndarray, torch.Tensor | np.ndarray | None]:
+    """``epsilon_greedy`` with what it chose by: (actions [E] int64, explore [E] bool, Q [G, A] of the
+    greedy envs in order, or None when all explore). Q that draws random taus (IQN) must be read
+    here rather than computed again: a second forward would give other values."""
     num_envs = len(obs)
     explore = rng.random(num_envs) < epsilon  # [E]
     actions = rng.integers(num_actions, size=num_envs).astype(np.int64)  # [E]
     greedy = ~explore  # [E]
+    q = None
     if greedy.any():
         q = q_of(obs[greedy])  # [G, A]
         actions[greedy] = q.argmax(axis=1) if isinstance(q, np.ndarray) else q.argmax(dim=1).cpu().numpy()  # [G]
-    return actions
+    return actions, explore, q
 
 
 def boltzmann_sample(q: torch.Tensor, temperature: float, generator: torch.Generator) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rlkit.algos.dqn import losses
-from rlkit.algos.value_based.actor import boltzmann_sample, epsilon_greedy
+from rlkit.algos.value_based.actor import boltzmann_sample, epsilon_greedy, epsilon_greedy_choice
 
 
 def test_double_and_vanilla_targets_differ_exactly_where_argmaxes_differ():
@@ -81,6 +81,19 @@ def test_epsilon_greedy_takes_numpy_q_values_and_breaks_ties_as_torch_does():
     from_torch = epsilon_greedy(lambda o: torch.from_numpy(q), obs, 4, epsilon=0.0, rng=np.random.default_rng(0))
     assert from_numpy.tolist() == from_torch.tolist() == [1, 0, 2]  # the first maximal action
     assert from_numpy.dtype == np.int64
+
+
+def test_epsilon_greedy_choice_returns_the_q_rows_the_greedy_envs_acted_on():
+    obs = np.arange(6, dtype=np.float32)[:, None]  # [6, 1]: env i observes i
+
+    def q_of(o):  # Q [G, 3] whose argmax is obs % 3
+        return torch.nn.functional.one_hot(torch.from_numpy(o[:, 0]).long() % 3, 3).float() * (1 + torch.from_numpy(o))
+    actions, explore, q = epsilon_greedy_choice(q_of, obs, 3, epsilon=0.5, rng=np.random.default_rng(2))
+    assert actions.tolist() == epsilon_greedy(q_of, obs, 3, epsilon=0.5, rng=np.random.default_rng(2)).tolist()
+    assert 0 < explore.sum() < 6 and q.shape == (int((~explore).sum()), 3)
+    np.testing.assert_array_equal(q.numpy(), q_of(obs[~explore]).numpy())  # row g: the g-th greedy env
+    assert actions[~explore].tolist() == [i % 3 for i in np.flatnonzero(~explore)]
+    assert epsilon_greedy_choice(q_of, obs, 3, epsilon=1.0, rng=np.random.default_rng(2))[2] is None
 
 
 def test_td_target_uses_discount_and_clip():
