@@ -66,6 +66,12 @@ class EnvConfig:
         """The config of the evaluation envs: the same task, without training-only shaping."""
         return self
 
+    def without_chance(self) -> str | None:
+        """Why every episode of this env is the same game under a deterministic policy (each reset
+        gives the same start and no step draws at random), or None where that is not known to hold
+        (gymnasium tasks draw their start state from the reset seed)."""
+        return None
+
 
 @dataclass
 class AlgoConfig:

@@ -58,6 +58,7 @@ class EvalPolicy(Protocol):
     name: str  # the policy's kind, e.g. "epsilon"
     settings: dict[str, Any]  # what identifies it (written into eval_<stamp>.json)
     is_runs_own: bool  # the run's own evaluation policy (what the runner evaluated with)
+    deterministic: bool  # the same observation always gives the same action (no draw of any kind)
 
     def act(self, obs: np.ndarray, panel: bool = False) -> tuple[np.ndarray, Panel | None]:
         """obs [E, *obs_shape] -> actions [E] int64 or [E, A] float32, and (with ``panel``) the
@@ -110,6 +111,12 @@ class ValuePolicy:
     quantile_network: Any = None  # IQN: the network whose Z(s, a) the panel draws
     panel_taus: torch.Tensor | None = field(default=None)  # [N]
     panel_q_function: Callable[[torch.Tensor], torch.Tensor] | None = None  # frames that explored; null: q_function
+
+    @property
+    def deterministic(self) -> bool:
+        # IQN's Q draws taus, so even its greedy actions can change between visits of a state
+        return self.quantile_network is None and (self.name == "greedy" or (self.name == "epsilon"
+                                                                             and self.epsilon == 0.0))
 
     def q_values(self, obs: np.ndarray) -> torch.Tensor:
         return self.agent.actor._q(obs, self.q_function)  # [E, A] float32, as the agent's own act_eval
@@ -249,6 +256,10 @@ class ContinuousEvalPolicy:
     is_runs_own: bool
     low: np.ndarray  # [A] the env's bounds
     high: np.ndarray  # [A]
+
+    @property
+    def deterministic(self) -> bool:
+        return self.name == "mean"
 
 
 @dataclass

@@ -302,6 +302,9 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
         choice = PolicyChoice(settings.policy, settings.epsilon, settings.temperature, settings.risk_measure,
                               settings.risk_eta)
         policy = build_policy(agent, run, envs.spec, choice, seed=None if own_streams else seed)
+        copies = _copies_note(policy, run, env_config, settings.sticky, episodes)
+        if copies is not None:
+            notes.append(copies)
         stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
         recorder = None
         if settings.video:
@@ -365,6 +368,22 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     if keep_obs and recorder is not None:
         record["recorded"] = recorder.episodes
     return record
+
+
+def _copies_note(policy: Any, run: RootConfig, env_config: Any, sticky: bool, episodes: int) -> str | None:
+    """A note when every episode must be the same game (a policy that draws nothing in an env
+    without chance): their std is 0 and their IQM their return, which measure nothing."""
+    why = env_config.without_chance()
+    if episodes < 2 or not policy.deterministic or why is None:
+        return None
+    spread = []
+    if not sticky and getattr(run.env.for_evaluation(), "repeat_action_probability", 0.0) > 0:
+        spread.append("keep the run's sticky actions (drop sticky=false)")
+    if hasattr(env_config, "noop_max"):
+        spread.append("evaluate a run with random no-op starts (env.noop_max > 0)")
+    return (f"the {episodes} episodes are copies of one game: policy={policy.name} draws nothing, {why}, so"
+            f" their std (0) and IQM (their return) measure nothing"
+            + (f"; for a spread, {' or '.join(spread)}" if spread else ""))
 
 
 def _score(value: float) -> str:

@@ -130,6 +130,13 @@ class AtariEnvConfig(EnvConfig):
         """Evaluation plays whole games: a lost life ends a training episode only (episodic_life)."""
         return dataclasses.replace(self, episodic_life=False)
 
+    def without_chance(self) -> str | None:
+        """The ALE draws at random only for sticky actions and no-op starts: without both, a reset
+        seed changes nothing."""
+        if self.repeat_action_probability == 0.0 and self.noop_max == 0:
+            return "sticky actions are off (repeat_action_probability 0) and every game starts the same (noop_max 0)"
+        return None
+
 
 # ------------------------------------------------------------------------------------- naming
 

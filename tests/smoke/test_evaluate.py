@@ -201,6 +201,20 @@ def test_boxing_ram_evaluation_replays_the_run_and_sticky_false_turns_sticky_act
     assert off["settings"]["repeat_action_probability"] == 0.0 and off["reproduces_run_evaluation"] is None
 
 
+def test_a_greedy_boxing_evaluation_without_sticky_actions_says_its_episodes_are_copies_of_one_game(boxing_run):
+    run_dir, _ = boxing_run
+    record = _evaluate(run_dir, "policy=greedy", "sticky=false", "episodes=3")
+    returns = record["episode_returns"]
+    assert returns == [returns[0]] * 3 and record["episode_lengths"] == [100] * 3  # one game, three times
+    assert record["return_std"] == 0.0 and record["return_mean"] == record["return_iqm"] == returns[0]
+    (note,) = [n for n in record["notes"] if "copies of one game" in n]
+    assert note.startswith("the 3 episodes are copies of one game: policy=greedy draws nothing")
+    assert "noop_max 0" in note and "drop sticky=false" in note and "env.noop_max > 0" in note
+    for spread in (("policy=greedy", "episodes=3"), ("policy=epsilon", "epsilon=0.5", "sticky=false", "episodes=3"),
+                   ("policy=greedy", "sticky=false", "episodes=1")):  # sticky actions; epsilon draws; one game
+        assert not [n for n in _evaluate(run_dir, *spread)["notes"] if "copies" in n], spread
+
+
 # ------------------------------------------------------------------------------- panels
 
 
