@@ -18,7 +18,9 @@ says whether the returns are equal. Another ``seed`` gives another, equally dete
 evaluation (fresh streams from that seed).
 
 Exit codes: 0 done; 2 input to fix (no run dir, a missing or foreign checkpoint, a bad setting,
-no video encoder or renderer), with one message.
+no video encoder or renderer), with one message; 130 (Ctrl-C) or 143 (SIGTERM) interrupted: the
+episodes that finished, and their videos, are kept and written to ``eval_<stamp>.json`` with
+``"interrupted"`` set; only the episodes still being played (and the video of one) are dropped.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
 from rlkit.eval_start import with_fresh_generators, with_leaves
 from rlkit.registry import UnknownComponentError
+from rlkit.run_outputs import StopRequest
 from rlkit.stats import iqm
 from rlkit.video import EpisodeRecorder, VideoError, build_frame_source
 
@@ -107,64 +110,79 @@ def parse_settings(args: list[str]) -> EvalSettings:
 class EpisodeResults:
     returns: np.ndarray  # [N] raw returns, in the order the episodes finished
     lengths: np.ndarray  # [N] env steps (transitions) per episode
+    interrupted: str | None = None  # the signal that ended the episodes early (SIGINT, SIGTERM); None: all played
 
 
-def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int,
-                  recorder: EpisodeRecorder | None = None) -> EpisodeResults:
+def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder: EpisodeRecorder | None = None,
+                  stop: StopRequest | None = None) -> EpisodeResults:
     """Exactly ``num_episodes`` episodes, split over the sub-envs as ``rlkit.episodes.run_episodes``
     does (the same quotas, resets and calls to the policy, so the same returns), with their lengths.
 
     With a ``recorder`` (one env only) every episode is recorded: its first obs, then the obs after
     each step, the last one the final state; the panel of a frame shows the numbers the policy
-    chose that frame's action by (the final state's action is the one NEXT_STEP autoreset ignores)."""
+    chose that frame's action by (the final state's action is the one NEXT_STEP autoreset ignores).
+
+    With a ``stop`` (checked once per vector step), a stop request or a KeyboardInterrupt (a second
+    Ctrl-C) ends the episodes early: the results hold the episodes that finished. Whatever ends
+    them early, an exception included, the recorder deletes only the episode it was writing."""
     num_envs = envs.num_envs
     if recorder is not None and num_envs != 1:
         raise ValueError(f"recording needs one env, not {num_envs}")
     quotas = np.full(num_envs, num_episodes // num_envs)  # [E]
     quotas[: num_episodes % num_envs] += 1
-    returns: list[float] = []
-    lengths: list[int] = []
+    finished: list[tuple[float, int]] = []  # (return, length): one append, so an interrupt cannot split them
     counts = np.zeros(num_envs, dtype=np.int64)  # [E]
     running = np.zeros(num_envs, dtype=np.float64)  # [E]
     steps = np.zeros(num_envs, dtype=np.int64)  # [E]
     is_reset_step = np.zeros(num_envs, dtype=bool)  # [E]: the next step is sub-env i's NEXT_STEP reset step
     shown_steps, shown_return = 0, 0.0  # the recorded episode so far
-    obs = envs.reset(seed=seed)
-    if recorder is not None:
-        recorder.start_episode()
-    while (counts < quotas).any():
-        panel = recorder is not None and recorder.panel and recorder.recording
-        actions, values = policy.act(obs, panel=panel)
+    try:
+        obs = envs.reset(seed=seed)
         if recorder is not None:
-            over = "   (episode over)" if is_reset_step[0] else ""
-            recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}{over}")
-        result = envs.step(actions)
-        live = ~is_reset_step
-        running[live] += result.reward[live]
-        steps[live] += 1
-        done = (result.terminated | result.truncated) & live
-        for i in np.flatnonzero(done):
-            if counts[i] < quotas[i]:
-                returns.append(float(running[i]))
-                lengths.append(int(steps[i]))
-                counts[i] += 1
-            running[i] = 0.0
-            steps[i] = 0
+            recorder.start_episode()
+        while (counts < quotas).any() and not (stop is not None and stop.requested):
+            panel = recorder is not None and recorder.panel and recorder.recording
+            actions, values = policy.act(obs, panel=panel)
+            if recorder is not None:
+                over = "   (episode over)" if is_reset_step[0] else ""
+                recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}{over}")
+            result = envs.step(actions)
+            live = ~is_reset_step
+            running[live] += result.reward[live]
+            steps[live] += 1
+            done = (result.terminated | result.truncated) & live
+            for i in np.flatnonzero(done):
+                if counts[i] < quotas[i]:
+                    finished.append((float(running[i]), int(steps[i])))
+                    counts[i] += 1
+                running[i] = 0.0
+                steps[i] = 0
+            if recorder is not None:
+                if is_reset_step[0]:  # this step reset the env: its obs starts the next episode
+                    shown_steps, shown_return = 0, 0.0
+                    if counts[0] < quotas[0]:
+                        recorder.start_episode()
+                else:
+                    shown_steps, shown_return = shown_steps + 1, shown_return + float(result.reward[0])
+            is_reset_step = done
+            obs = result.obs
+    except BaseException as err:
         if recorder is not None:
-            if is_reset_step[0]:  # this step reset the env: its obs starts the next episode
-                shown_steps, shown_return = 0, 0.0
-                if counts[0] < quotas[0]:
-                    recorder.start_episode()
-            else:
-                shown_steps, shown_return = shown_steps + 1, shown_return + float(result.reward[0])
-        is_reset_step = done
-        obs = result.obs
+            recorder.abandon_episode()
+        if stop is None or not isinstance(err, KeyboardInterrupt):
+            raise
+        if not stop.requested:
+            stop.request("SIGINT")
     if recorder is not None:
-        if recorder.recording:  # the last episode's final state
+        if recorder.recording and is_reset_step[0]:  # the last episode's final state
             _, values = policy.act(obs, panel=recorder.panel)
             recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}   (episode over)")
+        else:  # stopped during an episode: its video is not kept
+            recorder.abandon_episode()
         recorder.close()
-    return EpisodeResults(np.asarray(returns, dtype=np.float64), np.asarray(lengths, dtype=np.int64))
+    interrupted = stop.signal_name if stop is not None and len(finished) < num_episodes else None
+    return EpisodeResults(np.asarray([r for r, _ in finished], dtype=np.float64),
+                          np.asarray([n for _, n in finished], dtype=np.int64), interrupted)
 
 
 # ---------------------------------------------------------------------------------- loading
@@ -316,18 +334,22 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
             f" {_count(episodes, 'episode')} on {_count(num_envs, 'env')}"
             + (f"; sticky actions p={env_config.repeat_action_probability:g}"
                if hasattr(env_config, "repeat_action_probability") else ""))
+        stop = StopRequest()  # Ctrl-C or SIGTERM: a record of the episodes that finished, then exit 130 / 143
+        stop.install()
         try:
-            results = play_episodes(envs, policy, episodes, env_seed, recorder)
-        except BaseException:
-            if recorder is not None:  # no half-written videos
-                recorder.discard()
-            raise
+            results = play_episodes(envs, policy, episodes, env_seed, recorder, stop)
+        finally:
+            stop.restore()
     finally:
         envs.close()
     returns, lengths = results.returns, results.lengths
+    if results.interrupted is not None:
+        notes.append(f"interrupted by {results.interrupted} after {len(returns)} of {episodes} episodes: the returns"
+                     " (and videos) are those of the episodes that finished"
+                     + ("; with several envs the shorter episodes finish first" if num_envs > 1 else ""))
     replay = None
-    same_as_run = (at_eval_start and own_streams and policy.is_runs_own and settings.sticky
-                   and episodes == start["episodes"] and num_envs == start["num_envs"]
+    same_as_run = (results.interrupted is None and at_eval_start and own_streams and policy.is_runs_own
+                   and settings.sticky and episodes == start["episodes"] and num_envs == start["num_envs"]
                    and backend == run.hardware.env_backend)
     if same_as_run:
         logged = [float(r) for r in loaded.state.get("last_eval_returns", [])]
@@ -342,10 +364,8 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
                      else ("the checkpoint's" if own_streams else f"fresh, from seed {seed}"),
                      **({"repeat_action_probability": env_config.repeat_action_probability}
                         if hasattr(env_config, "repeat_action_probability") else {})},
-        "return_mean": float(returns.mean()), "return_std": float(returns.std()),
-        "return_min": float(returns.min()), "return_max": float(returns.max()), "return_iqm": float(iqm(returns)),
-        "return_median": float(np.median(returns)), "length_mean": float(lengths.mean()),
-        "episode_returns": returns.tolist(), "episode_lengths": lengths.tolist(),
+        **_return_stats(returns, lengths), "episode_returns": returns.tolist(), "episode_lengths": lengths.tolist(),
+        "interrupted": results.interrupted,
         "reproduces_run_evaluation": replay,
         "videos": [str(e.path) for e in recorder.episodes] if recorder is not None else [],
         "notes": notes, "wall_time_s": round(time.monotonic() - started, 3),
@@ -355,9 +375,12 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     record["path"] = str(path)
     for note in notes:
         out(f"note: {note}")
-    out(f"return: mean {record['return_mean']:.2f} +- {record['return_std']:.2f} (std), IQM {record['return_iqm']:.2f},"
-        f" min {record['return_min']:g}, max {record['return_max']:g} over {_count(len(returns), 'episode')};"
-        f" mean length {record['length_mean']:.1f} steps")
+    if len(returns):
+        out(f"return: mean {record['return_mean']:.2f} +- {record['return_std']:.2f} (std), IQM"
+            f" {record['return_iqm']:.2f}, min {record['return_min']:g}, max {record['return_max']:g} over"
+            f" {_count(len(returns), 'episode')}; mean length {record['length_mean']:.1f} steps")
+    else:
+        out("return: no episode finished")
     if replay is not None:
         verdict = "equal: reproduced exactly" if replay["equal"] else "DIFFERENT (see the JSON)"
         out(f"the run's own evaluation {evaluation} at env step {replay['env_step']:,} logged mean"
@@ -368,6 +391,17 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     if keep_obs and recorder is not None:
         record["recorded"] = recorder.episodes
     return record
+
+
+def _return_stats(returns: np.ndarray, lengths: np.ndarray) -> dict[str, float | None]:
+    """Mean, std, min, max, IQM and median of returns [N] and the mean of lengths [N]; None when N = 0
+    (an evaluation interrupted before its first episode finished)."""
+    names = ("return_mean", "return_std", "return_min", "return_max", "return_iqm", "return_median", "length_mean")
+    if len(returns) == 0:
+        return dict.fromkeys(names)
+    values = (returns.mean(), returns.std(), returns.min(), returns.max(), iqm(returns), np.median(returns),
+              lengths.mean())
+    return {name: float(value) for name, value in zip(names, values)}
 
 
 def _copies_note(policy: Any, run: RootConfig, env_config: Any, sticky: bool, episodes: int) -> str | None:
@@ -407,13 +441,25 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("-h", "--help"):
         print(USAGE + "\n\n" + "\n".join(line for line in __doc__.splitlines()[2:]))
         return 0
+    from rlkit.launch import EXIT_CODES
+
     run_dir, args = argv[0], argv[1:]
     try:
         settings = parse_settings(args)
-        evaluate_run(run_dir, settings)
+        record = evaluate_run(run_dir, settings)
     except USER_ERRORS as err:
         print(f"rlkit-eval: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the episodes began, or a second Ctrl-C after them
+        print("rlkit-eval: interrupted (SIGINT) before its record was written", file=sys.stderr)
+        return EXIT_CODES["SIGINT"]
+    if record["interrupted"] is not None:
+        finished = len(record["episode_returns"])
+        print(f"rlkit-eval: interrupted ({record['interrupted']}) after {finished} of"
+              f" {_count(record['settings']['episodes'], 'episode')}; their record: {record['path']}"
+              + (f", their videos: {len(record['videos'])} kept" if record["settings"]["video"] else ""),
+              file=sys.stderr)
+        return EXIT_CODES.get(record["interrupted"], EXIT_CODES["SIGINT"])
     return 0
 
 

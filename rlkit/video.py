@@ -212,17 +212,19 @@ class EpisodeRecorder:
     def close(self) -> None:
         self.end_episode()
 
-    def discard(self) -> None:
-        """Close and delete what this recorder wrote (after a failure)."""
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # noqa: BLE001 - an encoder that failed mid-file
-                pass
-            self._writer = None
-        for episode in self.episodes:
-            episode.path.unlink(missing_ok=True)
-            episode.path.with_suffix(".panel.npz").unlink(missing_ok=True)
+    def abandon_episode(self) -> None:
+        """Close and delete the episode being written, if any (after a failure or an interrupt); the
+        finished episodes' videos and panels stay."""
+        if self._writer is None:
+            return
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001 - an encoder that failed mid-file
+            pass
+        self._writer = None
+        episode = self.episodes.pop()
+        episode.path.unlink(missing_ok=True)
+        episode.path.with_suffix(".panel.npz").unlink(missing_ok=True)
         try:
             self.directory.rmdir()  # only when nothing else is in it
         except OSError:

@@ -7,8 +7,11 @@ The runs are short (schedule=smoke / ppo_smoke) and made once per module."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import torch
 import rlkit
 from rlkit import checkpoint
 from rlkit import evaluate as ev
+from rlkit import video as video_module
 from rlkit.algos.iqn.learner import mean_q
 from rlkit.eval_policies import PANEL_TAUS, PolicyChoice, build_policy, panel_taus
 from rlkit.logging import METRICS_FILE, read_metrics
@@ -319,6 +323,83 @@ def test_boxing_video_decodes_to_one_frame_per_obs_and_its_panel_shows_the_netwo
         assert [p.chosen for p in panels] == direct.argmax(axis=1).tolist()  # greedy
         saved = np.load(video.path.with_suffix(".panel.npz"))
         np.testing.assert_array_equal(saved["q_values"], np.stack([p.q_values for p in panels]))
+
+
+def _decoded_frames(path: Path) -> int:
+    import imageio.v2 as imageio
+
+    reader = imageio.get_reader(path, format="FFMPEG")
+    count = sum(1 for _ in reader)
+    reader.close()
+    return count
+
+
+@pytest.mark.parametrize("signal_name, exit_code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_video_evaluation_keeps_its_finished_episodes_and_their_record(boxing_run, signal_name,
+                                                                                       exit_code):
+    run_dir, _ = boxing_run
+    videos = run_dir / "videos"
+    before = set(videos.glob("eval_*")) | set(run_dir.glob("eval_*.json"))
+    process = subprocess.Popen([sys.executable, "-m", "rlkit.evaluate", str(run_dir), "episodes=3", "video=true",
+                                "panel=true", "policy=greedy"], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (set(videos.glob("eval_*_ep000.panel.npz")) - before):  # the first game is written
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+        if signal_name == "SIGINT":  # as a terminal's Ctrl-C: to the whole process group
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == exit_code and "Traceback" not in err, err
+    (line,) = [line for line in err.splitlines() if line.startswith("rlkit-eval")]  # (ALE prints its banner there)
+    assert line.startswith(f"rlkit-eval: interrupted ({signal_name}) after") and line == err.strip().splitlines()[-1]
+    (path,) = set(run_dir.glob("eval_*.json")) - before
+    record = json.loads(path.read_text())
+    finished = len(record["episode_returns"])
+    assert record["interrupted"] == signal_name and 1 <= finished < 3  # the signal came during a later game
+    assert record["episode_lengths"] == [100] * finished and record["return_mean"] == np.mean(record["episode_returns"])
+    assert [note for note in record["notes"] if note.startswith("interrupted")] == [
+        f"interrupted by {signal_name} after {finished} of 3 episodes: the returns (and videos) are those of the"
+        " episodes that finished"]
+    kept = [Path(v) for v in record["videos"]]
+    assert len(kept) == finished and set(videos.glob("eval_*")) - before == set(
+        kept + [v.with_suffix(".panel.npz") for v in kept])  # the game being played left no file
+    for video in kept:
+        assert _decoded_frames(video) == 101 and np.load(video.with_suffix(".panel.npz"))["q_values"].shape == (101, 18)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])  # KeyboardInterrupt: a second Ctrl-C
+def test_a_video_evaluation_that_fails_in_its_second_episode_keeps_the_first_episodes_video(boxing_run, monkeypatch,
+                                                                                            capsys, error):
+    run_dir, _ = boxing_run
+    videos = run_dir / "videos"
+    before = set(videos.glob("eval_*")) | set(run_dir.glob("eval_*.json"))
+    start_episode = video_module.EpisodeRecorder.start_episode
+
+    def failing_start(recorder):
+        start_episode(recorder)
+        if len(recorder.episodes) == 2:  # the second game's file is open
+            raise error("the renderer died")
+    monkeypatch.setattr(video_module.EpisodeRecorder, "start_episode", failing_start)
+    args = [str(run_dir), "video=true", "episodes=3", "policy=greedy"]
+    if error is RuntimeError:
+        with pytest.raises(RuntimeError, match="the renderer died"):
+            ev.main(args)
+        (video,) = set(videos.glob("eval_*")) - before  # the first game's video; no record, no second file
+    else:
+        assert ev.main(args) == 130
+        (path,) = set(run_dir.glob("eval_*.json")) - before
+        record = json.loads(path.read_text())
+        assert record["interrupted"] == "SIGINT" and record["episode_lengths"] == [100]
+        (video,) = set(videos.glob("eval_*")) - before
+        assert record["videos"] == [str(video)] and "after 1 of 3 episodes" in capsys.readouterr().err
+    assert video.name.endswith("_ep000.mp4") and _decoded_frames(video) == 101
 
 
 def test_periodic_training_videos_are_written_and_decode(boxing_run):
