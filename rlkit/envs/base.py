@@ -22,6 +22,7 @@ Conventions shared by all backends (so loops and buffers never special-case one)
 
 from __future__ import annotations
 
+import os
 import signal
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Protocol
@@ -155,9 +156,13 @@ def _deaf_to_ctrl_c(env_fn: Callable) -> Callable:
     """``env_fn`` for a worker process that ignores SIGINT: a terminal's Ctrl-C reaches its whole
     process group, and a worker that died of it would fail the step the main process finishes
     before it saves its checkpoint. The main process stops and closes its workers (SIGTERM, which
-    they keep: gymnasium terminates its workers with it)."""
+    they keep: gymnasium terminates its workers with it). gymnasium also calls the first env_fn in
+    the main process (for the spaces): there the handler stays as it was."""
+    main_pid = os.getpid()
+
     def make_env():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.getpid() != main_pid:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         return env_fn()
     return make_env
 

@@ -87,3 +87,21 @@ def test_async_backend():
 def test_ale_vector_backend_is_rejected():
     with pytest.raises(ValueError, match="hardware.env_backend"):
         build_gym_env(GymEnvConfig(id="CartPole-v1"), 2, "ale_vector", 1)
+
+
+def test_process_workers_ignore_ctrl_c_and_the_main_process_keeps_its_handler():
+    import signal
+
+    import psutil
+
+    before = signal.getsignal(signal.SIGINT)
+    env = build_gym_env(GymEnvConfig(id="CartPole-v1"), 2, "gymnasium_async", 1)
+    try:
+        assert signal.getsignal(signal.SIGINT) is before  # gymnasium calls one env_fn here, for the spaces
+        env.reset(0)
+        for worker in psutil.Process().children():
+            worker.send_signal(signal.SIGINT)  # a terminal's Ctrl-C reaches the workers too
+        for _ in range(3):
+            env.step(np.array([0, 1]))  # they ignored it
+    finally:
+        env.close()
