@@ -40,32 +40,23 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
     return None
 
 
-def taken_output_dir(argv: list[str]) -> str | None:
-    """A new run or sweep pointed at a dir that holds one already: an error message, else None. Only
-    a fixed dir can be checked before Hydra starts (and, for a sweep, rewrites its multirun.yaml);
-    the job checks its own dir again (rlkit.launch.refuse_taken_run_dir)."""
-    if any(arg.split("=", 1)[0] in ("resume", "check") for arg in argv):
+def taken_sweep_dir(argv: list[str]) -> str | None:
+    """A sweep pointed at a fixed dir whose jobs hold runs already: an error message, else None.
+    Checked before Hydra starts, which would rewrite the sweep's multirun.yaml; each job checks its
+    own dir again (rlkit.launch.refuse_taken_run_dir), as does a single run."""
+    if not ("-m" in argv or "--multirun" in argv) or any(arg.split("=", 1)[0] in ("resume", "check") for arg in argv):
         return None
-    from rlkit.launch import command, run_files_in
+    from rlkit.launch import taken_run_dir_problem
 
-    multirun = "-m" in argv or "--multirun" in argv
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == key]
+    given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == "hydra.sweep.dir"]
     if not given or "${" in given[-1] or not Path(given[-1]).is_dir():
         return None
     path = Path(given[-1])
-    if not multirun:
-        found = run_files_in(path)
-        how = f"to continue that run: {command()} resume={path}"
-    else:
-        jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit() and run_files_in(p)),
-                      key=lambda p: int(p.name))
-        found = [f"job dirs {', '.join(p.name for p in jobs)}"] if jobs else []
-        found += [name for name in ("multirun.yaml", "sweep_summary.md") if (path / name).exists()]
-        how = f"to continue one of its jobs: {command()} resume={path}/<job>"
-    if not found:
-        return None
-    return f"{key}={str(path)!r} is not allowed: a directory without a run in it (it holds {', '.join(found)}); {how}"
+    jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    problems = [problem for problem in map(taken_run_dir_problem, jobs) if problem]
+    if not problems:
+        return None  # (a sweep whose jobs all failed before they ran left only its bookkeeping)
+    return f"hydra.sweep.dir={str(path)!r} is not allowed: {problems[0]}"
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -142,7 +133,7 @@ def cli() -> None:
         return
     if sys.argv[1:2] == ["check"]:
         sys.argv[1:2] = ["check=true"]
-    problem = unwritable_output_dir(sys.argv[1:]) or taken_output_dir(sys.argv[1:])
+    problem = unwritable_output_dir(sys.argv[1:]) or taken_sweep_dir(sys.argv[1:])
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)
         sys.exit(2)

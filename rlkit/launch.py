@@ -146,13 +146,25 @@ class RunDirTaken(ConfigValueError):
     """A new run pointed at a dir that holds a run already."""
 
 
-def refuse_taken_run_dir(path: Path, key: str = "hydra.run.dir") -> None:
-    """A new run writes into a dir of its own: appending to another run's metrics and checkpoints
+def taken_run_dir_problem(path: Path) -> str | None:
+    """Why a new run cannot start in ``path`` (it holds another run's files), with what to do
+    instead; None for a new or an empty dir. Appending to another run's metrics and checkpoints
     would mix two runs that a resume or rlkit.report then read as one."""
     found = run_files_in(path)
-    if found:
-        raise RunDirTaken(key, str(path), f"a directory without a run in it (it holds {', '.join(found)});"
-                               f" to continue that run: {command()} resume={path}")
+    if not found:
+        return None
+    if checkpoint.list_checkpoints(path):
+        how = f"to continue that run: {command()} resume={path}"
+    else:
+        how = f"that run saved no checkpoint, so it cannot be resumed: remove it (rm -r {path}) or choose another dir"
+    return f"a directory without a run in it ({path} holds {', '.join(found)}); {how}"
+
+
+def refuse_taken_run_dir(path: Path, key: str, value: Path) -> None:
+    """``taken_run_dir_problem`` as the error of the key (and its value) that chose ``path``."""
+    problem = taken_run_dir_problem(path)
+    if problem:
+        raise RunDirTaken(key, str(value), problem)
 
 
 def _remove_if_empty(path: Path) -> None:
@@ -205,7 +217,8 @@ def load_resume_state(run: RootConfig, run_dir: Path, cfg: DictConfig) -> tuple[
     """The newest checkpoint of the run being resumed (and its replay snapshot), checked."""
     found = checkpoint.list_checkpoints(run_dir)
     if not found:
-        raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again instead")
+        raise CheckpointError(f"resume={run.resume}: the run has no checkpoint yet; start it again in a new"
+                              f" directory (or remove this one: rm -r {run_dir})")
     step, path = found[-1]
     state = checkpoint.load_checkpoint(path)
     if state.get("format") != CHECKPOINT_FORMAT:
@@ -253,7 +266,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         if cfg.resume:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
         elif not cfg.check:
-            refuse_taken_run_dir(hydra_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+            refuse_taken_run_dir(hydra_dir, *(("hydra.sweep.dir", ctx.sweep_dir) if multirun
+                                              else ("hydra.run.dir", hydra_dir)))
         run = to_run_config(cfg)
         if run.logger.tensorboard:
             check_tensorboard()

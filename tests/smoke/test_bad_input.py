@@ -93,7 +93,9 @@ CASES = [
     ("interpolated_run_dir_holds_a_run", SMOKE + ["seed=0", "hydra.run.dir={taken_prefix}${{seed}}"],
      ["hydra.run.dir=", "taken_0", "holds config.yaml", "resume="]),
     ("sweep_dir_holds_a_sweep", ["-m", *SMOKE, "seed=0,1", "hydra.sweep.dir={sweep}"],
-     ["hydra.sweep.dir=", "holds job dirs 0", "resume="]),
+     ["hydra.sweep.dir=", "/0 holds config.yaml", "resume="]),
+    ("run_dir_holds_a_run_without_checkpoint", SMOKE + ["hydra.run.dir={no_checkpoint}"],
+     ["hydra.run.dir=", "saved no checkpoint", "rm -r"]),
     # values a check catches before a library raises on them
     ("seed_negative", SMOKE + ["seed=-1"], ["seed=-1", ">= 0"]),
     ("stop_at_nan", SMOKE + ["schedule.stop_at_eval_return=nan"], ["schedule.stop_at_eval_return=nan", "finite"]),

@@ -41,3 +41,20 @@ def test_an_extension_that_moves_an_lr_decay_laid_over_the_budget_says_where_the
     assert lr_decay_note({**saved, "total_env_steps": 800}, dqn, 404) is None  # the budget did not change
     ppo = SimpleNamespace(total_env_steps=2000, lr=3e-4, anneal_lr=True)
     assert "from 0 to 0.00015 " in lr_decay_note({"total_env_steps": 1000, "lr": 3e-4}, ppo, 1000)
+
+
+def test_a_sweep_dir_is_taken_only_by_jobs_that_hold_runs(tmp_path):
+    from rlkit.__main__ import taken_sweep_dir
+
+    sweep = tmp_path / "sweep"
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("{}\n")  # a sweep whose only job failed on bad input
+    (sweep / "0" / "outcome.json").write_text("{}\n")
+    argv = ["-m", "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    assert taken_sweep_dir(argv) is None
+    (sweep / "1" / "checkpoints").mkdir(parents=True)  # a job that ran and saved
+    (sweep / "1" / "checkpoints" / "step_000000000100.pt").write_bytes(b"")
+    (sweep / "1" / "config.yaml").write_text("{}\n")
+    problem = taken_sweep_dir(argv)
+    assert f"hydra.sweep.dir='{sweep}'" in problem and f"resume={sweep / '1'}" in problem
+    assert taken_sweep_dir(argv[1:]) is None and taken_sweep_dir([*argv, f"resume={sweep / '1'}"]) is None
