@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlkit.algos.ppo import SCALED_REWARD_CLIP, OnPolicySchedule, PPOConfig
+from rlkit.algos.ppo import OnPolicySchedule, PPOConfig
 from rlkit.config import ConfigValueError, to_run_config
 from rlkit.envs.gym import GymEnvConfig
 from rlkit.networks.actor_critic import ActorCriticConfig
@@ -39,7 +39,7 @@ def test_ppo_defaults_are_cleanrl_ppo_continuous_action_but_two_measured_changes
     assert (algo.value_coef, algo.entropy_coef) == (0.5, 0.0)
     assert algo.grad_clip_norm == 0.5 and algo.target_kl is None and algo.adam_eps == 1e-5
     assert algo.clip_value_loss and algo.normalize_advantages and algo.normalize_obs and algo.normalize_reward
-    assert algo.obs_clip == 10.0 and algo.reward_clip is None and SCALED_REWARD_CLIP == 10.0  # null: 10
+    assert algo.obs_clip == 10.0 and algo.reward_clip == 10.0
     assert algo.eval_deterministic
     assert sched.total_env_steps == 1_000_000 and sched.lr == 3e-4 and sched.anneal_lr
     # CleanRL's batch: 2048 transitions per rollout, 32 minibatches of 64, 10 epochs - with hardware=cpu's 8 envs
@@ -91,4 +91,4 @@ def test_reward_clip_is_refused_without_reward_normalization():
     assert info.value.key == "algo.reward_clip" and info.value.value == 5.0
     assert "normalize_reward" in info.value.allowed and "env.reward_clip" in info.value.allowed
     run = to_run_config(compose_config(["env=hopper", "algo=ppo", "algo.normalize_reward=false"]))
-    assert run.algo.reward_clip is None and not run.algo.normalize_reward
+    assert run.algo.reward_clip == 10.0 and not run.algo.normalize_reward  # the default: unused, allowed

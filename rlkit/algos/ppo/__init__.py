@@ -19,9 +19,6 @@ from rlkit.networks import NETWORKS
 from rlkit.normalizers import ObservationNormalizer, RewardScaler
 
 
-SCALED_REWARD_CLIP = 10.0  # algo.reward_clip when unset: CleanRL's clip of the scaled rewards
-
-
 @dataclass
 class PPOConfig(AlgoConfig):
     """PPO with a clipped surrogate (Schulman et al. 2017), CleanRL's ppo_continuous_action defaults."""
@@ -40,9 +37,9 @@ class PPOConfig(AlgoConfig):
     normalize_obs: bool = True  # running mean/std of observations (frozen in evaluation)
     obs_clip: float = 10.0  # clip normalized observations to [-c, c]
     normalize_reward: bool = True  # divide rewards by the running std of the discounted return
-    # clip the scaled training rewards to [-c, c] (null = 10, CleanRL's); only with normalize_reward: raw
-    # rewards are clipped by env.reward_clip, before the scaling. Logged returns stay raw
-    reward_clip: Optional[float] = None
+    # clip the scaled training rewards to [-c, c] (CleanRL's 10); only with normalize_reward: raw rewards are
+    # clipped by env.reward_clip, before the scaling. Logged returns stay raw
+    reward_clip: float = 10.0
     adam_eps: float = 1e-5
     eval_deterministic: bool = True  # evaluation acts with the mean action (false: samples)
     # the Gaussian acts in [-1, 1] per dim, clipped and mapped onto the env's bounds (false: env units, env clips;
@@ -58,9 +55,11 @@ class PPOConfig(AlgoConfig):
         require(self.entropy_coef >= 0, "entropy_coef", self.entropy_coef, ">= 0")
         require(self.target_kl is None or self.target_kl > 0, "target_kl", self.target_kl, "null or > 0")
         require(self.obs_clip > 0, "obs_clip", self.obs_clip, "> 0")
-        require(self.reward_clip is None or self.reward_clip > 0, "reward_clip", self.reward_clip, "null or > 0")
-        require(self.reward_clip is None or self.normalize_reward, "reward_clip", self.reward_clip,
-                "null with normalize_reward=false (it clips the scaled reward; env.reward_clip clips raw rewards)")
+        require(self.reward_clip > 0, "reward_clip", self.reward_clip, "> 0")
+        # (the default stays allowed: runs written before this check hold it in their config.yaml)
+        require(self.normalize_reward or self.reward_clip == PPOConfig.reward_clip, "reward_clip", self.reward_clip,
+                f"{PPOConfig.reward_clip} (unused) with normalize_reward=false: it clips the scaled reward;"
+                " env.reward_clip clips raw rewards")
         require(self.adam_eps > 0, "adam_eps", self.adam_eps, "> 0")
 
 
@@ -126,8 +125,7 @@ def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device) -> PPOAgent:
     bounds = (spec.action_low, spec.action_high) if algo.rescale_actions else None
     actor = PPOActor(learner.network, obs_normalizer, device=device, deterministic_eval=algo.eval_deterministic,
                      seed=seeding.derive_seed(run.seed, "actor"), action_bounds=bounds)
-    scaled_clip = SCALED_REWARD_CLIP if algo.reward_clip is None else algo.reward_clip
-    reward_scaler = RewardScaler(num_envs, algo.gamma, clip=scaled_clip) if algo.normalize_reward else None
+    reward_scaler = RewardScaler(num_envs, algo.gamma, clip=algo.reward_clip) if algo.normalize_reward else None
     buffer = RolloutBuffer(schedule.rollout_transitions // num_envs, num_envs, spec.obs_shape, spec.action_shape,
                            device)
     return PPOAgent(learner, actor, buffer, reward_scaler, reward_clip=run.env.reward_clip)
