@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
+from rlkit.loading import typed_run_config
 from rlkit.logging import (METRICS_FILE, RANDOM_BASELINE_FILE, MetricsFile, TensorBoardSink, WandbSink,
                            check_tensorboard)
 from rlkit.progress import ProgressLine
@@ -32,7 +33,6 @@ from rlkit.registry import UnknownComponentError
 from rlkit.run_outputs import RunOutputs
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
-from rlkit.schedules import LinearSchedule
 from rlkit.stats import welch_t_test_greater
 from rlkit.sweeps import sweep_name
 
@@ -228,24 +228,21 @@ def load_resume_state(run: RootConfig, run_dir: Path, cfg: DictConfig) -> tuple[
     return state, checkpoint.load_replay(run_dir, step) if state.get("has_replay") else None
 
 
-def lr_decay_note(saved_schedule: dict[str, Any], schedule: Any, env_step: int) -> str | None:
-    """A resume that changes ``schedule.total_env_steps`` also moves an lr decay laid over the budget
-    (value-based: lr_final with lr_decay_env_steps null; PPO: anneal_lr): the lr jumps to where the
-    new budget's decay stands. Says so with both values; None when no lr follows the budget."""
-    old_total, new_total = saved_schedule.get("total_env_steps"), schedule.total_env_steps
-    if old_total is None or old_total == new_total:
+def lr_change_note(saved_schedule: Any, schedule: Any, env_step: int) -> str | None:
+    """A resume whose config changes the lr's schedule (a longer budget moves a decay laid over it):
+    the lr before and after at ``env_step``, from each schedule's own ``lr_schedule()``; None when
+    the lr stays or a schedule has none."""
+    if not (hasattr(saved_schedule, "lr_schedule") and hasattr(schedule, "lr_schedule")):
         return None
-    if getattr(schedule, "anneal_lr", False):
-        old_final, new_final, keep = 0.0, 0.0, "(PPO anneals to 0 at the budget)"
-    elif getattr(schedule, "lr_final", None) is not None and getattr(schedule, "lr_decay_env_steps", 0) is None:
-        old_final, new_final = saved_schedule.get("lr_final", schedule.lr_final), schedule.lr_final
-        keep = f"schedule.lr_decay_env_steps={old_total} keeps the run's decay"
-    else:
+    old_lr, new_lr = saved_schedule.lr_schedule()(env_step), schedule.lr_schedule()(env_step)
+    if math.isclose(old_lr, new_lr, rel_tol=1e-9, abs_tol=0.0):
         return None
-    old_lr = LinearSchedule(saved_schedule.get("lr", schedule.lr), old_final, old_total)(env_step)
-    new_lr = LinearSchedule(schedule.lr, new_final, new_total)(env_step)
-    return (f"note: the lr decays over schedule.total_env_steps, now {new_total:,} (was {old_total:,}): at env step"
-            f" {env_step:,} it goes from {old_lr:.4g} to {new_lr:.4g} and follows the new decay; {keep}")
+    keep = ""
+    budget_moved = saved_schedule.total_env_steps != schedule.total_env_steps
+    if budget_moved and getattr(schedule, "lr_decay_env_steps", 0) is None:
+        keep = f"; schedule.lr_decay_env_steps={saved_schedule.total_env_steps} keeps the run's decay"
+    return (f"note: the lr at env step {env_step:,} goes from {old_lr:.4g} to {new_lr:.4g}: it follows the new"
+            f" config's schedule from here{keep}")
 
 
 def finished_already(run: RootConfig, state: dict) -> bool:
@@ -331,7 +328,11 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:
         print(f"resuming from env step {start_env_step:,}")
-        note = lr_decay_note(resume_state.get("config", {}).get("schedule", {}), run.schedule, start_env_step)
+        try:
+            saved_schedule = typed_run_config(resume_state["config"]).schedule
+        except Exception:  # noqa: BLE001 - a checkpoint without its config, or one no schema takes now: no note
+            saved_schedule = None
+        note = lr_change_note(saved_schedule, run.schedule, start_env_step)
         if note:
             print(note)
     name = ",".join(o for o in ctx.task_overrides

@@ -27,20 +27,25 @@ def test_constant_samples_give_strict_json_with_null_for_infinity():
 
 
 def test_an_extension_that_moves_an_lr_decay_laid_over_the_budget_says_where_the_lr_jumps():
-    from types import SimpleNamespace
+    from dataclasses import replace
 
-    from rlkit.launch import lr_decay_note
+    from rlkit.algos.ppo import OnPolicySchedule
+    from rlkit.algos.value_based.config import OffPolicySchedule
+    from rlkit.launch import lr_change_note
 
-    saved = {"total_env_steps": 400, "lr": 1e-4, "lr_final": 5e-5}
-    dqn = SimpleNamespace(total_env_steps=800, lr=1e-4, lr_final=5e-5, lr_decay_env_steps=None)
-    note = lr_decay_note(saved, dqn, 404)
+    saved = OffPolicySchedule(total_env_steps=400, warmup_env_steps=64, replay_capacity_transitions=2000,
+                              batch_size=16, updates_per_env_step=0.25, lr=1e-4, lr_final=5e-5)
+    longer = replace(saved, total_env_steps=800)
+    note = lr_change_note(saved, longer, 404)
     # at 404 the run's decay had ended (5e-05); over 800 it stands at 1e-4 - 404/800 * 5e-5 = 7.475e-05
     assert "from 5e-05 to 7.475e-05" in note and "schedule.lr_decay_env_steps=400 keeps" in note
-    assert lr_decay_note(saved, SimpleNamespace(**{**vars(dqn), "lr_decay_env_steps": 400}), 404) is None
-    assert lr_decay_note(saved, SimpleNamespace(**{**vars(dqn), "lr_final": None}), 404) is None  # constant lr
-    assert lr_decay_note({**saved, "total_env_steps": 800}, dqn, 404) is None  # the budget did not change
-    ppo = SimpleNamespace(total_env_steps=2000, lr=3e-4, anneal_lr=True)
-    assert "from 0 to 0.00015 " in lr_decay_note({"total_env_steps": 1000, "lr": 3e-4}, ppo, 1000)
+    assert lr_change_note(saved, replace(longer, lr_decay_env_steps=400), 404) is None
+    assert lr_change_note(replace(saved, lr_final=None), replace(longer, lr_final=None), 404) is None  # constant
+    assert "from 0.0001 to 7.475e-05" in lr_change_note(replace(saved, lr_final=None), longer, 404)  # decay added
+    assert lr_change_note(saved, saved, 404) is None
+    ppo = OnPolicySchedule(total_env_steps=1000, lr=3e-4)
+    assert "from 0 to 0.00015:" in lr_change_note(ppo, replace(ppo, total_env_steps=2000), 1000)
+    assert lr_change_note(ppo, None, 1000) is None and lr_change_note(None, ppo, 1000) is None
 
 
 def test_a_sweep_dir_is_taken_only_by_jobs_that_hold_runs(tmp_path):

@@ -17,6 +17,7 @@ from rlkit.config import SCHEDULES, AlgoConfig, ConfigValueError, RootConfig, Ru
 from rlkit.envs.base import EnvSpec
 from rlkit.networks import NETWORKS
 from rlkit.normalizers import ObservationNormalizer, RewardScaler
+from rlkit.schedules import LinearSchedule, constant
 
 
 @dataclass
@@ -88,6 +89,10 @@ class OnPolicySchedule(RunSchedule):
                 f"in [1, rollout_transitions ({self.rollout_transitions})]")
         require(self.lr > 0, "lr", self.lr, "> 0")
 
+    def lr_schedule(self) -> LinearSchedule:
+        """The lr against the env step: annealed linearly to 0 at the budget, or constant."""
+        return LinearSchedule(self.lr, 0.0, self.total_env_steps) if self.anneal_lr else constant(self.lr)
+
 
 SCHEDULES.add("on_policy", OnPolicySchedule, schema=OnPolicySchedule)
 
@@ -112,9 +117,9 @@ def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device) -> PPOAgent:
     except ValueError as err:
         raise ConfigValueError("network.name", run.network.name, str(err)) from None
     learner = PPOLearner(
-        network, lr=schedule.lr, anneal_lr=schedule.anneal_lr, total_env_steps=schedule.total_env_steps,
-        num_epochs=schedule.num_epochs, num_minibatches=schedule.num_minibatches, gamma=algo.gamma,
-        gae_lambda=algo.gae_lambda, clip_coef=algo.clip_coef, clip_value_loss=algo.clip_value_loss,
+        network, lr_schedule=schedule.lr_schedule(), num_epochs=schedule.num_epochs,
+        num_minibatches=schedule.num_minibatches, gamma=algo.gamma, gae_lambda=algo.gae_lambda,
+        clip_coef=algo.clip_coef, clip_value_loss=algo.clip_value_loss,
         value_coef=algo.value_coef, entropy_coef=algo.entropy_coef, grad_clip_norm=algo.grad_clip_norm,
         target_kl=algo.target_kl, normalize_advantages=algo.normalize_advantages, adam_eps=algo.adam_eps,
         device=device, seed=seeding.derive_seed(run.seed, "minibatches"),

@@ -24,7 +24,7 @@ from rlkit.algos.ppo import losses
 from rlkit.buffers.rollout import RolloutBatch
 from rlkit.networks.actor_critic import GaussianActorCritic
 from rlkit.optim import adam_step, clear_grads, clip_grad_norm, make_adam
-from rlkit.schedules import LinearSchedule, constant
+from rlkit.schedules import LinearSchedule
 
 # torch.compile's settings for hardware.compile: the minibatch size varies by one within a rollout and
 # with the rollout's reset rows, so the graphs take any size (two of them, for the first minibatch's
@@ -36,15 +36,14 @@ EPOCH_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "c
 
 
 class PPOLearner:
-    def __init__(self, network: GaussianActorCritic, *, lr: float, anneal_lr: bool, total_env_steps: int,
-                 num_epochs: int, num_minibatches: int, gamma: float, gae_lambda: float, clip_coef: float,
-                 clip_value_loss: bool, value_coef: float, entropy_coef: float, grad_clip_norm: float | None,
-                 target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
+    def __init__(self, network: GaussianActorCritic, *, lr_schedule: LinearSchedule, num_epochs: int,
+                 num_minibatches: int, gamma: float, gae_lambda: float, clip_coef: float, clip_value_loss: bool,
+                 value_coef: float, entropy_coef: float, grad_clip_norm: float | None, target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
                  seed: int, recompute_advantages: bool = False, compile: bool = False) -> None:
         self.network = network.to(device)
         self.params = list(self.network.parameters())
-        self.optimizer = make_adam(self.params, lr=lr, eps=adam_eps)
-        self.lr_schedule = LinearSchedule(lr, 0.0, total_env_steps) if anneal_lr else constant(lr)
+        self.lr_schedule = lr_schedule  # lr against the env step (OnPolicySchedule.lr_schedule)
+        self.optimizer = make_adam(self.params, lr=lr_schedule(0), eps=adam_eps)
         self.num_epochs, self.num_minibatches = num_epochs, num_minibatches
         self.gamma, self.gae_lambda = gamma, gae_lambda
         self.loss_options = dict(clip_coef=clip_coef, clip_value_loss=clip_value_loss, value_coef=value_coef,

@@ -33,7 +33,7 @@ from rlkit.config import ConfigValueError, RootConfig
 from rlkit.envs.base import EnvSpec
 from rlkit.networks import NETWORKS
 from rlkit.networks.torso import Torso
-from rlkit.schedules import LinearSchedule, constant
+from rlkit.schedules import LinearSchedule
 
 if TYPE_CHECKING:  # (runner imports the algorithms: a runtime import would be circular)
     from rlkit.runner import TrainingEnvs
@@ -41,10 +41,8 @@ if TYPE_CHECKING:  # (runner imports the algorithms: a runtime import would be c
 
 def value_schedules(schedule: OffPolicySchedule) -> dict[str, LinearSchedule]:
     """The lr, epsilon and temperature schedules of a value-based run, all in env steps."""
-    lr_decay = schedule.lr_decay_env_steps or schedule.total_env_steps
     return {
-        "lr": LinearSchedule(schedule.lr, schedule.lr_final, lr_decay) if schedule.lr_final is not None
-        else constant(schedule.lr),
+        "lr": schedule.lr_schedule(),
         "epsilon": LinearSchedule(schedule.epsilon_start, schedule.epsilon_final, schedule.epsilon_decay_env_steps),
         "temperature": LinearSchedule(schedule.temperature_start, schedule.temperature_final,
                                       schedule.temperature_decay_env_steps),

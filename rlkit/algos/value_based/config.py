@@ -8,6 +8,7 @@ from typing import Optional
 from omegaconf import MISSING
 
 from rlkit.config import SCHEDULES, AlgoConfig, RunSchedule, one_of, require, require_positive
+from rlkit.schedules import LinearSchedule, constant
 
 BACKUPS = ("max", "expected", "soft", "report_soft")
 
@@ -84,6 +85,13 @@ class OffPolicySchedule(RunSchedule):
             require(0.0 <= getattr(self, key) <= 1.0, key, getattr(self, key), "in [0, 1]")
         for key in ("temperature_start", "temperature_final"):
             require(getattr(self, key) > 0, key, getattr(self, key), "> 0")
+
+    def lr_schedule(self) -> LinearSchedule:
+        """The lr against the env step: linear from lr to lr_final over lr_decay_env_steps (null: the
+        budget), or constant without lr_final."""
+        if self.lr_final is None:
+            return constant(self.lr)
+        return LinearSchedule(self.lr, self.lr_final, self.lr_decay_env_steps or self.total_env_steps)
 
 
 SCHEDULES.add("off_policy", OffPolicySchedule, schema=OffPolicySchedule)

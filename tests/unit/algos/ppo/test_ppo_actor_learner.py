@@ -14,6 +14,7 @@ from rlkit.buffers.rollout import RolloutBuffer
 from rlkit.networks.actor_critic import ActorCriticConfig
 from rlkit.networks.actor_critic import build_actor_critic
 from rlkit.normalizers import ObservationNormalizer
+from rlkit.schedules import LinearSchedule, constant
 
 CPU = torch.device("cpu")
 
@@ -23,11 +24,13 @@ def network(seed: int = 0):
     return build_actor_critic(ActorCriticConfig(), (1, 4), np.float32, (2,))
 
 
-def learner_for(net, **overrides) -> PPOLearner:
-    options = dict(lr=1e-3, anneal_lr=True, total_env_steps=1000, num_epochs=3, num_minibatches=4, gamma=0.99,
-                   gae_lambda=0.95, clip_coef=0.2, clip_value_loss=True, value_coef=0.5, entropy_coef=0.0,
-                   grad_clip_norm=0.5, target_kl=None, normalize_advantages=True, adam_eps=1e-5, device=CPU, seed=0)
-    return PPOLearner(net, **{**options, **overrides})
+def learner_for(net, lr: float = 1e-3, anneal_lr: bool = True, total_env_steps: int = 1000, **overrides
+                ) -> PPOLearner:
+    options = dict(num_epochs=3, num_minibatches=4, gamma=0.99, gae_lambda=0.95, clip_coef=0.2, clip_value_loss=True,
+                   value_coef=0.5, entropy_coef=0.0, grad_clip_norm=0.5, target_kl=None, normalize_advantages=True,
+                   adam_eps=1e-5, device=CPU, seed=0)
+    lr_schedule = LinearSchedule(lr, 0.0, total_env_steps) if anneal_lr else constant(lr)  # OnPolicySchedule's
+    return PPOLearner(net, lr_schedule=lr_schedule, **{**options, **overrides})
 
 
 def test_actor_keeps_unclipped_samples_and_their_log_probs():
