@@ -38,8 +38,9 @@ EPOCH_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "c
 class PPOLearner:
     def __init__(self, network: GaussianActorCritic, *, lr_schedule: LinearSchedule, num_epochs: int,
                  num_minibatches: int, gamma: float, gae_lambda: float, clip_coef: float, clip_value_loss: bool,
-                 value_coef: float, entropy_coef: float, grad_clip_norm: float | None, target_kl: float | None, normalize_advantages: bool, adam_eps: float, device: torch.device,
-                 seed: int, recompute_advantages: bool = False, compile: bool = False) -> None:
+                 value_coef: float, entropy_coef: float, grad_clip_norm: float | None, target_kl: float | None,
+                 normalize_advantages: bool, adam_eps: float, device: torch.device, seed: int,
+                 recompute_advantages: bool = False, compile: bool = False) -> None:
         self.network = network.to(device)
         self.params = list(self.network.parameters())
         self.lr_schedule = lr_schedule  # lr against the env step (OnPolicySchedule.lr_schedule)
