@@ -167,8 +167,11 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder
             is_reset_step = done
             obs = result.obs
     except BaseException as err:
-        if recorder is not None:
-            recorder.abandon_episode()
+        if recorder is not None:  # (one env: ``finished`` is its episodes)
+            if recorder.recording and len(finished) >= len(recorder.episodes):
+                recorder.end_episode()  # its episode finished and is counted: kept, without its final frame
+            else:
+                recorder.abandon_episode()
         if stop is None or not isinstance(err, KeyboardInterrupt):
             raise
         if not stop.requested:

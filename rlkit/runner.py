@@ -256,6 +256,8 @@ class Runner:
         if env_step >= c.next_eval_env_step:
             self.evaluate()
             c.next_eval_env_step = next_multiple(env_step, sched.eval_interval_env_steps)
+            if self.stop.requested:  # (it came during the evaluation) the stop's checkpoint comes first
+                return
         if env_step >= c.next_log_env_step:
             self.log_training_row()
             c.next_log_env_step = next_multiple(env_step, sched.log_interval_env_steps)

@@ -520,3 +520,22 @@ def test_tensorboard_gets_the_metrics_rows_against_env_step(tmp_path):
         scalars = [(s.step, s.value) for s in events.Scalars(key)]
         assert len(logged) >= 2 and [s for s, _ in scalars] == [s for s, _ in logged]
         np.testing.assert_allclose([v for _, v in scalars], [v for _, v in logged], rtol=1e-6)
+
+
+def test_a_second_ctrl_c_just_after_an_episode_ended_keeps_that_episodes_video(boxing_run, monkeypatch, capsys):
+    run_dir, _ = boxing_run
+    videos = run_dir / "videos"
+    before = set(videos.glob("eval_*")) | set(run_dir.glob("eval_*.json"))
+    frame = video_module.EpisodeRecorder.frame
+
+    def interrupted_frame(recorder, obs, panel, caption):
+        if "(episode over)" in caption:  # the first game ended and is counted; its final frame comes now
+            raise KeyboardInterrupt
+        frame(recorder, obs, panel, caption)
+    monkeypatch.setattr(video_module.EpisodeRecorder, "frame", interrupted_frame)
+    assert ev.main([str(run_dir), "video=true", "episodes=3", "policy=greedy"]) == 130
+    (path,) = set(run_dir.glob("eval_*.json")) - before
+    record = json.loads(path.read_text())
+    (video,) = set(videos.glob("eval_*")) - before  # the counted game's video, without its final frame
+    assert record["episode_lengths"] == [100] and record["videos"] == [str(video)] and _decoded_frames(video) == 100
+    capsys.readouterr()
