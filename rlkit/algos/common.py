@@ -119,8 +119,8 @@ class MetricAccumulator:
 
 
 def replay_slots_per_env(spec: EnvSpec, n_step: int) -> int:
-    """The fewest slots an env's replay ring can have: a stack, its n-step successor and a spare."""
-    return max(spec.frame_stack, 1) + n_step + 2
+    """The fewest slots an env's replay ring can have for ``spec``'s observations."""
+    return FrameReplay.min_slots_per_env(max(spec.frame_stack, 1), n_step)
 
 
 def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_step: int,

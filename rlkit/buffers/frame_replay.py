@@ -57,6 +57,11 @@ class FrameReplay:
     slots ever written per sub-env (the ring has wrapped once it exceeds ``capacity_per_env``).
     """
 
+    @staticmethod
+    def min_slots_per_env(frame_stack: int, n_step: int) -> int:
+        """The fewest slots an env's ring can have: a stack, its n-step successor and a spare."""
+        return frame_stack + n_step + 2
+
     def __init__(self, capacity_transitions: int, num_envs: int, frame_shape: tuple[int, ...], frame_dtype,
                  frame_stack: int, action_shape: tuple[int, ...] = (), action_dtype=np.int16, n_step: int = 1,
                  gamma: float = 0.99, stacked: bool = True, frames_device: torch.device | str | None = None) -> None:
@@ -69,7 +74,7 @@ class FrameReplay:
         self.stacked = stacked  # observations carry a stack axis ([E, stack, *frame]) or are one frame ([E, *frame])
         self.num_envs = num_envs
         self.capacity_per_env = capacity_transitions // num_envs
-        if self.capacity_per_env < frame_stack + n_step + 2:
+        if self.capacity_per_env < self.min_slots_per_env(frame_stack, n_step):
             raise ValueError(f"replay capacity {capacity_transitions} over {num_envs} envs leaves"
                              f" {self.capacity_per_env} slots per env; need >= frame_stack + n_step + 2")
         self.frame_shape = tuple(frame_shape)
