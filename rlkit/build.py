@@ -194,6 +194,18 @@ def inference_config(run: RootConfig, spec: EnvSpec, device: torch.device) -> Ro
     return dataclasses.replace(run, schedule=schedule, hardware=hardware)
 
 
+def inference_device(requested: str, run_device: str) -> torch.device:
+    """Where an agent acts (rlkit-eval, rlkit.load): ``requested`` (cpu, cuda), or for auto the run's
+    own device where this machine has it (its random streams then continue as saved), else the CPU."""
+    if requested == "auto":
+        requested = "cuda" if run_device == "cuda" and torch.cuda.is_available() else "cpu"
+    if requested not in ("cpu", "cuda"):
+        raise ConfigValueError("device", requested, "one of auto, cpu, cuda")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigValueError("device", "cuda", "a device this machine has (torch.cuda.is_available() is False)")
+    return torch.device(requested)
+
+
 def build_inference_agent(run: RootConfig, spec: EnvSpec, device: torch.device) -> Agent:
     """The run's agent for acting on ``device`` (``inference_config``), without its weights and
     counters: the caller loads a checkpoint into it."""

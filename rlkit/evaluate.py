@@ -40,7 +40,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rlkit import checkpoint, seeding
-from rlkit.build import build_inference_agent, set_cpu_threads, set_denormal_flush, torch_threads
+from rlkit.build import build_inference_agent, inference_device, set_cpu_threads, set_denormal_flush, torch_threads
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
 from rlkit.eval_start import with_fresh_generators, with_leaves
@@ -51,7 +51,7 @@ from rlkit.video import EpisodeRecorder, VideoError, build_frame_source
 
 USAGE = ("usage: rlkit-eval <run dir> [episodes=N] [checkpoint=step_....pt|best.pt] [policy=NAME] [seed=S]\n"
          "                  [sticky=true|false] [video=true] [panel=true] [epsilon=E] [temperature=T]\n"
-         "                  [risk_measure=neutral|cvar|wang] [risk_eta=X] [envs=N] [device=cpu|cuda]\n"
+         "                  [risk_measure=neutral|cvar|wang] [risk_eta=X] [envs=N] [device=auto|cpu|cuda]\n"
          "       (or: python -m rlkit.evaluate ...)")
 USER_ERRORS = (CheckpointError, ConfigValueError, UnknownComponentError, VideoError)
 
@@ -72,12 +72,12 @@ class EvalSettings:
     video: bool = False  # MP4s of the episodes under <run dir>/videos/ (one env, gymnasium backend)
     panel: bool = False  # draw the agent's values beside each video frame (implies video)
     envs: Optional[int] = None  # parallel envs; null = the run's hardware.eval_num_envs (1 with video)
-    device: str = "cpu"  # cpu or cuda
+    device: str = "auto"  # auto (the run's device where this machine has it, else cpu), cpu or cuda
 
     def __post_init__(self) -> None:
         require(self.episodes is None or self.episodes >= 1, "episodes", self.episodes, ">= 1")
         require(self.envs is None or self.envs >= 1, "envs", self.envs, ">= 1")
-        require(self.device in ("cpu", "cuda"), "device", self.device, "one of cpu, cuda")
+        require(self.device in ("auto", "cpu", "cuda"), "device", self.device, "one of auto, cpu, cuda")
         require(not (self.video or self.panel) or self.envs in (None, 1), "envs", self.envs,
                 "1 (or unset) with video=true: videos record one env")
         if self.panel:
@@ -290,8 +290,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     run_dir = Path(run_dir)
     loaded = load_checkpoint(run_dir, settings.checkpoint)
     run = loaded.run
-    if settings.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigValueError("device", "cuda", "a device this machine has (torch.cuda.is_available() is False)")
+    device = inference_device(settings.device, run.hardware.device)
     set_cpu_threads(torch_threads(run.hardware.torch_threads)[0])
     set_denormal_flush(run.hardware.flush_denormals)  # the numerics the run trained with
     counters = loaded.state["counters"]
@@ -319,7 +318,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     envs = (video_envs(run, env_config) if settings.video else
             ENVS.get(run.env.name)(env_config, num_envs=num_envs, backend=backend, env_threads=run.hardware.env_threads))
     try:
-        agent = build_agent(loaded, envs.spec, torch.device(settings.device), at_eval_start, notes)
+        agent = build_agent(loaded, envs.spec, device, at_eval_start, notes)
         choice = PolicyChoice(settings.policy, settings.epsilon, settings.temperature, settings.risk_measure,
                               settings.risk_eta)
         policy = build_policy(agent, run, envs.spec, choice, seed=None if own_streams else seed)
@@ -362,6 +361,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
         "run_dir": str(run_dir), "checkpoint": loaded.path.name, "env_step": loaded.env_step,
         "algo": run.algo.name, "env": envs.spec.env_id,
         "settings": {**dataclasses.asdict(settings), **policy.settings, "episodes": episodes, "seed": seed,
+                     "device": device.type,
                      "env_seed": env_seed, "evaluation_index": evaluation, "num_envs": num_envs, "backend": backend,
                      "agent_streams": "as the checkpoint's last evaluation began" if own_streams and at_eval_start
                      else ("the checkpoint's" if own_streams else f"fresh, from seed {seed}"),

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from rlkit.checkpoint import CheckpointError
@@ -65,9 +64,11 @@ class LoadedAgent:
                        env_threads=self.config.hardware.env_threads)
 
 
-def load(run_dir: str | Path, checkpoint_name: str | None = None, device: str = "cpu") -> LoadedAgent:
-    """The agent of ``run_dir`` with the newest checkpoint (or ``checkpoints/<checkpoint_name>``):
-    ``rlkit-eval``'s checks and agent (rlkit.evaluate: load_checkpoint, build_agent)."""
+def load(run_dir: str | Path, checkpoint_name: str | None = None, device: str = "auto") -> LoadedAgent:
+    """The agent of ``run_dir`` with the newest checkpoint (or ``checkpoints/<checkpoint_name>``) on
+    ``device`` (auto: the run's own where this machine has it, else cpu): ``rlkit-eval``'s checks and
+    agent (rlkit.evaluate: load_checkpoint, build_agent)."""
+    from rlkit.build import inference_device
     from rlkit.evaluate import build_agent, load_checkpoint
 
     run_dir = Path(run_dir)
@@ -76,7 +77,8 @@ def load(run_dir: str | Path, checkpoint_name: str | None = None, device: str = 
     loaded = load_checkpoint(run_dir, checkpoint_name)
     envs = LoadedAgent(None, loaded.run, loaded.path, 0).make_envs(num_envs=1)
     try:
-        agent = build_agent(loaded, envs.spec, torch.device(device), at_eval_start=False)
+        agent = build_agent(loaded, envs.spec, inference_device(device, loaded.run.hardware.device),
+                            at_eval_start=False)
     finally:
         envs.close()
     return LoadedAgent(agent, loaded.run, loaded.path, loaded.env_step)

@@ -158,3 +158,22 @@ def test_iqn_built_for_inference_on_the_cpu_acts_with_the_taus_of_the_device_it_
     refuse_cuda(monkeypatch)
     agent = build_inference_agent(run, BOXING_PIXELS, torch.device("cpu"))
     assert agent.actor.eval_q_values.keywords["num_taus"] == 32  # the paper's K, as the run evaluated (CPU's: 8)
+
+
+def test_an_agent_acts_on_the_runs_own_device_where_this_machine_has_it(monkeypatch):
+    import pytest
+    import torch
+
+    from rlkit.build import inference_device
+    from rlkit.config import ConfigValueError
+
+    assert inference_device("auto", "cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert inference_device("auto", "cuda") == torch.device("cpu")  # a CUDA run on a CPU machine
+    with pytest.raises(ConfigValueError, match="device='cuda' is not allowed"):
+        inference_device("cuda", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert inference_device("auto", "cuda") == torch.device("cuda")  # replays a CUDA run's streams
+    assert inference_device("cpu", "cuda") == torch.device("cpu")
+    with pytest.raises(ConfigValueError, match="one of auto, cpu, cuda"):
+        inference_device("tpu", "cpu")
