@@ -40,13 +40,16 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
     return None
 
 
-def taken_sweep_dir(argv: list[str]) -> str | None:
-    """A sweep pointed at a fixed dir whose jobs hold runs already: an error message, else None.
-    Checked before Hydra starts, which would rewrite the sweep's multirun.yaml; each job checks its
-    own dir again (rlkit.launch.refuse_taken_run_dir), as does a single run."""
+def prepare_sweep_dir(argv: list[str]) -> str | None:
+    """A sweep pointed at a fixed dir whose jobs hold runs already: an error message. Checked before
+    Hydra starts, which would rewrite the sweep's multirun.yaml; each job checks its own dir again
+    (rlkit.launch.refuse_taken_run_dir), as does a single run. A dir whose jobs all failed before
+    they ran (bad input) is reused: their outcomes and the old summary are removed first, so the new
+    sweep's summary holds its own jobs only. Returns None when the sweep may start."""
     if not ("-m" in argv or "--multirun" in argv) or any(arg.split("=", 1)[0] in ("resume", "check") for arg in argv):
         return None
     from rlkit.launch import taken_run_dir_problem
+    from rlkit.sweeps import OUTCOME_FILE, SUMMARY_FILE
 
     given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == "hydra.sweep.dir"]
     if not given or "${" in given[-1] or not Path(given[-1]).is_dir():
@@ -54,9 +57,16 @@ def taken_sweep_dir(argv: list[str]) -> str | None:
     path = Path(given[-1])
     jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
     problems = [problem for problem in map(taken_run_dir_problem, jobs) if problem]
-    if not problems:
-        return None  # (a sweep whose jobs all failed before they ran left only its bookkeeping)
-    return f"hydra.sweep.dir={str(path)!r} is not allowed: {problems[0]}"
+    if problems:
+        return f"hydra.sweep.dir={str(path)!r} is not allowed: {problems[0]}"
+    for job in jobs:
+        (job / OUTCOME_FILE).unlink(missing_ok=True)
+        try:
+            job.rmdir()
+        except OSError:  # it holds something else: left as it is
+            pass
+    (path / SUMMARY_FILE).unlink(missing_ok=True)
+    return None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -133,7 +143,7 @@ def cli() -> None:
         return
     if sys.argv[1:2] == ["check"]:
         sys.argv[1:2] = ["check=true"]
-    problem = unwritable_output_dir(sys.argv[1:]) or taken_sweep_dir(sys.argv[1:])
+    problem = unwritable_output_dir(sys.argv[1:]) or prepare_sweep_dir(sys.argv[1:])
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)
         sys.exit(2)

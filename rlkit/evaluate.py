@@ -136,6 +136,7 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder
     steps = np.zeros(num_envs, dtype=np.int64)  # [E]
     is_reset_step = np.zeros(num_envs, dtype=bool)  # [E]: the next step is sub-env i's NEXT_STEP reset step
     shown_steps, shown_return = 0, 0.0  # the recorded episode so far
+    writing = False
     try:
         obs = envs.reset(seed=seed)
         if recorder is not None:
@@ -145,7 +146,9 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder
             actions, values = policy.act(obs, panel=panel)
             if recorder is not None:
                 over = "   (episode over)" if is_reset_step[0] else ""
+                writing = True  # an interrupt inside the encoder's write kills it: that file is broken
                 recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}{over}")
+                writing = False
             result = envs.step(actions)
             live = ~is_reset_step
             running[live] += result.reward[live]
@@ -168,7 +171,7 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder
             obs = result.obs
     except BaseException as err:
         if recorder is not None:  # (one env: ``finished`` is its episodes)
-            if recorder.recording and len(finished) >= len(recorder.episodes):
+            if recorder.recording and not writing and len(finished) >= len(recorder.episodes):
                 recorder.end_episode()  # its episode finished and is counted: kept, without its final frame
             else:
                 recorder.abandon_episode()

@@ -238,8 +238,10 @@ def lr_change_note(saved_schedule: Any, schedule: Any, env_step: int) -> str | N
     if math.isclose(old_lr, new_lr, rel_tol=1e-9, abs_tol=0.0):
         return None
     keep = ""
+    def decays_over_budget(sched: Any) -> bool:  # a value-based lr decay whose length is the budget
+        return getattr(sched, "lr_final", None) is not None and getattr(sched, "lr_decay_env_steps", 0) is None
     budget_moved = saved_schedule.total_env_steps != schedule.total_env_steps
-    if budget_moved and getattr(schedule, "lr_decay_env_steps", 0) is None:
+    if budget_moved and decays_over_budget(saved_schedule) and decays_over_budget(schedule):
         keep = f"; schedule.lr_decay_env_steps={saved_schedule.total_env_steps} keeps the run's decay"
     return (f"note: the lr at env step {env_step:,} goes from {old_lr:.4g} to {new_lr:.4g}: it follows the new"
             f" config's schedule from here{keep}")

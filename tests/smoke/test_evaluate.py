@@ -523,19 +523,41 @@ def test_tensorboard_gets_the_metrics_rows_against_env_step(tmp_path):
 
 
 def test_a_second_ctrl_c_just_after_an_episode_ended_keeps_that_episodes_video(boxing_run, monkeypatch, capsys):
+    from rlkit.eval_policies import ValuePolicy
+
+    run_dir, _ = boxing_run
+    videos = run_dir / "videos"
+    before = set(videos.glob("eval_*")) | set(run_dir.glob("eval_*.json"))
+    act, calls = ValuePolicy.act, []
+
+    def interrupted_act(policy, obs, panel=False):
+        calls.append(1)
+        if len(calls) == 101:  # the first game ended at its 100th step and is counted; its final frame is next
+            raise KeyboardInterrupt
+        return act(policy, obs, panel=panel)
+    monkeypatch.setattr(ValuePolicy, "act", interrupted_act)
+    assert ev.main([str(run_dir), "video=true", "episodes=3", "policy=greedy"]) == 130
+    (path,) = set(run_dir.glob("eval_*.json")) - before
+    record = json.loads(path.read_text())
+    (video,) = set(videos.glob("eval_*")) - before  # the counted game's video, without its final frame
+    assert record["episode_lengths"] == [100] and record["videos"] == [str(video)] and _decoded_frames(video) == 100
+    capsys.readouterr()
+
+
+def test_a_second_ctrl_c_inside_a_frames_write_drops_that_episodes_video(boxing_run, monkeypatch, capsys):
     run_dir, _ = boxing_run
     videos = run_dir / "videos"
     before = set(videos.glob("eval_*")) | set(run_dir.glob("eval_*.json"))
     frame = video_module.EpisodeRecorder.frame
 
     def interrupted_frame(recorder, obs, panel, caption):
-        if "(episode over)" in caption:  # the first game ended and is counted; its final frame comes now
+        if "(episode over)" in caption:  # the encoder is killed by an interrupt in its write: a broken file
             raise KeyboardInterrupt
         frame(recorder, obs, panel, caption)
     monkeypatch.setattr(video_module.EpisodeRecorder, "frame", interrupted_frame)
     assert ev.main([str(run_dir), "video=true", "episodes=3", "policy=greedy"]) == 130
     (path,) = set(run_dir.glob("eval_*.json")) - before
     record = json.loads(path.read_text())
-    (video,) = set(videos.glob("eval_*")) - before  # the counted game's video, without its final frame
-    assert record["episode_lengths"] == [100] and record["videos"] == [str(video)] and _decoded_frames(video) == 100
+    assert record["episode_lengths"] == [100] and record["videos"] == []
+    assert not set(videos.glob("eval_*")) - before
     capsys.readouterr()

@@ -41,7 +41,8 @@ def test_an_extension_that_moves_an_lr_decay_laid_over_the_budget_says_where_the
     assert "from 5e-05 to 7.475e-05" in note and "schedule.lr_decay_env_steps=400 keeps" in note
     assert lr_change_note(saved, replace(longer, lr_decay_env_steps=400), 404) is None
     assert lr_change_note(replace(saved, lr_final=None), replace(longer, lr_final=None), 404) is None  # constant
-    assert "from 0.0001 to 7.475e-05" in lr_change_note(replace(saved, lr_final=None), longer, 404)  # decay added
+    added = lr_change_note(replace(saved, lr_final=None), longer, 404)  # a decay added: no old decay to keep
+    assert "from 0.0001 to 7.475e-05" in added and "keeps" not in added
     assert lr_change_note(saved, saved, 404) is None
     ppo = OnPolicySchedule(total_env_steps=1000, lr=3e-4)
     assert "from 0 to 0.00015:" in lr_change_note(ppo, replace(ppo, total_env_steps=2000), 1000)
@@ -49,17 +50,21 @@ def test_an_extension_that_moves_an_lr_decay_laid_over_the_budget_says_where_the
 
 
 def test_a_sweep_dir_is_taken_only_by_jobs_that_hold_runs(tmp_path):
-    from rlkit.__main__ import taken_sweep_dir
+    from rlkit.__main__ import prepare_sweep_dir
 
     sweep = tmp_path / "sweep"
-    (sweep / "0").mkdir(parents=True)
-    (sweep / "multirun.yaml").write_text("{}\n")  # a sweep whose only job failed on bad input
-    (sweep / "0" / "outcome.json").write_text("{}\n")
+    for job in ("0", "2"):  # a 3-job sweep whose jobs all failed on bad input
+        (sweep / job).mkdir(parents=True)
+        (sweep / job / "outcome.json").write_text("{}\n")
+    (sweep / "multirun.yaml").write_text("{}\n")
+    (sweep / "sweep_summary.md").write_text("| job |\n")
     argv = ["-m", "seed=0,1", f"hydra.sweep.dir={sweep}"]
-    assert taken_sweep_dir(argv) is None
+    assert prepare_sweep_dir(argv) is None  # reusable, its old jobs' outcomes and summary gone
+    assert sorted(p.name for p in sweep.iterdir()) == ["multirun.yaml"]
     (sweep / "1" / "checkpoints").mkdir(parents=True)  # a job that ran and saved
     (sweep / "1" / "checkpoints" / "step_000000000100.pt").write_bytes(b"")
     (sweep / "1" / "config.yaml").write_text("{}\n")
-    problem = taken_sweep_dir(argv)
+    problem = prepare_sweep_dir(argv)
     assert f"hydra.sweep.dir='{sweep}'" in problem and f"resume={sweep / '1'}" in problem
-    assert taken_sweep_dir(argv[1:]) is None and taken_sweep_dir([*argv, f"resume={sweep / '1'}"]) is None
+    assert prepare_sweep_dir(argv[1:]) is None and prepare_sweep_dir([*argv, f"resume={sweep / '1'}"]) is None
+    assert (sweep / "1" / "config.yaml").is_file()  # a taken dir is left as it is
