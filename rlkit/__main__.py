@@ -17,14 +17,20 @@ from rlkit.config import register_schemas
 register_schemas()
 
 
+def _given(argv: list[str], key: str) -> str | None:
+    """The last command-line value of ``key`` (``key=value`` or ``+key=value``), None when unset."""
+    values = [arg.split("=", 1)[1] for arg in argv if "=" in arg and arg.split("=", 1)[0].lstrip("+") == key]
+    return values[-1] if values else None
+
+
 def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | None:
     """Hydra creates the run dir before rlkit runs and fails with a traceback if it cannot: check the
     static part of hydra.run.dir (hydra.sweep.dir with -m) first: its nearest existing ancestor must
     take a file. Returns an error message, or None when the dir can be written."""
     multirun = "-m" in argv or "--multirun" in argv
     for key in ("hydra.sweep.dir",) if multirun else ("hydra.run.dir",):
-        given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == key]
-        value = given[-1] if given else default
+        given = _given(argv, key)
+        value = given if given is not None else default
         static = Path(value.split("${", 1)[0] or ".")
         probe = static
         while not probe.exists() and probe != probe.parent:
@@ -35,7 +41,7 @@ def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | No
             with tempfile.TemporaryFile(dir=probe):
                 pass
         except OSError as err:
-            name = key if given else "the output dir"
+            name = key if given is not None else "the output dir"
             return f"{name}={value!r} is not allowed: a writable directory that rlkit can create ({err})"
     return None
 
@@ -51,10 +57,10 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
     from rlkit.launch import taken_run_dir_problem
     from rlkit.sweeps import OUTCOME_FILE, SUMMARY_FILE
 
-    given = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0].lstrip("+") == "hydra.sweep.dir"]
-    if not given or "${" in given[-1] or not Path(given[-1]).is_dir():
+    given = _given(argv, "hydra.sweep.dir")
+    if given is None or "${" in given or not Path(given).is_dir():
         return None
-    path = Path(given[-1])
+    path = Path(given)
     jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
     problems = [problem for problem in map(taken_run_dir_problem, jobs) if problem]
     if problems:
