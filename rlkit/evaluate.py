@@ -9,7 +9,7 @@ each frame.
 Unset settings are the run's own evaluation: its evaluation policy (DQN/IQN: epsilon-greedy with
 ``algo.eval_epsilon``, IQN with its risk measure; PPO: the mean action, SAC: tanh of the mean,
 unless ``algo.eval_deterministic=false``), ``schedule.eval_episodes`` episodes on
-``hardware.eval_num_envs`` envs, sticky actions as trained, the run's seed. Env resets are seeded
+``hardware.eval_num_envs`` envs, sticky actions and no-op starts as trained, the run's seed. Env resets are seeded
 as the runner seeds them (``derive_seed(seed, "eval_env_<k>")``, k = the checkpoint's last
 evaluation) and, with the run's seed, the policy draws from the agent's own evaluation streams as
 they were when that evaluation began (kept in the checkpoint: rlkit/eval_start.py). So with
@@ -50,8 +50,9 @@ from rlkit.stats import iqm
 from rlkit.video import EpisodeRecorder, VideoError, build_frame_source
 
 USAGE = ("usage: rlkit-eval <run dir> [episodes=N] [checkpoint=step_....pt|best.pt] [policy=NAME] [seed=S]\n"
-         "                  [sticky=true|false] [video=true] [panel=true] [epsilon=E] [temperature=T]\n"
-         "                  [risk_measure=neutral|cvar|wang] [risk_eta=X] [envs=N] [device=auto|cpu|cuda]\n"
+         "                  [sticky=true|false] [noop_max=N] [video=true] [panel=true] [epsilon=E]\n"
+         "                  [temperature=T] [risk_measure=neutral|cvar|wang] [risk_eta=X] [envs=N]\n"
+         "                  [device=auto|cpu|cuda]\n"
          "       (or: python -m rlkit.evaluate ...)")
 USER_ERRORS = (CheckpointError, ConfigValueError, UnknownComponentError, VideoError)
 
@@ -69,6 +70,9 @@ class EvalSettings:
     risk_eta: Optional[float] = None  # IQN: CVaR level in (0, 1] or Wang shift; null = the run's
     seed: Optional[int] = None  # null = the run's seed (replays its evaluation); another: fresh random streams
     sticky: bool = True  # false: no sticky actions (Atari repeat_action_probability 0)
+    # Atari: up to N NOOP frames at each reset, at random (the DQN papers' protocol: noop_max=30 with
+    # sticky=false); 0 = none; null = the run's env.noop_max
+    noop_max: Optional[int] = None
     video: bool = False  # MP4s of the episodes under <run dir>/videos/ (one env, gymnasium backend)
     panel: bool = False  # draw the agent's values beside each video frame (implies video)
     envs: Optional[int] = None  # parallel envs; null = the run's hardware.eval_num_envs (1 with video)
@@ -77,6 +81,7 @@ class EvalSettings:
     def __post_init__(self) -> None:
         require(self.episodes is None or self.episodes >= 1, "episodes", self.episodes, ">= 1")
         require(self.envs is None or self.envs >= 1, "envs", self.envs, ">= 1")
+        require(self.noop_max is None or self.noop_max >= 0, "noop_max", self.noop_max, ">= 0")
         require(self.device in ("auto", "cpu", "cuda"), "device", self.device, "one of auto, cpu, cuda")
         require(not (self.video or self.panel) or self.envs in (None, 1), "envs", self.envs,
                 "1 (or unset) with video=true: videos record one env")
@@ -242,11 +247,16 @@ def load_checkpoint(run_dir: Path, name: str | None) -> LoadedCheckpoint:
     return LoadedCheckpoint(run, path, state, int(state["counters"]["env_step"]))
 
 
-def eval_env_config(run: RootConfig, sticky: bool):
-    """The run's evaluation env config; ``sticky=False`` turns sticky actions off (Atari)."""
+def eval_env_config(run: RootConfig, sticky: bool, noop_max: int | None = None):
+    """The run's evaluation env config; ``sticky=False`` turns sticky actions off (Atari), a
+    ``noop_max`` sets the random no-op starts (Atari; another env is a ConfigValueError)."""
     config = run.env.for_evaluation()
     if not sticky and hasattr(config, "repeat_action_probability"):
         config = dataclasses.replace(config, repeat_action_probability=0.0)
+    if noop_max is not None:
+        require(hasattr(config, "noop_max"), "noop_max", noop_max,
+                f"unset: only Atari envs have no-op starts, not this run's {run.env.name} env")
+        config = dataclasses.replace(config, noop_max=noop_max)
     return config
 
 
@@ -311,7 +321,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     episodes = settings.episodes or run.schedule.eval_episodes
     num_envs = 1 if settings.video else (settings.envs or run.hardware.eval_num_envs)
     backend = "gymnasium_sync" if settings.video else run.hardware.env_backend
-    env_config = eval_env_config(run, settings.sticky)
+    env_config = eval_env_config(run, settings.sticky, settings.noop_max)
     notes = []
     if not settings.sticky and not hasattr(env_config, "repeat_action_probability"):
         notes.append(f"sticky=false: {run.env.name} envs have no sticky actions; nothing changed")
@@ -319,7 +329,8 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
     from rlkit.envs import ENVS
 
     envs = (video_envs(run, env_config) if settings.video else
-            ENVS.get(run.env.name)(env_config, num_envs=num_envs, backend=backend, env_threads=run.hardware.env_threads))
+            ENVS.get(run.env.name)(env_config, num_envs=num_envs, backend=backend,
+                                   env_threads=run.hardware.env_threads))
     try:
         agent = build_agent(loaded, envs.spec, device, at_eval_start, notes)
         choice = PolicyChoice(settings.policy, settings.epsilon, settings.temperature, settings.risk_measure,
@@ -338,7 +349,8 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
         out(f"policy: {_describe(policy.settings)}; seed {seed}{' (the run seed)' if own_streams else ''};"
             f" {_count(episodes, 'episode')} on {_count(num_envs, 'env')}"
             + (f"; sticky actions p={env_config.repeat_action_probability:g}"
-               if hasattr(env_config, "repeat_action_probability") else ""))
+               if hasattr(env_config, "repeat_action_probability") else "")
+            + (f"; no-op starts up to {env_config.noop_max}" if getattr(env_config, "noop_max", 0) else ""))
         stop = StopRequest()  # Ctrl-C or SIGTERM: a record of the episodes that finished, then exit 130 / 143
         stop.install()
         try:
@@ -354,8 +366,8 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
                      + ("; with several envs the shorter episodes finish first" if num_envs > 1 else ""))
     replay = None
     same_as_run = (results.interrupted is None and at_eval_start and own_streams and policy.is_runs_own
-                   and settings.sticky and episodes == start["episodes"] and num_envs == start["num_envs"]
-                   and backend == run.hardware.env_backend)
+                   and env_config == run.env.for_evaluation() and episodes == start["episodes"]
+                   and num_envs == start["num_envs"] and backend == run.hardware.env_backend)
     if same_as_run:
         logged = [float(r) for r in loaded.state.get("last_eval_returns", [])]
         replay = {"evaluation": evaluation, "env_step": start["env_step"], "logged_returns": logged,
@@ -369,7 +381,8 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
                      "agent_streams": "as the checkpoint's last evaluation began" if own_streams and at_eval_start
                      else ("the checkpoint's" if own_streams else f"fresh, from seed {seed}"),
                      **({"repeat_action_probability": env_config.repeat_action_probability}
-                        if hasattr(env_config, "repeat_action_probability") else {})},
+                        if hasattr(env_config, "repeat_action_probability") else {}),
+                     **({"noop_max": env_config.noop_max} if hasattr(env_config, "noop_max") else {})},
         **_return_stats(returns, lengths), "episode_returns": returns.tolist(), "episode_lengths": lengths.tolist(),
         "interrupted": results.interrupted,
         "reproduces_run_evaluation": replay,
@@ -420,7 +433,7 @@ def _copies_note(policy: Any, run: RootConfig, env_config: Any, sticky: bool, ep
     if not sticky and getattr(run.env.for_evaluation(), "repeat_action_probability", 0.0) > 0:
         spread.append("keep the run's sticky actions (drop sticky=false)")
     if hasattr(env_config, "noop_max"):
-        spread.append("evaluate a run with random no-op starts (env.noop_max > 0)")
+        spread.append("add random no-op starts (noop_max=30)")
     return (f"the {episodes} episodes are copies of one game: policy={policy.name} draws nothing, {why}, so"
             f" their std (0) and IQM (their return) measure nothing"
             + (f"; for a spread, {' or '.join(spread)}" if spread else ""))

@@ -213,10 +213,30 @@ def test_a_greedy_boxing_evaluation_without_sticky_actions_says_its_episodes_are
     assert record["return_std"] == 0.0 and record["return_mean"] == record["return_iqm"] == returns[0]
     (note,) = [n for n in record["notes"] if "copies of one game" in n]
     assert note.startswith("the 3 episodes are copies of one game: policy=greedy draws nothing")
-    assert "noop_max 0" in note and "drop sticky=false" in note and "env.noop_max > 0" in note
+    assert "noop_max 0" in note and "drop sticky=false" in note and "noop_max=30" in note
     for spread in (("policy=greedy", "episodes=3"), ("policy=epsilon", "epsilon=0.5", "sticky=false", "episodes=3"),
                    ("policy=greedy", "sticky=false", "episodes=1")):  # sticky actions; epsilon draws; one game
         assert not [n for n in _evaluate(run_dir, *spread)["notes"] if "copies" in n], spread
+
+
+def test_noop_max_gives_a_greedy_evaluation_without_sticky_actions_random_starts(boxing_run):
+    run_dir, result = boxing_run
+    record = _evaluate(run_dir, "policy=greedy", "sticky=false", "noop_max=30", "episodes=4")
+    assert record["settings"]["noop_max"] == 30 and record["settings"]["repeat_action_probability"] == 0.0
+    assert not [n for n in record["notes"] if "copies" in n] and record["reproduces_run_evaluation"] is None
+    assert len(set(record["episode_returns"])) > 1  # the starts differ, so the greedy games do
+    again = _evaluate(run_dir, "policy=greedy", "sticky=false", "noop_max=30", "episodes=4")
+    assert again["episode_returns"] == record["episode_returns"]  # the starts are drawn from the seeded resets
+    same = _evaluate(run_dir, "noop_max=0")  # the run's own value: still its evaluation, replayed
+    assert same["settings"]["noop_max"] == 0 and same["reproduces_run_evaluation"]["equal"]
+    assert same["episode_returns"] == _logged_final_returns(result)
+
+
+def test_noop_max_on_an_env_without_no_op_starts_or_below_0_is_one_message_and_exit_2(dqn_run, boxing_run, capsys):
+    code, err = _main([dqn_run[0], "noop_max=30"], capsys)
+    assert code == 2 and err.count("\n") == 0 and "noop_max=30" in err and "only Atari envs have no-op starts" in err
+    code, err = _main([boxing_run[0], "noop_max=-1"], capsys)
+    assert code == 2 and err.count("\n") == 0 and "noop_max=-1" in err and ">= 0" in err
 
 
 # ------------------------------------------------------------------------------- panels
