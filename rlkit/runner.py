@@ -284,7 +284,8 @@ class Runner:
                 step_start = self.envs.env_step
                 try:
                     self.agent.train_step(self.envs)
-                except EnvFailure:  # keep the state as of this train step's start (nothing learned since)
+                except EnvFailure:  # the checkpoint of this train step's start: nothing was learned since
+                    # (PPO puts back the statistics its rollout updated; episodes that ended in it stay counted)
                     self.envs.env_step = step_start
                     self.save()
                     raise

@@ -1,5 +1,6 @@
 """Any registered gymnasium id with a Box observation space as ``VecEnv``: classic control
-(CartPole-v1, Acrobot-v1, Pendulum-v1), MuJoCo (Hopper-v5, ...), or a user's own registered env.
+(CartPole-v1, Acrobot-v1, Pendulum-v1), MuJoCo (Hopper-v5, ...), or a user's own registered env
+(``env.id=my_module:MyEnv-v0``: gymnasium imports ``my_module``, which registers it).
 
 Observations keep the env's shape (``[E, *obs_shape]``): float32, or uint8 when the env emits
 bytes (networks scale those by 1/255). Discrete actions go out as int64; Box actions are clipped
@@ -17,6 +18,7 @@ faster choice on a few cores for envs whose step costs less than a process round
 from __future__ import annotations
 
 import functools
+import importlib
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -38,7 +40,7 @@ class GymEnvConfig(EnvConfig):
     """A gymnasium task by id, e.g. ``env=gym env.id=Acrobot-v1``."""
 
     name: str = "gym"
-    id: str = MISSING  # a registered gymnasium id
+    id: str = MISSING  # a registered gymnasium id, or module:EnvId for an env that module registers
     max_episode_steps: Optional[int] = None  # time limit (a truncation); null = the task's own
 
     def __post_init__(self) -> None:
@@ -61,9 +63,18 @@ _route_mujoco_warnings()
 
 
 def check_id(env_id: str) -> None:
-    """Refuse an id gymnasium does not know, naming the key and how to list the known ones."""
+    """Refuse an id gymnasium does not know, naming the key and how to list the known ones. A
+    ``module:EnvId`` id (gymnasium's form for a user's own env) imports ``module`` first, whose
+    import registers the env, as ``gym.make`` does."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise ConfigValueError("env.id", env_id, f"module:EnvId with an importable module that registers the env"
+                                   f" ({type(err).__name__}: {err}; is its folder on PYTHONPATH?)") from None
     try:
-        gym.spec(env_id)
+        gym.spec(name)
     except gym.error.Error as err:
         raise ConfigValueError("env.id", env_id, f"a registered gymnasium id ({err}; list them with {LIST_IDS})"
                                ) from None

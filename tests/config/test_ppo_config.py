@@ -92,3 +92,21 @@ def test_reward_clip_is_refused_without_reward_normalization():
     assert "normalize_reward" in info.value.allowed and "env.reward_clip" in info.value.allowed
     run = to_run_config(compose_config(["env=hopper", "algo=ppo", "algo.normalize_reward=false"]))
     assert run.algo.reward_clip == 10.0 and not run.algo.normalize_reward  # the default: unused, allowed
+
+
+def test_unbounded_actions_with_rescaling_name_algo_rescale_actions_and_false_builds():
+    import numpy as np
+    import torch
+
+    from rlkit.algos.ppo import build_ppo
+    from rlkit.envs.base import EnvSpec
+
+    spec = EnvSpec("Unbounded-v0", (3,), np.dtype(np.float32), n_actions=0, action_shape=(2,),
+                   action_low=np.full(2, -np.inf, np.float32), action_high=np.full(2, np.inf, np.float32))
+    run = to_run_config(compose_config(["env=hopper", "algo=ppo", "schedule=ppo_smoke"]))
+    with pytest.raises(ConfigValueError) as info:
+        build_ppo(run, spec, torch.device("cpu"))
+    assert info.value.key == "algo.rescale_actions" and info.value.value is True
+    assert info.value.allowed.startswith("false for Unbounded-v0 (action rescaling needs finite bounds")
+    run = to_run_config(compose_config(["env=hopper", "algo=ppo", "schedule=ppo_smoke", "algo.rescale_actions=false"]))
+    assert build_ppo(run, spec, torch.device("cpu")).actor.action_center is None

@@ -128,8 +128,13 @@ def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device) -> PPOAgent:
         print("torch.compile: on for the minibatch loss; the first minibatch steps compile (compile_s in the metrics)")
     obs_normalizer = ObservationNormalizer(spec.obs_shape, clip=algo.obs_clip) if algo.normalize_obs else None
     bounds = (spec.action_low, spec.action_high) if algo.rescale_actions else None
-    actor = PPOActor(learner.network, obs_normalizer, device=device, deterministic_eval=algo.eval_deterministic,
-                     seed=seeding.derive_seed(run.seed, "actor"), action_bounds=bounds)
+    try:
+        actor = PPOActor(learner.network, obs_normalizer, device=device, deterministic_eval=algo.eval_deterministic,
+                         seed=seeding.derive_seed(run.seed, "actor"), action_bounds=bounds)
+    except ValueError as err:
+        raise ConfigValueError("algo.rescale_actions", algo.rescale_actions,
+                               f"false for {spec.env_id} ({err}; false sends the policy's actions as they are,"
+                               " clipped to the bounds)") from None
     reward_scaler = RewardScaler(num_envs, algo.gamma, clip=algo.reward_clip) if algo.normalize_reward else None
     buffer = RolloutBuffer(schedule.rollout_transitions // num_envs, num_envs, spec.obs_shape, spec.action_shape,
                            device)

@@ -13,6 +13,7 @@ boundary and a resumed run starts a fresh rollout.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +42,20 @@ class PPOAgent:
 
     def train_step(self, envs: TrainingEnvs) -> None:
         rollout_start_env_step = envs.env_step
+        # the statistics acting updates (obs normalizer, reward scaler, sampling stream) as the rollout
+        # starts: a rollout the envs end by raising leaves them as they were, as the runner saves the
+        # checkpoint of the rollout's start (a resume collects that rollout afresh)
+        at_start = copy.deepcopy(self._acting_state())
+        try:
+            self._collect(envs)
+        except Exception:
+            self._load_acting_state(at_start)
+            raise
+        batch = self.buffer.batch(self.actor.value(self.obs), torch.as_tensor(self.obs))  # obs: after the rollout
+        self.learner.update(batch, rollout_start_env_step)
+
+    def _collect(self, envs: TrainingEnvs) -> None:
+        """One rollout into the buffer (shorter where the budget ends inside it)."""
         for _ in range(self.buffer.num_steps):
             if envs.env_step >= envs.total_env_steps:  # the budget ends inside this rollout: learn from what came
                 break
@@ -54,8 +69,15 @@ class PPOAgent:
             self.buffer.add(self.obs, step.actions, step.log_probs, step.values, reward, result.terminated,
                             result.truncated, valid)
             self.obs = self.actor.observe(result.obs)
-        batch = self.buffer.batch(self.actor.value(self.obs), torch.as_tensor(self.obs))  # obs: after the rollout
-        self.learner.update(batch, rollout_start_env_step)
+
+    def _acting_state(self) -> dict[str, Any]:
+        return {"actor": self.actor.state_dict(),
+                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None}
+
+    def _load_acting_state(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        if self.reward_scaler is not None:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
 
     def act_eval(self, obs: np.ndarray) -> np.ndarray:
         return self.actor.act_eval(obs)
@@ -64,14 +86,11 @@ class PPOAgent:
         return self.learner.pop_metrics()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
-                "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None}
+        return {"learner": self.learner.state_dict(), **self._acting_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.learner.load_state_dict(state["learner"])
-        self.actor.load_state_dict(state["actor"])
-        if self.reward_scaler is not None:
-            self.reward_scaler.load_state_dict(state["reward_scaler"])
+        self._load_acting_state(state)
 
     def replay_state_dict(self) -> None:
         return None

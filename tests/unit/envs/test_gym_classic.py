@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rlkit.config import ConfigValueError
 from rlkit.envs import ENVS
 from rlkit.envs.gym import GymEnvConfig, build_gym_env
 
@@ -105,3 +106,45 @@ def test_process_workers_ignore_ctrl_c_and_the_main_process_keeps_its_handler():
             env.step(np.array([0, 1]))  # they ignored it
     finally:
         env.close()
+
+
+USER_ENV_MODULE = '''
+import gymnasium as gym
+import numpy as np
+
+class Drift(gym.Env):
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.full(2, float(action), np.float32), 1.0, False, False, {}
+
+gym.register("rlkit_user_env_test/Drift-v0", entry_point=Drift, max_episode_steps=5)
+'''
+
+
+@pytest.mark.parametrize("backend", ["gymnasium_sync", "gymnasium_async"])
+def test_a_users_own_env_by_module_and_id(tmp_path, monkeypatch, backend):
+    (tmp_path / "user_drift_env.py").write_text(USER_ENV_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = build_gym_env(GymEnvConfig(id="user_drift_env:rlkit_user_env_test/Drift-v0"), 2, backend, 1)
+    try:
+        assert env.spec.n_actions == 3 and env.spec.obs_shape == (2,)
+        env.reset(0)
+        step = env.step(np.array([1, 2]))
+        assert step.obs.tolist() == [[1.0, 1.0], [2.0, 2.0]] and step.reward.tolist() == [1.0, 1.0]
+    finally:
+        env.close()
+
+
+def test_a_module_that_cannot_be_imported_or_registers_nothing_is_refused_naming_env_id(tmp_path, monkeypatch):
+    with pytest.raises(ConfigValueError, match=r"env.id='no_such_module_xyz:Drift-v0'.*ModuleNotFoundError"):
+        build_gym_env(GymEnvConfig(id="no_such_module_xyz:Drift-v0"), 1, "auto", 1)
+    (tmp_path / "empty_user_module.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigValueError, match=r"env.id='empty_user_module:Nothing-v0'.*registered gymnasium id"):
+        build_gym_env(GymEnvConfig(id="empty_user_module:Nothing-v0"), 1, "auto", 1)

@@ -91,3 +91,34 @@ def test_the_reward_scaler_sees_the_clipped_reward():
     assert agent.reward_scaler.stats.count == reference.stats.count
     assert agent.reward_scaler.stats.var == pytest.approx(float(reference.stats.var))
 
+
+
+def test_a_rollout_the_envs_end_by_raising_leaves_the_statistics_of_its_start():
+    # the runner saves the checkpoint of the rollout's start on an env failure: the obs normalizer, the
+    # reward scaler and the sampling stream must be those of that start, not of the steps that came
+    run = to_run_config(compose_config(["env=inverted_pendulum", "algo=ppo", "schedule=ppo_smoke",
+                                        "hardware.num_envs=2", "schedule.rollout_transitions=16"]))
+    fake = ContinuousFakeEnvs(2)
+    agent = build_ppo(run, fake.spec, CPU)
+    envs = TrainingEnvs(fake, EpisodeTracker(2), total_env_steps=1000)
+    agent.start(envs.reset(seed=0))
+    agent.train_step(envs)  # one whole rollout (and its update) first
+    before = agent.state_dict()
+    fake_step = fake.step
+
+    def failing_step(actions):
+        if fake.calls == 13:  # inside the second rollout
+            raise OSError("the env's process died")
+        return fake_step(actions)
+
+    fake.step = failing_step
+    with pytest.raises(Exception, match="process died"):
+        agent.train_step(envs)
+    after = agent.state_dict()
+    assert fake.calls == 13 and after["actor"]["obs_normalizer"]["count"] == before["actor"]["obs_normalizer"]["count"]
+    for part, name in (("actor", "generator"), ("actor", "eval_generator")):
+        assert torch.equal(after[part][name], before[part][name]), name
+    for key in ("mean", "var"):
+        assert torch.equal(after["actor"]["obs_normalizer"][key], before["actor"]["obs_normalizer"][key])
+        assert torch.equal(after["reward_scaler"][key], before["reward_scaler"][key])
+    assert after["reward_scaler"]["count"] == before["reward_scaler"]["count"] > 0
