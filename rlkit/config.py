@@ -20,6 +20,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
+from omegaconf.nodes import FloatNode
 
 from rlkit.registry import Registry
 
@@ -47,6 +48,17 @@ def one_of(key: str, value: Any, choices: tuple) -> None:
 def require_positive(config: Any, *keys: str) -> None:
     for key in keys:
         require(getattr(config, key) > 0, key, getattr(config, key), "> 0")
+
+
+def require_replay_schedule(schedule: Any) -> None:
+    """An off-policy schedule's batch, replay and warm-up fit each other and its budget."""
+    require(schedule.batch_size >= 1, "batch_size", schedule.batch_size, ">= 1")
+    require(schedule.replay_capacity_transitions >= schedule.batch_size, "replay_capacity_transitions",
+            schedule.replay_capacity_transitions, f">= batch_size ({schedule.batch_size})")
+    require(schedule.warmup_env_steps >= schedule.batch_size, "warmup_env_steps", schedule.warmup_env_steps,
+            f">= batch_size ({schedule.batch_size}): the first update needs a full batch")
+    require(schedule.warmup_env_steps < schedule.total_env_steps, "warmup_env_steps", schedule.warmup_env_steps,
+            f"< total_env_steps ({schedule.total_env_steps}): a warm-up at or past the budget trains nothing")
 
 
 # ------------------------------------------------------------------------- component bases
@@ -103,8 +115,6 @@ class RunSchedule:
         require_positive(self, "total_env_steps", "log_interval_env_steps", "eval_interval_env_steps",
                          "save_interval_env_steps")
         require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, ">= 1")
-        require(self.stop_at_eval_return is None or math.isfinite(self.stop_at_eval_return), "stop_at_eval_return",
-                self.stop_at_eval_return, "null or a finite return (no evaluation reaches nan)")
 
 
 # ---------------------------------------------------------------------------------- hardware
@@ -267,11 +277,35 @@ def register_schemas() -> None:
 GROUPS = ("env", "network", "algo", "schedule", "hardware", "logger")
 
 
+def refuse_unknown_keys_and_non_finite_floats(node: DictConfig, schema: type, prefix: str) -> None:
+    """A key no schema field reads (Hydra's ``+key=value`` adds one even to a structured config,
+    and turning it into the dataclass would drop it unread), or a float field set to inf or nan
+    (which pass ``> 0``-style range checks: an infinite lr or update rate breaks a run later), is
+    a ConfigValueError naming it."""
+    names = {f.name: f for f in fields(schema)}
+    for key in node.keys():
+        path = f"{prefix}{key}"
+        child = node._get_node(key)
+        if key not in names:
+            value = "{...}" if isinstance(child, DictConfig) else child._value()
+            raise ConfigValueError(path, value, f"a key of {prefix.rstrip('.') or 'the root config'}"
+                                   f" ({schema.__name__}: {', '.join(names)}); '+{path}=' adds a key nothing reads")
+        if isinstance(child, FloatNode) and not OmegaConf.is_interpolation(node, key):
+            value = child._value()
+            if value is not None and not math.isfinite(value):
+                raise ConfigValueError(path, value, "a finite number" + (", or null" if child._is_optional() else ""))
+        if isinstance(child, DictConfig):
+            child_type = OmegaConf.get_type(child)
+            if child_type is not None and hasattr(child_type, "__dataclass_fields__"):
+                refuse_unknown_keys_and_non_finite_floats(child, child_type, path + ".")
+
+
 def to_run_config(cfg: DictConfig) -> RootConfig:
     """Turn the composed config into typed dataclasses, running every range check.
 
     Raises ConfigValueError naming the full key path (e.g. ``schedule.lr``).
     """
+    refuse_unknown_keys_and_non_finite_floats(cfg, RootConfig, "")
     root_fields = {f.name for f in fields(RootConfig)} - set(GROUPS)
     parts: dict[str, Any] = {}
     for group in GROUPS:

@@ -99,6 +99,17 @@ CASES = [
     # values a check catches before a library raises on them
     ("seed_negative", SMOKE + ["seed=-1"], ["seed=-1", ">= 0"]),
     ("stop_at_nan", SMOKE + ["schedule.stop_at_eval_return=nan"], ["schedule.stop_at_eval_return=nan", "finite"]),
+    ("lr_inf", SMOKE + ["schedule.lr=inf"], ["schedule.lr=inf", "a finite number"]),
+    ("updates_per_step_inf", SMOKE + ["schedule.updates_per_env_step=inf"],
+     ["schedule.updates_per_env_step=inf", "a finite number"]),
+    ("health_limit_nan", SMOKE + ["health.max_grad_norm_jitter=nan"], ["health.max_grad_norm_jitter=nan", "finite"]),
+    # '+' adds a key to a structured config, which would drop it unread
+    ("plus_unknown_key", SMOKE + ["+schedule.learning_rate=0.5"],
+     ["schedule.learning_rate=0.5", "a key of schedule", "batch_size", "adds a key nothing reads"]),
+    ("plus_unknown_root_key", SMOKE + ["+foo=1"], ["foo=1", "a key of the root config"]),
+    ("sac_warmup_past_budget", ["algo=sac", "env=inverted_pendulum", "schedule=sac_smoke",
+                                "schedule.warmup_env_steps=400"],
+     ["schedule.warmup_env_steps=400", "< total_env_steps (400)"]),
     ("replay_rings_too_short", SMOKE + ["hardware.num_envs=64", "schedule.replay_capacity_transitions=192",
                                         "schedule.batch_size=32"],
      ["schedule.replay_capacity_transitions=192", ">= 256", "algo.n_step"]),

@@ -24,7 +24,8 @@ from rlkit.algos.sac.actor import SACActor
 from rlkit.algos.sac.agent import SACAgent
 from rlkit.algos.sac.learner import SACLearner
 from rlkit.algos.sac.networks import SACNetwork
-from rlkit.config import SCHEDULES, AlgoConfig, ConfigValueError, RootConfig, RunSchedule, require, require_positive
+from rlkit.config import (SCHEDULES, AlgoConfig, ConfigValueError, RootConfig, RunSchedule, require,
+                          require_positive, require_replay_schedule)
 from rlkit.envs.base import EnvSpec
 from rlkit.networks import NETWORKS
 
@@ -81,11 +82,7 @@ class SACSchedule(RunSchedule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
-        require(self.replay_capacity_transitions >= self.batch_size, "replay_capacity_transitions",
-                self.replay_capacity_transitions, f">= batch_size ({self.batch_size})")
-        require(self.warmup_env_steps >= self.batch_size, "warmup_env_steps", self.warmup_env_steps,
-                f">= batch_size ({self.batch_size}): the first update needs a full batch")
+        require_replay_schedule(self)
         require_positive(self, "updates_per_env_step", "critic_lr", "actor_lr", "alpha_lr")
 
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 from omegaconf import MISSING
 
-from rlkit.config import SCHEDULES, AlgoConfig, RunSchedule, one_of, require, require_positive
+from rlkit.config import (SCHEDULES, AlgoConfig, RunSchedule, one_of, require, require_positive,
+                          require_replay_schedule)
 from rlkit.schedules import LinearSchedule, constant
 
 BACKUPS = ("max", "expected", "soft", "report_soft")
@@ -68,14 +69,7 @@ class OffPolicySchedule(RunSchedule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.warmup_env_steps >= 0, "warmup_env_steps", self.warmup_env_steps, ">= 0")
-        require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
-        require(self.replay_capacity_transitions >= self.batch_size, "replay_capacity_transitions",
-                self.replay_capacity_transitions, f">= batch_size ({self.batch_size})")
-        require(self.warmup_env_steps >= self.batch_size, "warmup_env_steps", self.warmup_env_steps,
-                f">= batch_size ({self.batch_size}): the first update needs a full batch")
-        require(self.warmup_env_steps < self.total_env_steps, "warmup_env_steps", self.warmup_env_steps,
-                f"< total_env_steps ({self.total_env_steps}): a warm-up at or past the budget trains nothing")
+        require_replay_schedule(self)
         require_positive(self, "updates_per_env_step", "lr", "epsilon_decay_env_steps", "temperature_decay_env_steps",
                          "target_update_period_env_steps")
         require(self.lr_final is None or self.lr_final > 0, "lr_final", self.lr_final, "null or > 0")
