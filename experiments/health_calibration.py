@@ -31,7 +31,7 @@ def replay(run_dir: Path, health: HealthConfig) -> dict:
     """The step at which the verdict would have stopped this run (None: never) and its final return."""
     config = OmegaConf.load(run_dir / "config.yaml")
     total = int(config.schedule.total_env_steps)
-    clip = config.algo.get("max_grad_norm") if config.algo.name == "ppo" else config.algo.get("grad_clip_norm")
+    clip = config.algo.get("grad_clip_norm")  # every algorithm's key, as the runner's tracker reads it
     limits = HealthLimits.from_config(health, clip)
     tracker = HealthTracker(limits, stop_hopeless=True, judge_from_env_step=int(health.judge_after_fraction * total))
     rows = read_metrics(run_dir / METRICS_FILE)

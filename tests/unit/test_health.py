@@ -57,3 +57,25 @@ def test_tracker_acts_only_when_enabled_and_after_the_judging_step():
     restored = HealthTracker(LIMITS, stop_hopeless=True, judge_from_env_step=0)
     restored.load_state_dict(tracker.state_dict())
     assert restored.observe({}) == tracker.observe({})
+
+
+def test_the_calibration_replay_judges_a_ppo_run_against_its_own_grad_clip(tmp_path):
+    # experiments/health_calibration.py replays the verdict from metrics.jsonl: a PPO run clipped at 0.5
+    # whose grad norms sit at 4 saturates the clip (x8 > 5), as the live run measured it
+    import json
+    import sys
+
+    from rlkit.config import HealthConfig
+    from tests.conftest import REPO
+
+    sys.path.insert(0, str(REPO / "experiments"))
+    try:
+        import health_calibration
+    finally:
+        sys.path.remove(str(REPO / "experiments"))
+    (tmp_path / "config.yaml").write_text("algo:\n  name: ppo\n  grad_clip_norm: 0.5\nschedule:\n"
+                                          "  total_env_steps: 1000\n")
+    rows = [{"env_step": 100 * i, "sps": 1.0, "train/episode_return_mean": 10.0, "grad_norm": 4.0}
+            for i in range(1, 11)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert health_calibration.replay(tmp_path, HealthConfig())["would_stop_at"] == 400  # its 4th row
