@@ -24,7 +24,7 @@ from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
 from rlkit.loading import typed_run_config
-from rlkit.logging import (METRICS_FILE, RANDOM_BASELINE_FILE, MetricsFile, TensorBoardSink, WandbSink,
+from rlkit.logging import (LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, MetricsFile, TensorBoardSink, WandbSink,
                            check_tensorboard)
 from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
@@ -183,12 +183,49 @@ def _write_run_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> N
         checkpoint.atomic_write(run_dir / name, lambda handle, text=content: handle.write(text.encode()))
 
 
-def _write_new_run_files(run_dir: Path, cfg: DictConfig, task_overrides: list[str]) -> str:
+def _write_new_run_files(run_dir: Path, cfg: DictConfig, task_overrides: list[str], launch: dict[str, Any]) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_run_config(run_dir, cfg, [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS])
+    _write_launch(run_dir, launch)
     run_id = uuid.uuid4().hex[:12]
     (run_dir / RUN_ID_FILE).write_text(run_id + "\n")
     return run_id
+
+
+def _write_launch(run_dir: Path, launch: dict[str, Any]) -> None:
+    text = OmegaConf.to_yaml(OmegaConf.create(launch))
+    checkpoint.atomic_write(run_dir / LAUNCH_FILE, lambda handle: handle.write(text.encode()))
+
+
+def new_run_launch(run: RootConfig, ctx: "JobContext") -> dict[str, Any]:
+    """A new run's launch.yaml: its group choices, and its W&B name (its overrides) and group (the
+    logger's, else its sweep's)."""
+    name = ",".join(o for o in ctx.task_overrides
+                    if _override_key(o) not in (*RUN_CONTROL_KEYS, SEARCH_PATH_KEY)) or "default"
+    group = run.logger.wandb_group
+    if group is None and ctx.sweep_dir is not None:
+        group = sweep_name(ctx.sweep_dir)
+    return {"choices": ctx.choices, "wandb_name": name, "wandb_group": group}
+
+
+def resumed_run_launch(run_dir: Path, run: RootConfig, new_overrides: list[str]) -> dict[str, Any]:
+    """A resumed run's launch.yaml: the W&B name and group of its start (a resume's own overrides
+    rename nothing), its choices with the groups the resume's overrides choose anew. A run from
+    before launch.yaml is named from its overrides and grouped by the sweep dir that holds it."""
+    path = run_dir / LAUNCH_FILE
+    if path.is_file():
+        launch = OmegaConf.to_container(OmegaConf.load(path))
+    else:
+        saved = [str(o) for o in OmegaConf.load(run_dir / OVERRIDES_FILE)]
+        sweep_dir = run_dir.parent if (run_dir.parent / "multirun.yaml").is_file() else None
+        launch = new_run_launch(run, JobContext(run_dir, saved, sweep_dir, choices=None))
+    choices = launch.get("choices")
+    if choices is not None:
+        for override in new_overrides:
+            key, _, value = override.partition("=")
+            if key in choices:
+                choices[key] = None if value == "null" else value
+    return launch
 
 
 @dataclass(frozen=True)
@@ -201,6 +238,7 @@ class JobContext:
     task_overrides: list[str]
     sweep_dir: Path | None = None  # set in multirun
     parallel_jobs: int = 1  # jobs a launcher runs at once on this machine (joblib's n_jobs), sharing its cores
+    choices: dict[str, str | None] | None = None  # the config groups' options, e.g. {"env": "boxing_ram", ...}
 
     @staticmethod
     def from_hydra() -> "JobContext":
@@ -209,8 +247,10 @@ class JobContext:
         n_jobs = hydra_cfg.launcher.get("n_jobs") if multirun else None
         parallel = (os.cpu_count() or 1) if n_jobs is not None and n_jobs < 0 else int(n_jobs or 1)
         search_path = [o for o in hydra_cfg.overrides.hydra if _override_key(o) == SEARCH_PATH_KEY]
+        choices = {group: option for group, option in hydra_cfg.runtime.choices.items()
+                   if not group.startswith(("hydra/", "schema/"))}
         return JobContext(Path(hydra_cfg.runtime.output_dir), [*hydra_cfg.overrides.task, *search_path],
-                          Path(hydra_cfg.sweep.dir) if multirun else None, parallel)
+                          Path(hydra_cfg.sweep.dir) if multirun else None, parallel, choices)
 
 
 def load_resume_state(run: RootConfig, run_dir: Path, cfg: DictConfig) -> tuple[dict, dict | None]:
@@ -312,17 +352,21 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     try:
         if run.resume:
             run_id = (run_dir / RUN_ID_FILE).read_text().strip()
+            launch = resumed_run_launch(run_dir, run, [o for o in task_overrides
+                                                       if _override_key(o) not in RUN_CONTROL_KEYS])
+            _write_launch(run_dir, launch)
             if config_changed:  # accepted changes hold for later resumes too
                 _write_run_config(run_dir, cfg, run_overrides)
         else:
-            run_id = _write_new_run_files(run_dir, cfg, task_overrides)
+            launch = new_run_launch(run, ctx)
+            run_id = _write_new_run_files(run_dir, cfg, task_overrides, launch)
     except OSError as err:
         return {"error": f"cannot write the run directory {run_dir}: {err}", "exit_code": 2}
-    return _train(run, cfg, run_dir, run_id, agent, envs, eval_envs, resume_state, resume_replay, ctx)
+    return _train(run, cfg, run_dir, run_id, agent, envs, eval_envs, resume_state, resume_replay, launch)
 
 
 def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, envs, eval_envs, resume_state,
-           resume_replay, ctx: JobContext) -> dict[str, Any]:
+           resume_replay, launch: dict[str, Any]) -> dict[str, Any]:
     spec = envs.spec
     print(f"run dir: {run_dir}")
     print(f"env: {spec.env_id}, {envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
@@ -337,13 +381,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
         note = lr_change_note(saved_schedule, run.schedule, start_env_step)
         if note:
             print(note)
-    name = ",".join(o for o in ctx.task_overrides
-                    if _override_key(o) not in (*RUN_CONTROL_KEYS, SEARCH_PATH_KEY)) or "default"
-    group = run.logger.wandb_group
-    if group is None and ctx.sweep_dir is not None:
-        group = sweep_name(ctx.sweep_dir)
     wandb = WandbSink(run.logger.wandb_mode, project=run.logger.wandb_project, entity=run.logger.wandb_entity,
-                      group=group, name=name, job_type=run.algo.name,
+                      group=launch["wandb_group"], name=launch["wandb_name"], job_type=run.algo.name,
                       tags=[run.algo.name, spec.env_id.split()[0], *run.logger.tags],
                       config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir, run_id=run_id,
                       init_timeout_s=run.logger.wandb_init_timeout_s)

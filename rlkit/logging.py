@@ -20,6 +20,9 @@ from rlkit import checkpoint
 METRICS_FILE = "metrics.jsonl"
 # the final evaluation against the random policy's episodes (random_baseline_episodes > 0; rlkit/launch.py)
 RANDOM_BASELINE_FILE = "random_baseline.json"
+# how the run was composed and named: Hydra's config-group choices (the report names a group a run
+# left at its default by them) and the W&B name and group, which its resumes keep (rlkit/launch.py)
+LAUNCH_FILE = "launch.yaml"
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ from matplotlib.ticker import EngFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from rlkit.logging import METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics  # noqa: E402
+from rlkit.logging import LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics  # noqa: E402
 from rlkit.stats import bootstrap_ci, iqm  # noqa: E402
 
 EVAL_RETURN = "eval/return_mean"
@@ -80,16 +80,19 @@ class Run:
     rows: list[dict[str, Any]]
     config: dict[str, Any] | None = None
     random_baseline: dict[str, Any] | None = None
+    choices: dict[str, Any] | None = None  # the config groups' options (launch.yaml); None: not recorded
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """The run dirs at or under ``paths``, each once (paths that overlap name some twice)."""
     found: list[Path] = []
     for path in paths:
         if (path / METRICS_FILE).is_file():
             found.append(path)
         elif path.is_dir():
             found.extend(sorted(p.parent for p in path.rglob(METRICS_FILE)))
-    return found
+    seen: set[Path] = set()
+    return [run_dir for run_dir in found if not (run_dir.resolve() in seen or seen.add(run_dir.resolve()))]
 
 
 def is_sweep_dir(path: Path) -> bool:
@@ -106,7 +109,9 @@ def load_run(run_dir: Path) -> Run:
     config = OmegaConf.to_container(OmegaConf.load(config_file)) if config_file.is_file() else None
     baseline_file = run_dir / RANDOM_BASELINE_FILE
     baseline = json.loads(baseline_file.read_text()) if baseline_file.is_file() else None
-    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE), config, baseline)
+    launch_file = run_dir / LAUNCH_FILE
+    choices = OmegaConf.to_container(OmegaConf.load(launch_file)).get("choices") if launch_file.is_file() else None
+    return Run(run_dir, overrides, read_metrics(run_dir / METRICS_FILE), config, baseline, choices)
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -204,8 +209,9 @@ def resolved_settings(runs: list[Run], keys: list[str]) -> list[dict[str, str]]:
 
     A key that names a value in the run's config.yaml (``schedule.lr``) reads it there, set or not.
     A config group (``algo``, whose config.yaml entry is a section) reads the run's override; a run
-    that leaves the group at its default takes the choice of another run with the same section,
-    else the section's ``name`` (``algo.name: dqn``). DEFAULT only when the run's files do not say.
+    that leaves the group at its default reads the option Hydra chose (launch.yaml), else (a run
+    from before launch.yaml) takes the choice of another run with the same section, else the
+    section's ``name`` (``algo.name: dqn``). DEFAULT only when the run's files do not say.
     """
     written = [settings_of(run.overrides) for run in runs]
     out = []
@@ -217,6 +223,8 @@ def resolved_settings(runs: list[Run], keys: list[str]) -> list[dict[str, str]]:
                 setting[key] = format_value(node)
             elif key in own:
                 setting[key] = own[key]
+            elif run.choices is not None and run.choices.get(key) is not None:
+                setting[key] = str(run.choices[key])
             else:
                 same = [other_own[key] for other, other_own in zip(runs, written)
                         if key in other_own and node is not _ABSENT and config_value(other.config, key) == node]
@@ -336,8 +344,26 @@ def variant_stats(scores: list[float], sps: list[float]) -> VariantStats:
     return VariantStats(len(scores), float(np.mean(scores)), iqm(scores), low, high, median_sps)
 
 
+def seed_units(runs: list[Run]) -> list[list[Run]]:
+    """The runs grouped by seed, in first-seen order: the runs of one seed (a rerun, a copy of a
+    sweep) are one sample of the variant, not several; a run whose files name no seed is its own."""
+    units: dict[Any, list[Run]] = {}
+    for index, run in enumerate(runs):
+        seed = seed_of(run)
+        units.setdefault(seed if seed is not None else (None, index), []).append(run)
+    return list(units.values())
+
+
+def repeated_seeds(variant: Variant) -> list[str]:
+    """The seeds of which ``variant`` holds more than one run."""
+    return [str(seed_of(unit[0])) for unit in seed_units(variant.runs) if len(unit) > 1]
+
+
 def stats_of(variant: Variant) -> VariantStats:
-    scores = [s for s in (final_score(run.rows) for run in variant.runs) if s is not None]
+    """Final scores per seed (the mean of a seed's runs) and the runs' SPS."""
+    unit_scores = ([s for s in map(final_score, (run.rows for run in unit)) if s is not None]
+                   for unit in seed_units(variant.runs))
+    scores = [float(np.mean(unit)) for unit in unit_scores if unit]
     sps = [s["sps"] for s in map(summarize_run, variant.runs) if s["sps"] is not None]
     return variant_stats(scores, sps)
 
@@ -375,25 +401,61 @@ def band(env_steps: np.ndarray, values: np.ndarray) -> Band:
     return Band(env_steps, values.mean(axis=0), low, high, len(values))
 
 
-def training_band(runs: list[Run]) -> Band | None:
-    """Training returns of the runs that log them, on the env steps every such run covers."""
-    curves = [c for c in (return_series(run.rows, TRAIN_RETURN) for run in runs) if c[0].size]
+def per_unit_mean(values: np.ndarray, unit_of: list[int]) -> np.ndarray:
+    """values [runs, P] -> [units, P]: the mean over each seed's runs (``unit_of``: a run's unit)."""
+    units = sorted(set(unit_of))
+    return np.stack([values[[i for i, u in enumerate(unit_of) if u == unit]].mean(axis=0) for unit in units])
+
+
+def training_band(units: list[list[Run]]) -> Band | None:
+    """Training returns of the runs that log them, on the env steps every such run covers; the runs
+    of one seed averaged first (``units``: runs grouped by seed)."""
+    curves, unit_of = [], []
+    for unit_index, unit in enumerate(units):
+        for run in unit:
+            steps, values = return_series(run.rows, TRAIN_RETURN)
+            if steps.size:
+                curves.append((steps, values))
+                unit_of.append(unit_index)
     if not curves:
         return None
     grid, values = align_curves(curves)
-    return band(grid, values) if grid.size else None
+    return band(grid, per_unit_mean(values, unit_of)) if grid.size else None
 
 
-def evaluation_band(runs: list[Run]) -> Band | None:
-    """Evaluation returns of the runs that evaluate: the k-th evaluations of the seeds averaged
-    (at their median env step), for each k that every such run reached. No interpolation: a
-    marker stands for evaluations that took place."""
-    series = [c for c in (return_series(run.rows, EVAL_RETURN) for run in runs) if c[0].size]
-    count = min((steps.size for steps, _ in series), default=0)
-    if not count:
+def evaluation_points(run: Run) -> dict[Any, tuple[float, float]]:
+    """{which evaluation: (env step, return)} of a run. An evaluation runs at the first vector step at
+    or past a multiple of ``schedule.eval_interval_env_steps``, so its interval index names it across
+    seeds, and the final one (at the budget) is "final". A run whose config.yaml lacks them names
+    its evaluations by their order; a second evaluation of one index (a resume) replaces the first."""
+    steps, values = return_series(run.rows, EVAL_RETURN)
+    interval = config_value(run.config, "schedule.eval_interval_env_steps")
+    total = config_value(run.config, "schedule.total_env_steps")
+    if not (isinstance(interval, int) and isinstance(total, int)):
+        return {index: point for index, point in enumerate(zip(steps.tolist(), values.tolist()))}
+    return {"final" if step >= total else int(step) // interval: (step, value)
+            for step, value in zip(steps.tolist(), values.tolist())}
+
+
+def evaluation_band(units: list[list[Run]]) -> Band | None:
+    """Evaluation returns of the runs that evaluate: for each evaluation every such run made (its
+    interval index, see evaluation_points), the seeds' returns averaged at their median env step
+    (the runs of one seed averaged first). No interpolation: a marker stands for evaluations that
+    took place, and an evaluation some run skipped (a stop that came during it) is left out."""
+    points, unit_of = [], []
+    for unit_index, unit in enumerate(units):
+        for run in unit:
+            run_points = evaluation_points(run)
+            if run_points:
+                points.append(run_points)
+                unit_of.append(unit_index)
+    shared = set.intersection(*(set(p) for p in points)) if points else set()
+    if not shared:
         return None
-    steps = np.median(np.stack([steps[:count] for steps, _ in series]), axis=0)
-    return band(steps, np.stack([values[:count] for _, values in series]))
+    order = sorted(shared, key=lambda key: min(p[key][0] for p in points))
+    steps = np.median(np.array([[p[key][0] for key in order] for p in points]), axis=0)
+    values = np.array([[p[key][1] for key in order] for p in points])
+    return band(steps, per_unit_mean(values, unit_of))
 
 
 @dataclass(frozen=True)
@@ -406,7 +468,8 @@ class Curves:
 
 
 def variant_curves(variant: Variant) -> Curves | None:
-    train, evals = training_band(variant.runs), evaluation_band(variant.runs)
+    units = seed_units(variant.runs)
+    train, evals = training_band(units), evaluation_band(units)
     return None if train is None and evals is None else Curves(variant.label, train, evals)
 
 
@@ -554,8 +617,21 @@ def variant_table(variants: list[Variant], stats: list[VariantStats]) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: dict[str, str]) -> str:
-    """report.md: the variant table, the per-run table and image links (``figures``: file -> caption)."""
+def repeated_seed_notes(variants: list[Variant]) -> list[str]:
+    """A line per variant that holds several runs of one seed: they count as one seed, their mean."""
+    notes = []
+    for variant in variants:
+        seeds = repeated_seeds(variant)
+        if seeds:
+            notes.append(f"{variant.label}: the runs of seed {', '.join(seeds)} count as one seed (their mean): a"
+                         " rerun of a seed is no new sample")
+    return notes
+
+
+def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: dict[str, str],
+                    notes: list[str] = ()) -> str:
+    """report.md: the variant table (and ``notes`` under it), the per-run table and image links
+    (``figures``: file -> caption)."""
     swept = ", ".join(keys) or "none"
     return "\n".join([
         "# rlkit report", "",
@@ -564,7 +640,7 @@ def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: 
         "several runs, its seed. Final score: a run's last evaluation return (its last training return "
         f"when it has no evaluation). CI: {CONFIDENCE:.0%} percentile bootstrap of the mean over seeds. "
         "SPS: median over seeds of each run's median env steps per second.", "",
-        "## Variants", "", variant_text, "",
+        "## Variants", "", variant_text, "", *(f"Note: {note}" for note in notes), *([""] if notes else []),
         "## Runs", "", run_text, "",
         "## Figures", "", *(f"![{caption}]({name})" for name, caption in figures.items()),
     ]).rstrip() + "\n"
@@ -601,7 +677,7 @@ def write_report(runs: list[Run], out_dir: Path) -> tuple[str, str, list[Path]]:
             plot_response(key, groups, stats_by_label, score_text(compared), out_dir / response_file(key))
             figures[response_file(key)] = f"final score against {key}"
     run_text = markdown_table([(name, summarize_run(run)) for v in variants for name, run in zip(v.run_names, v.runs)])
-    markdown = report_markdown(keys, variant_table(variants, stats), run_text, figures)
+    markdown = report_markdown(keys, variant_table(variants, stats), run_text, figures, repeated_seed_notes(variants))
     (out_dir / REPORT_FILE).write_text(markdown)
     return markdown, run_text, [out_dir / REPORT_FILE, *(out_dir / name for name in figures)]
 

@@ -64,3 +64,30 @@ def test_a_resumed_run_continues_the_same_wandb_run_id_when_online(tmp_path, mon
     run_id = (run_dir / "run_id.txt").read_text().strip()
     assert [c["id"] for c in calls] == [run_id, run_id]
     assert all(c["mode"] == "online" and c["resume"] == "allow" for c in calls)
+
+
+def test_a_resumed_sweep_job_keeps_its_wandb_name_and_group_and_launch_yaml_records_the_choices(tmp_path,
+                                                                                                 monkeypatch):
+    wandb = pytest.importorskip("wandb")
+    from omegaconf import OmegaConf
+
+    from rlkit.launch import JobContext, run_job
+    from tests.conftest import compose_config
+
+    calls = []
+    monkeypatch.setattr(wandb, "init", lambda **kwargs: calls.append(kwargs) or FakeRun())
+    monkeypatch.setattr(rlkit_logging, "wandb_logged_in", lambda: True)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    sweep = tmp_path / "outputs" / "sweeps" / "study" / "2026-01-01" / "12-00-00"
+    job = sweep / "0"
+    job.mkdir(parents=True)
+    overrides = SMOKE + ["logger.wandb_mode=auto", "seed=3"]
+    choices = {"env": "cartpole", "algo": "dqn", "schedule": "smoke", "hardware": "cpu_before", "experiment": None}
+    assert run_job(compose_config(overrides), JobContext(job, overrides, sweep, choices=choices))["exit_code"] == 0
+    launch = OmegaConf.to_container(OmegaConf.load(job / "launch.yaml"))
+    assert launch == {"choices": choices, "wandb_name": ",".join(overrides), "wandb_group": "study/2026-01-01/12-00-00"}
+    resumed = run_in_process([f"resume={job}", "schedule.total_env_steps=800", "allow_config_change=true",
+                              "hardware=cpu"], tmp_path / "unused")
+    assert resumed["exit_code"] == 0, resumed.get("error")
+    assert [(c["name"], c["group"]) for c in calls] == [(",".join(overrides), "study/2026-01-01/12-00-00")] * 2
+    assert OmegaConf.load(job / "launch.yaml").choices.hardware == "cpu"  # a group the resume chose

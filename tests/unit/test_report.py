@@ -376,3 +376,49 @@ def test_settings_that_change_nothing_a_run_learns_tell_no_variants_apart(tmp_pa
     _write_run(tmp_path / "b", rows, ["seed=1"])
     keys, variants = group_variants([load_run(tmp_path / name) for name in ("a", "b")])
     assert keys == [] and len(variants) == 1 and len(variants[0].runs) == 2  # two seeds of one variant
+
+
+def test_overlapping_paths_count_each_run_once_and_a_rerun_seed_is_one_seed(tmp_path, capsys):
+    sweep = _write_sweep(tmp_path / "sweep")
+    assert find_run_dirs([sweep, sweep / "0", tmp_path / "sweep" / ".." / "sweep" / "1"]) == find_run_dirs([sweep])
+    rerun = tmp_path / "rerun"  # seed 1 of lr=0.001 again (a copy of job 0), scored 40 this time
+    _write_run(rerun, [{"env_step": 310, "eval/return_mean": 40.0, "eval/return_std": 1.0}],
+               ["experiment=cartpole_dqn", "schedule.lr=0.001", "seed=1"])
+    (rerun / "config.yaml").write_text("seed: 1\nschedule:\n  lr: 0.001\n")
+    assert main([str(sweep), str(rerun), "--out-dir", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    seeds, mean_text = _table_rows(markdown, "Variants")["schedule.lr=0.001"][:2]
+    assert seeds == "3" and float(mean_text) == pytest.approx(((10 + 40) / 2 + 20 + 60) / 3)  # seed 1: its mean
+    assert "Note: schedule.lr=0.001: the runs of seed 1 count as one seed (their mean)" in markdown
+    assert "Note:" not in markdown.split("schedule.lr=0.001: the runs")[1]  # one note: lr=0.0003 has no rerun
+
+
+def test_the_evaluation_band_pairs_each_seeds_evaluation_of_one_interval_and_drops_one_a_seed_skipped(tmp_path):
+    from rlkit.report import Run, evaluation_band, seed_units
+
+    config = {"schedule": {"eval_interval_env_steps": 1000, "total_env_steps": 3000}}
+    # seed 0 skipped its evaluation at 1,000 (a stop came during it): its first is at 2,000
+    skipped = Run(tmp_path / "a", ["seed=0"], [{"env_step": 2007, "eval/return_mean": 20.0},
+                                                {"env_step": 3004, "eval/return_mean": 30.0}], {"seed": 0, **config})
+    whole = Run(tmp_path / "b", ["seed=1"], [{"env_step": 1005, "eval/return_mean": 9.0},
+                                              {"env_step": 2004, "eval/return_mean": 16.0},
+                                              {"env_step": 3001, "eval/return_mean": 26.0}], {"seed": 1, **config})
+    band = evaluation_band(seed_units([skipped, whole]))
+    np.testing.assert_array_equal(band.env_steps, [2005.5, 3002.5])  # the 2,000 and the final evaluations
+    np.testing.assert_array_equal(band.mean, [18.0, 28.0])
+    assert band.seeds == 2
+    rerun = Run(tmp_path / "c", ["seed=1"], [{"env_step": 2004, "eval/return_mean": 18.0},
+                                              {"env_step": 3001, "eval/return_mean": 28.0}], {"seed": 1, **config})
+    band = evaluation_band(seed_units([skipped, whole, rerun]))  # seed 1's two runs are one seed
+    assert band.seeds == 2 and band.mean.tolist() == [(20.0 + 17.0) / 2, (30.0 + 27.0) / 2]
+
+
+def test_a_group_left_at_its_default_is_named_by_the_option_hydra_chose(tmp_path):
+    _write_run(tmp_path / "default", _rows(1.0), ["schedule=smoke"])
+    _write_run(tmp_path / "pong", _rows(2.0), ["schedule=smoke", "env=pong_ram"])
+    atari = {"name": "atari", "game": "boxing"}
+    _write_config(tmp_path / "default", {"env": atari})
+    _write_config(tmp_path / "pong", {"env": {**atari, "game": "pong"}})
+    (tmp_path / "default" / "launch.yaml").write_text("choices:\n  env: boxing_ram\n  schedule: smoke\n")
+    keys, variants = group_variants([load_run(tmp_path / name) for name in ("default", "pong")])
+    assert keys == ["env"] and [v.label for v in variants] == ["env=boxing_ram", "env=pong_ram"]
