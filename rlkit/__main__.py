@@ -23,26 +23,40 @@ def _given(argv: list[str], key: str) -> str | None:
     return values[-1] if values else None
 
 
-def unwritable_output_dir(argv: list[str], default: str = "outputs") -> str | None:
+def _output_dir_key(argv: list[str]) -> str:
+    return "hydra.sweep.dir" if "-m" in argv or "--multirun" in argv else "hydra.run.dir"
+
+
+DEFAULT_OUTPUT_DIRS = {"hydra.run.dir": "outputs/runs/", "hydra.sweep.dir": "outputs/sweeps/"}  # conf/config.yaml's
+
+
+def nearest_existing_output_dir(argv: list[str]) -> Path:
+    """The nearest existing dir at or above the static part of hydra.run.dir (hydra.sweep.dir with
+    -m): what Hydra's making of the run dir leaves as it was."""
+    key = _output_dir_key(argv)
+    given = _given(argv, key)
+    probe = Path((given if given is not None else DEFAULT_OUTPUT_DIRS[key]).split("${", 1)[0] or ".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def unwritable_output_dir(argv: list[str]) -> str | None:
     """Hydra creates the run dir before rlkit runs and fails with a traceback if it cannot: check the
     static part of hydra.run.dir (hydra.sweep.dir with -m) first: its nearest existing ancestor must
     take a file. Returns an error message, or None when the dir can be written."""
-    multirun = "-m" in argv or "--multirun" in argv
-    for key in ("hydra.sweep.dir",) if multirun else ("hydra.run.dir",):
-        given = _given(argv, key)
-        value = given if given is not None else default
-        static = Path(value.split("${", 1)[0] or ".")
-        probe = static
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        try:
-            if not probe.is_dir():
-                raise NotADirectoryError(f"{probe} is not a directory")
-            with tempfile.TemporaryFile(dir=probe):
-                pass
-        except OSError as err:
-            name = key if given is not None else "the output dir"
-            return f"{name}={value!r} is not allowed: a writable directory that rlkit can create ({err})"
+    key = _output_dir_key(argv)
+    given = _given(argv, key)
+    value = given if given is not None else DEFAULT_OUTPUT_DIRS[key]
+    probe = nearest_existing_output_dir(argv)
+    try:
+        if not probe.is_dir():
+            raise NotADirectoryError(f"{probe} is not a directory")
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        name = key if given is not None else "the output dir"
+        return f"{name}={value!r} is not allowed: a writable directory that rlkit can create ({err})"
     return None
 
 
@@ -153,6 +167,9 @@ def cli() -> None:
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)
         sys.exit(2)
+    from rlkit import launch
+
+    launch.existing_output_dir = nearest_existing_output_dir(sys.argv[1:]).resolve()
     main()
     from rlkit.sweeps import SweepState
 

@@ -220,7 +220,7 @@ def health_tracker(run: RootConfig) -> HealthTracker:
                          judge_from_env_step=int(health.judge_after_fraction * run.schedule.total_env_steps))
 
 
-def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int):
+def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int, should_stop=None):
     from rlkit.episodes import run_episodes
     import numpy as np
 
@@ -231,4 +231,4 @@ def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int):
     else:  # uniform over the action box
         act = lambda obs: rng.uniform(spec.action_low, spec.action_high, size=(len(obs), *spec.action_shape)  # noqa: E731
                                       ).astype(np.float32)
-    return run_episodes(eval_envs, act, num_episodes, seeding.derive_seed(seed, "random_baseline_env"))
+    return run_episodes(eval_envs, act, num_episodes, seeding.derive_seed(seed, "random_baseline_env"), should_stop)

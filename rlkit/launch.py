@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from rlkit import build, checkpoint, seeding
 from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
+from rlkit.episodes import EpisodesStopped
 from rlkit.loading import typed_run_config
 from rlkit.logging import (LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, MetricsFile, TensorBoardSink, WandbSink,
                            check_tensorboard)
@@ -30,7 +31,7 @@ from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
-from rlkit.run_outputs import RunOutputs
+from rlkit.run_outputs import RunOutputs, StopRequest
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
@@ -167,10 +168,21 @@ def refuse_taken_run_dir(path: Path, key: str, value: Path) -> None:
         raise RunDirTaken(key, str(value), problem)
 
 
+# the nearest dir at or above the run dir that existed before Hydra made the run dir (`rlkit`'s entry
+# sets it); None (a job started another way): the run dir and the default layout's date dir are Hydra's
+existing_output_dir: Path | None = None
+
+
 def _remove_if_empty(path: Path) -> None:
-    """Remove the run dir Hydra made for a job that wrote nothing, and the default layout's date dir
-    (outputs/runs/<date>/) if that left it empty."""
-    for folder in (path, path.parent) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", path.parent.name) else (path,):
+    """Remove the run dir Hydra made for a job that wrote nothing, and the empty dirs above it that
+    Hydra made for it (up to ``existing_output_dir``; without it, the default layout's date dir,
+    outputs/runs/<date>/)."""
+    path = path.resolve()
+    if existing_output_dir is not None and existing_output_dir in path.parents:
+        folders = [path, *path.parents[:path.parents.index(existing_output_dir)]]
+    else:
+        folders = [path, path.parent] if re.fullmatch(r"\d{4}-\d{2}-\d{2}", path.parent.name) else [path]
+    for folder in folders:
         try:
             folder.rmdir()
         except OSError:
@@ -343,7 +355,10 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
                   **resume_state["last_eval"], "eval_returns": resume_state["last_eval_returns"]}
         if (run.random_baseline_episodes > 0 and result["eval_returns"]
                 and not (run_dir / RANDOM_BASELINE_FILE).exists()):  # stopped during its random-policy episodes
-            _compare_with_random_policy(run, eval_envs, result, run_dir)
+            stopped = _compare_unless_stopped(run, eval_envs, result, run_dir)
+            if stopped is not None:
+                eval_envs.close()
+                return stopped
             _print_random_baseline(result)
         eval_envs.close()
         return result
@@ -436,7 +451,10 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
                 **({"error": message} if exit_code else {})}
     if run.random_baseline_episodes > 0:
         outputs.console.status(f"random baseline: {run.random_baseline_episodes} episodes")
-        _compare_with_random_policy(run, eval_envs, result, run_dir)
+        stopped = _compare_unless_stopped(run, eval_envs, result, run_dir)
+        if stopped is not None:
+            eval_envs.close()
+            return stopped
     eval_envs.close()
     _print_summary(result, run_dir, wandb.mode)
     if curves is not None:
@@ -464,10 +482,31 @@ def random_baseline_json(baseline: dict[str, Any]) -> str:
     return json.dumps(finite, indent=1, allow_nan=False)
 
 
-def _compare_with_random_policy(run: RootConfig, eval_envs, result: dict[str, Any], run_dir: Path) -> None:
+def _compare_unless_stopped(run: RootConfig, eval_envs, result: dict[str, Any], run_dir: Path) -> dict | None:
+    """``_compare_with_random_policy`` where Ctrl-C or SIGTERM ends the random policy's episodes at
+    their next vector step: then the stop's result (exit 130 / 143; the run itself is finished and
+    saved, and a resume plays the episodes), else None."""
+    stop = StopRequest()
+    stop.install()
+    try:
+        _compare_with_random_policy(run, eval_envs, result, run_dir, should_stop=lambda: stop.requested)
+    except EpisodesStopped:
+        message = (f"stopped by {stop.signal_name} during the random policy's episodes; the run finished at"
+                   f" {result['env_step']:,} env steps and is saved; {command()} resume={run_dir} plays them")
+        return {**result, "stopped_by": stop.signal_name, "run_dir": str(run_dir),
+                "exit_code": EXIT_CODES[stop.signal_name], "error": message}
+    finally:
+        stop.restore()
+    return None
+
+
+def _compare_with_random_policy(run: RootConfig, eval_envs, result: dict[str, Any], run_dir: Path,
+                                should_stop=None) -> None:
     """The random policy's episodes against ``result``'s final evaluation: adds ``random_returns``,
-    ``random_baseline`` and ``random_baseline_file`` (the path, or None where it could not be written)."""
-    result["random_returns"] = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed).tolist()
+    ``random_baseline`` and ``random_baseline_file`` (the path, or None where it could not be written).
+    ``should_stop`` (asked before each vector step) ends the episodes with ``EpisodesStopped``."""
+    result["random_returns"] = build.random_policy_returns(eval_envs, run.random_baseline_episodes, run.seed,
+                                                           should_stop).tolist()
     result["random_baseline"] = random_baseline(result)
     path = run_dir / RANDOM_BASELINE_FILE
     text = random_baseline_json(result["random_baseline"])

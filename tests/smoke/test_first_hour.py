@@ -95,6 +95,32 @@ def test_a_finished_run_stopped_before_its_baseline_gets_it_on_resume(tmp_path, 
     assert (run_dir / RANDOM_BASELINE_FILE).read_text() == written  # present: left alone
 
 
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_stop_during_the_random_baseline_exits_130_or_143_with_the_run_saved_and_resume_plays_it(
+        tmp_path, monkeypatch, signal_name):
+    import signal
+
+    from rlkit import build
+
+    random_policy_returns = build.random_policy_returns
+
+    def signalled_first(*args, **kwargs):  # the signal arrives as the random policy's episodes start
+        os.kill(os.getpid(), getattr(signal, signal_name))
+        return random_policy_returns(*args, **kwargs)
+
+    monkeypatch.setattr(build, "random_policy_returns", signalled_first)
+    run_dir = tmp_path / "run"
+    overrides = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", "random_baseline_episodes=3", *QUIET]
+    result = run_in_process(overrides, run_dir)
+    assert result["exit_code"] == {"SIGINT": 130, "SIGTERM": 143}[signal_name] and result["stopped_by"] == signal_name
+    assert result["error"].startswith(f"stopped by {signal_name} during the random policy's episodes; the run finished")
+    assert f"resume={run_dir} plays them" in result["error"] and not (run_dir / RANDOM_BASELINE_FILE).exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
+    monkeypatch.setattr(build, "random_policy_returns", random_policy_returns)
+    again = run_in_process([f"resume={run_dir}"], tmp_path / "unused")
+    assert again["exit_code"] == 0 and again["finished_already"] and (run_dir / RANDOM_BASELINE_FILE).is_file()
+
+
 def test_a_baseline_that_cannot_be_written_is_still_printed(tmp_path, capsys, monkeypatch):
     from rlkit import checkpoint
 

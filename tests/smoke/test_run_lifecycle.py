@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,16 @@ def test_sigterm_during_an_evaluation_saves_at_once_without_finishing_it(at_the_
     resumed = run_in_process(DETERMINISM + schedule + ["schedule.eval_episodes=50", f"resume={run_dir}", *extend],
                              tmp_path / "unused")
     assert resumed["exit_code"] == 0 and len(resumed["eval_returns"]) == 50  # (at the end: the final one, redone)
+
+
+def test_bad_input_and_check_leave_no_empty_output_dirs_but_keep_those_that_were_there(tmp_path):
+    env = dict(os.environ, WANDB_MODE="disabled", PYTHONPATH=str(REPO))
+    refused = subprocess.run([sys.executable, "-m", "rlkit", "env=cartpole", "schedule=smoke", "schedule.lr=0"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "schedule.lr=0" in refused.stderr
+    assert list(tmp_path.iterdir()) == []  # not even outputs/runs/
+    (tmp_path / "outputs" / "runs").mkdir(parents=True)
+    checked = subprocess.run([sys.executable, "-m", "rlkit", "check", "env=cartpole", "schedule=smoke"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and "nothing was run or written" in checked.stdout
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path("outputs"), Path("outputs/runs")]
