@@ -60,6 +60,41 @@ def unwritable_output_dir(argv: list[str]) -> str | None:
     return None
 
 
+# Hydra plugins that are optional extras: the config group option, its package and the extra
+OPTIONAL_PLUGINS = {("hydra/sweeper", "optuna"): ("hydra_plugins.hydra_optuna_sweeper", "optuna"),
+                    ("hydra/launcher", "ray"): ("hydra_plugins.hydra_ray_launcher", "ray")}
+
+
+def missing_plugin(argv: list[str]) -> str | None:
+    """A sweeper or launcher that is an optional extra not installed here, chosen on the command line
+    or by the experiment: an error message naming the extra (Hydra would only say it cannot find
+    the option), else None."""
+    conf = Path(__file__).resolve().parent / "conf"
+    experiment = _given(argv, "experiment")
+    experiment_file = conf / "experiment" / f"{experiment}.yaml"
+    chosen_by = {f"{group}={option}": f"{group}={option}" for group, option in OPTIONAL_PLUGINS if
+                 _given(argv, group) == option}
+    if experiment is not None and experiment_file.is_file():
+        text = experiment_file.read_text()
+        chosen_by.update({f"{group}={option}": f"experiment={experiment}" for group, option in OPTIONAL_PLUGINS
+                          if f"override /{group}: {option}" in text})
+    for (group, option), (package, extra) in OPTIONAL_PLUGINS.items():
+        key = f"{group}={option}"
+        if key in chosen_by and not _importable(package):
+            return (f"{chosen_by[key]} is not allowed here: {key} needs the optional extra '{extra}', which is not"
+                    f" installed (in the repo: .venv/bin/pip install -e \".[{extra}]\")")
+    return None
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def prepare_sweep_dir(argv: list[str]) -> str | None:
     """A sweep pointed at a fixed dir whose jobs hold runs already: an error message. Checked before
     Hydra starts, which would rewrite the sweep's multirun.yaml; each job checks its own dir again
@@ -163,7 +198,7 @@ def cli() -> None:
         return
     if sys.argv[1:2] == ["check"]:
         sys.argv[1:2] = ["check=true"]
-    problem = unwritable_output_dir(sys.argv[1:]) or prepare_sweep_dir(sys.argv[1:])
+    problem = missing_plugin(sys.argv[1:]) or unwritable_output_dir(sys.argv[1:]) or prepare_sweep_dir(sys.argv[1:])
     if problem:
         print(f"rlkit: error: {problem}", file=sys.stderr)
         sys.exit(2)

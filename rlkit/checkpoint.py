@@ -145,7 +145,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling refused, truncated file, not a checkpoint
-        raise CheckpointError(f"cannot load checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        first = str(err).splitlines()[0] if str(err).strip() else ""
+        raise CheckpointError(f"cannot load checkpoint {path}: it is cut short, corrupt or not a checkpoint rlkit"
+                              f" writes ({type(err).__name__}: {first})") from None
 
 
 def load_replay(run_dir: Path, env_step: int) -> dict[str, np.ndarray]:

@@ -421,16 +421,15 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
         result = runner.run(resume_state, resume_replay)
         exit_code = 0
     except NonFiniteError as err:
-        return {"error": f"{err}: the run stopped; the last good checkpoint is kept and"
+        return {"error": f"{err}: the run stopped; {_last_checkpoint_text(run_dir)};"
                          f" {run_dir / 'nonfinite_diagnostic.json'} holds the values and recent grad norms",
                 "exit_code": 3, "run_dir": str(run_dir)}
     except EnvFailure as err:
         return {"error": f"{err}; a checkpoint was saved; resume with: {command()} resume={run_dir}",
                 "exit_code": 4, "run_dir": str(run_dir)}
     except DiskFullError as err:
-        found = checkpoint.list_checkpoints(run_dir)
-        kept = f"the last good checkpoint is {found[-1][1]}" if found else "no checkpoint was written yet"
-        return {"error": f"{err}; {kept}; free space, then resume: {command()} resume={run_dir}",
+        return {"error": f"{err}; {_last_checkpoint_text(run_dir)}; free space, then resume: {command()}"
+                         f" resume={run_dir}",
                 "exit_code": EXIT_DISK_FULL, "run_dir": str(run_dir)}
     finally:
         outputs.close(exit_code)
@@ -480,6 +479,11 @@ def random_baseline_json(baseline: dict[str, Any]) -> str:
     finite = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
               for key, value in baseline.items()}
     return json.dumps(finite, indent=1, allow_nan=False)
+
+
+def _last_checkpoint_text(run_dir: Path) -> str:
+    found = checkpoint.list_checkpoints(run_dir)
+    return f"the last good checkpoint is {found[-1][1]}" if found else "no checkpoint was written yet"
 
 
 def _compare_unless_stopped(run: RootConfig, eval_envs, result: dict[str, Any], run_dir: Path) -> dict | None:

@@ -61,7 +61,7 @@ def plot_run(run_dir: Path) -> Path | None:
             if x:
                 axis.plot(x, y, color=color, label=label)
         axis.set_title(title)
-        if len(keys) > 1:
+        if len(keys) > 1 and axis.get_legend_handles_labels()[0]:  # (a run too short to log draws nothing)
             axis.legend(fontsize=8)
     if not explore:
         axes[1, 1].set_visible(False)

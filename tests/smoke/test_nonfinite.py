@@ -46,7 +46,15 @@ def test_a_nan_loss_stops_the_run_keeping_the_last_good_checkpoint(overrides, ta
     assert len(good_norms) > 5 and all(0 < g < 1e6 for g in good_norms) and last_norm != last_norm
     saved = checkpoint.list_checkpoints(run_dir)
     assert saved and saved[-1][0] < step  # the last good one, nothing written after the NaN
+    assert f"the last good checkpoint is {saved[-1][1]}" in result["error"]
     state = checkpoint.load_checkpoint(saved[-1][1])
     learner = state["agent"]["learner"]
     weights = learner.get("online", learner.get("network"))
     assert all(bool(v.isfinite().all()) for v in weights.values() if v.is_floating_point())
+
+
+def test_a_nan_before_the_first_checkpoint_says_that_none_was_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(dqn_learner.DQNLoss, "__call__", _nan_after(dqn_learner.DQNLoss.__call__, good_calls=0))
+    result = run_in_process(["env=cartpole", "schedule=smoke", "logger.progress_bar=false"], tmp_path / "run")
+    assert result["exit_code"] == 3 and "no checkpoint was written yet" in result["error"]
+    assert not checkpoint.list_checkpoints(tmp_path / "run")
