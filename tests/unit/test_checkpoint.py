@@ -59,7 +59,7 @@ def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_never_runs(tmp_pa
     path = checkpoint.checkpoint_path(tmp_path, 100)
     path.parent.mkdir(parents=True)
     torch.save({"counters": {"env_step": 100}, "evil": Payload(marker)}, path)
-    with pytest.raises(CheckpointError, match="cannot load checkpoint .*: it is cut short, corrupt or not a checkpoint"):
+    with pytest.raises(CheckpointError, match="cannot load checkpoint .*: it is cut short, corrupt or not a"):
         checkpoint.load_checkpoint(path)
     assert not marker.exists()
     torch.load(path, weights_only=False)  # the control: an unsafe load does run it
