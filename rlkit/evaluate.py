@@ -45,7 +45,7 @@ from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
 from rlkit.eval_start import with_fresh_generators, with_leaves
 from rlkit.registry import UnknownComponentError
-from rlkit.run_outputs import StopRequest
+from rlkit.stop import StopRequest
 from rlkit.stats import iqm
 from rlkit.video import EpisodeRecorder, VideoError, build_frame_source
 

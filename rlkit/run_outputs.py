@@ -1,9 +1,8 @@
-"""What a loop writes: metric rows (file, W&B, console), checkpoints, and stop requests."""
+"""What a loop writes: metric rows (file, W&B, console) and checkpoints; it takes stop requests (rlkit.stop)."""
 
 from __future__ import annotations
 
 import json
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,39 +15,7 @@ from rlkit import checkpoint
 from rlkit.health import HealthTracker
 from rlkit.logging import MetricsFile, TensorBoardSink, WandbSink
 from rlkit.progress import ProgressLine
-
-
-class StopRequest:
-    """SIGTERM / SIGINT (or ``request``) set a flag the loop checks once per vector step; it then
-    saves a checkpoint and exits."""
-
-    def __init__(self) -> None:
-        self.signal_name: str | None = None
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (e.g. some launchers): no handler
-                pass
-
-    def _handle(self, signum, frame) -> None:
-        if self.signal_name is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        self.signal_name = signal.Signals(signum).name
-
-    def request(self, reason: str) -> None:
-        """Stop for a reason of the run's own (e.g. the health verdict), like a signal would."""
-        self.signal_name = reason
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    @property
-    def requested(self) -> bool:
-        return self.signal_name is not None
+from rlkit.stop import StopRequest
 
 
 @dataclass

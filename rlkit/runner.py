@@ -30,7 +30,8 @@ from rlkit.envs.base import VecEnv
 from rlkit.episodes import EpisodeTracker, EpisodesStopped, run_episodes
 from rlkit.eval_start import changed_leaves
 from rlkit.health import HealthTracker
-from rlkit.run_outputs import RunOutputs, StopRequest
+from rlkit.run_outputs import RunOutputs
+from rlkit.stop import StopRequest
 from rlkit.schedules import next_multiple, next_periodic_env_steps
 
 CHECKPOINT_FORMAT = 2  # 2: the one-runner layout {"format", "counters", "agent", ...}

@@ -1,0 +1,68 @@
+"""Stop requests: SIGINT / SIGTERM become a flag that a loop checks, so a run saves before it exits.
+
+Kept free of heavy imports: a sweep's joblib workers install one before they take a job
+(rlkit.sweeps.protect_worker), and should be covered from their start."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequest:
+    """SIGTERM / SIGINT (or ``request``) set a flag the loop checks once per vector step; it then
+    saves a checkpoint and exits. The first signal names the stop: a sweep forwards SIGTERM to jobs
+    that a Ctrl-C reached already, and their stop stays a Ctrl-C's. A second Ctrl-C stops at once
+    (KeyboardInterrupt) unless ``interrupt_twice`` is false.
+
+    Installed over another StopRequest (a sweep worker's), it takes over that one's stop and hands
+    the signal it gets back on ``restore``: a signal that lands before or after the loop (env
+    build, final save) is not lost, and the worker starts no job after it."""
+
+    def __init__(self, interrupt_twice: bool = True) -> None:
+        self.signal_name: str | None = None
+        self.interrupt_twice = interrupt_twice
+        self.received: str | None = None  # the first signal, not a stop of the run's own (``request``)
+        self._previous: dict[int, Any] = {}
+        self._outer: StopRequest | None = None
+
+    def install(self) -> None:
+        for sig in STOP_SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. some launchers): no handler
+                continue
+            outer = getattr(self._previous[sig], "__self__", None)
+            if isinstance(outer, StopRequest):
+                self._outer = outer
+        if self._outer is not None and self._outer.received is not None:
+            self._signalled(self._outer.received)
+
+    def _handle(self, signum, frame) -> None:
+        if self.received is not None and signum == signal.SIGINT and self.interrupt_twice:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self._signalled(signal.Signals(signum).name)
+
+    def _signalled(self, name: str) -> None:
+        if self.received is None:
+            self.received = name
+        if self.signal_name is None:
+            self.signal_name = name
+
+    def request(self, reason: str) -> None:
+        """Stop for a reason of the run's own (e.g. the health verdict), like a signal would."""
+        if self.signal_name is None:
+            self.signal_name = reason
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+        if self._outer is not None and self.received is not None:
+            self._outer._signalled(self.received)
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None

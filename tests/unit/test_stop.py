@@ -1,0 +1,75 @@
+"""StopRequest: the first signal names the stop; nested over a sweep worker's, no signal is lost."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from rlkit.stop import StopRequest
+
+
+@pytest.fixture(autouse=True)
+def _handlers_put_back():
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_the_first_signal_names_the_stop_and_a_second_ctrl_c_stops_at_once():
+    stop = StopRequest()
+    stop.install()
+    signal.raise_signal(signal.SIGINT)
+    signal.raise_signal(signal.SIGTERM)  # e.g. a sweep's forward after a Ctrl-C reached the job
+    assert stop.signal_name == "SIGINT"
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    stop.restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_without_interrupt_twice_a_second_ctrl_c_is_recorded_only():
+    stop = StopRequest(interrupt_twice=False)
+    stop.install()
+    signal.raise_signal(signal.SIGTERM)
+    signal.raise_signal(signal.SIGINT)
+    assert stop.signal_name == "SIGTERM"
+
+
+def test_a_nested_request_takes_the_outer_signal_and_hands_its_own_back():
+    outer = StopRequest(interrupt_twice=False)
+    outer.install()
+    signal.raise_signal(signal.SIGTERM)  # before the loop (env build)
+    inner = StopRequest()
+    inner.install()
+    assert inner.signal_name == "SIGTERM"  # the loop stops at its first check
+    inner.restore()
+    outer.restore()
+
+    outer, inner = StopRequest(interrupt_twice=False), StopRequest()
+    outer.install()
+    inner.install()
+    assert not inner.requested
+    signal.raise_signal(signal.SIGINT)  # during the loop: the inner one's
+    assert inner.signal_name == "SIGINT" and not outer.requested
+    inner.restore()
+    assert outer.signal_name == "SIGINT"  # the worker starts no job after it
+    assert signal.getsignal(signal.SIGINT) == outer._handle
+
+
+def test_a_stop_of_the_runs_own_is_not_handed_back():
+    outer, inner = StopRequest(interrupt_twice=False), StopRequest()
+    outer.install()
+    inner.install()
+    inner.request("health verdict (hopeless)")
+    inner.restore()
+    assert not outer.requested  # the worker's next job runs
+
+    inner = StopRequest()
+    inner.install()
+    inner.request("health verdict (hopeless)")
+    signal.raise_signal(signal.SIGTERM)
+    assert inner.signal_name == "health verdict (hopeless)"  # the first reason names the stop
+    inner.restore()
+    assert outer.signal_name == "SIGTERM"  # and the signal still stops the sweep
