@@ -104,7 +104,7 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
     if not ("-m" in argv or "--multirun" in argv) or any(arg.split("=", 1)[0] in ("resume", "check") for arg in argv):
         return None
     from rlkit.launch import taken_run_dir_problem
-    from rlkit.sweeps import OUTCOME_FILE, SUMMARY_FILE
+    from rlkit.sweeps import OUTCOME_FILE, STOP_FILE, SUMMARY_FILE
 
     given = _given(argv, "hydra.sweep.dir")
     if given is None or "${" in given or not Path(given).is_dir():
@@ -120,14 +120,15 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
             job.rmdir()
         except OSError:  # it holds something else: left as it is
             pass
-    (path / SUMMARY_FILE).unlink(missing_ok=True)
+    for name in (SUMMARY_FILE, STOP_FILE):  # (a stop file: its sweep's launching process was killed)
+        (path / name).unlink(missing_ok=True)
     return None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import EXIT_CODES, JobContext, run_job
-    from rlkit.sweeps import write_outcome
+    from rlkit.sweeps import in_launching_process, share_worker_stop, sweep_stopped, write_outcome
 
     ctx = JobContext.from_hydra()
     if ctx.sweep_dir is None:
@@ -137,6 +138,11 @@ def main(cfg: DictConfig) -> dict | float | None:
             print(f"rlkit: {label}{result['error']}", file=sys.stderr)
             sys.exit(result["exit_code"])
         return result
+    stopped_by = sweep_stopped(ctx.sweep_dir)
+    if stopped_by is not None:  # (a parallel sweep's job dispatched before the stop): it does not run
+        write_outcome(ctx.output_dir, ctx.task_overrides,
+                      {"exit_code": EXIT_CODES.get(stopped_by, 1), "stopped_by": stopped_by, "not_run": True})
+        return None
     try:  # in a sweep, one job's failure must not end the others: record it, go on
         result = run_job(cfg, ctx)
         if result.get("run_dir_taken"):  # every job of a sweep dir that holds a sweep would collide: stop,
@@ -148,11 +154,13 @@ def main(cfg: DictConfig) -> dict | float | None:
     write_outcome(ctx.output_dir, ctx.task_overrides, result)
     if result.get("exit_code", 0) != 0:
         print(f"rlkit: error in job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
-    if result.get("exit_code") in EXIT_CODES.values():  # Ctrl-C / SIGTERM stops the sweep, not only this job
-        from rlkit.sweeps import report_sweep
+    if result.get("exit_code") in EXIT_CODES.values():  # Ctrl-C / SIGTERM stops the sweep, not only this job:
+        if in_launching_process():  # here by exiting (the basic launcher)
+            from rlkit.sweeps import report_sweep
 
-        report_sweep(ctx.sweep_dir, stopped_by=result["stopped_by"])
-        sys.exit(result["exit_code"])
+            report_sweep(ctx.sweep_dir, stopped_by=result["stopped_by"])
+            sys.exit(result["exit_code"])
+        share_worker_stop(ctx.sweep_dir)  # in a joblib worker: no later job runs; the launching process ends it
     # A sweep job's value is its final evaluation return (what the Optuna sweeper maximizes); None
     # for a failed or stopped job (Optuna records a failed trial). Everything else is in outcome.json.
     final = result.get("eval/return_mean")
@@ -205,9 +213,24 @@ def cli() -> None:
     from rlkit import launch
 
     launch.existing_output_dir = nearest_existing_output_dir(sys.argv[1:]).resolve()
-    main()
-    from rlkit.sweeps import SweepState
+    run_sweep_or_job()
 
+
+def run_sweep_or_job() -> None:
+    """Hydra's run; then the exit status a sweep earned: 130 / 143 when a signal stopped it, 1 when a
+    job failed. A second Ctrl-C in a joblib sweep ends it at once: its summary is still written."""
+    from rlkit.sweeps import SweepState, SweepStop, end_sweep
+
+    try:
+        main()
+    except KeyboardInterrupt:
+        if not (isinstance(SweepState.stop, SweepStop) and SweepState.stop.requested):
+            raise
+        end_sweep(SweepState.stop.sweep_dir)
+    if SweepState.stopped_by is not None:
+        from rlkit.launch import EXIT_CODES
+
+        sys.exit(EXIT_CODES.get(SweepState.stopped_by, 1))
     if SweepState.failed_jobs:
         sys.exit(1)
 

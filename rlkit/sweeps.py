@@ -4,28 +4,47 @@ Each job writes ``outcome.json`` into its own dir (in the job's process, whereve
 ``SweepSummary`` callback runs in the launching process after the last job, reads them all and
 prints and writes ``sweep_summary.md``: which jobs finished, which failed and why. A failing job
 never stops the others (rlkit catches its error and records it), and the command exits non-zero
-when any job failed. Ctrl-C or SIGTERM stops the sweep itself: the running job saves a checkpoint,
-the summary is written then (Hydra calls no callback after an exit), and the command exits 130 / 143.
+when any job failed. Ctrl-C or SIGTERM stops the sweep itself: the running jobs save a checkpoint,
+no later job starts, the summary is written and the command exits with 130 / 143. With the basic
+launcher the job runs in the launching process, which exits after it (Hydra calls no callback after
+an exit, so the job writes the summary). With joblib, the launching process and each worker record
+the signal instead of dying (a worker killed while idle breaks joblib's pool, which then kills the
+workers that are saving): the launching process forwards SIGTERM to the workers and writes
+``STOP_FILE``, jobs that start after it do not run (their outcome says so), and joblib returns once
+the running jobs have saved. A second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+import psutil
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from rlkit.stop import STOP_SIGNALS, StopRequest
 
 OUTCOME_FILE = "outcome.json"
 SUMMARY_FILE = "sweep_summary.md"
 SWEEPS_ROOT = "sweeps"
+STOP_FILE = "sweep_stopped"  # in the sweep dir while a stopped sweep's jobs wind down: the signal's name
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 
 
 class SweepState:
-    """What the launching process learned at the end of the sweep (read by ``python -m rlkit``)."""
+    """What this process knows of the sweep: in the launching process, what it learned at the end
+    (read by ``python -m rlkit``); in a joblib worker, the signals it got."""
 
     failed_jobs = 0
+    stopped_by: str | None = None  # the signal that stopped the sweep
+    launcher_pid: int | None = None  # a job in another process runs in a launcher's worker
+    stop: StopRequest | None = None  # the launching process's SweepStop (joblib), or a worker's (protect_worker)
 
 
 def sweep_name(sweep_dir: Path) -> str:
@@ -41,7 +60,7 @@ def sweep_name(sweep_dir: Path) -> str:
 
 def write_outcome(job_dir: Path, overrides: list[str], result: dict[str, Any]) -> None:
     """Record how one job ended: exit code 0 = finished; else the error message."""
-    keep = ("exit_code", "error", "env_step", "eval/return_mean", "stopped_by", "run_dir")
+    keep = ("exit_code", "error", "env_step", "eval/return_mean", "stopped_by", "run_dir", "not_run")
     outcome = {"overrides": overrides, **{k: result[k] for k in keep if k in result}}
     outcome.setdefault("exit_code", 0)
     job_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +89,9 @@ def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple
         ok = outcome["exit_code"] == 0
         failed += not ok
         status = "ok" if ok else f"FAILED (exit {outcome['exit_code']})"
-        if outcome.get("stopped_by"):  # a target or the health verdict (ok), or a signal (resumable)
+        if outcome.get("not_run"):
+            status = f"not run (the sweep was stopped by {outcome['stopped_by']})"
+        elif outcome.get("stopped_by"):  # a target or the health verdict (ok), or a signal (resumable)
             status = f"stopped by {outcome['stopped_by']}" + ("" if ok else f" (exit {outcome['exit_code']})")
         final = outcome.get("eval/return_mean")
         error = str(outcome.get("error", "")).replace("|", "/").replace("\n", " ")
@@ -85,16 +106,142 @@ def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
 
     table, failed = summary_markdown(read_outcomes(sweep_dir))
     (sweep_dir / SUMMARY_FILE).write_text(table + "\n")
+    (sweep_dir / STOP_FILE).unlink(missing_ok=True)  # the sweep is over: a rerun in this dir starts its jobs
     verdict = f"{failed} job(s) FAILED" if failed else "all jobs finished"
     if stopped_by is not None:
-        verdict = (f"stopped by {stopped_by}: the jobs after the last one below did not start (resume the"
-                   f" stopped one with {command()} resume=<its dir>)")
+        verdict = (f"stopped by {stopped_by}: the jobs after the last one below did not start, nor did those"
+                   f" marked 'not run' (resume a stopped one with {command()} resume=<its dir>)")
     print(f"\nsweep {sweep_dir}: {verdict}\n{table}\ncompare: {command('rlkit.report')} {sweep_dir}", flush=True)
     return failed
 
 
+def mark_stopped(sweep_dir: Path, name: str) -> None:
+    """Write ``STOP_FILE`` (the first signal's name stays): jobs that start later do not run, even
+    in a worker that joblib starts after the signal. Without it (an unwritable dir) the workers'
+    own record of the signal still keeps their later jobs from running."""
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        with open(sweep_dir / STOP_FILE, "x") as handle:
+            handle.write(name + "\n")
+    except OSError:  # FileExistsError: marked already
+        pass
+
+
+def read_stop_file(sweep_dir: Path) -> str | None:
+    try:
+        return (sweep_dir / STOP_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def share_worker_stop(sweep_dir: Path) -> None:
+    """A signal this process got (a joblib worker's, its jobs' loops hand theirs back; or the
+    launching process's when joblib runs the jobs there) stops the whole sweep, as it does with the
+    basic launcher: ``STOP_FILE``. Nothing for other launchers (no ``SweepState.stop``)."""
+    if SweepState.stop is not None and SweepState.stop.received is not None:
+        mark_stopped(sweep_dir, SweepState.stop.received)
+
+
+def sweep_stopped(sweep_dir: Path) -> str | None:
+    """The signal that stopped the sweep before a job's start, None while it runs."""
+    share_worker_stop(sweep_dir)
+    return read_stop_file(sweep_dir)
+
+
+def in_launching_process() -> bool:
+    """The job runs in the process that launched the sweep (the basic launcher; joblib with n_jobs=1)."""
+    return SweepState.launcher_pid == os.getpid()
+
+
+class SweepStop(StopRequest):
+    """The launching process of a joblib sweep: the first SIGINT / SIGTERM marks the sweep stopped
+    and forwards SIGTERM to the workers (direct children; loky's resource trackers ignore it), whose
+    running jobs stop at their next vector step and save. The handler does not raise, so joblib
+    keeps waiting for them and the summary is written; a second Ctrl-C raises KeyboardInterrupt, and
+    joblib kills the workers at once."""
+
+    def __init__(self, sweep_dir: Path) -> None:
+        super().__init__()
+        self.sweep_dir = sweep_dir
+
+    def _signalled(self, name: str) -> None:
+        first = self.received is None
+        super()._signalled(name)
+        if not first:
+            return
+        mark_stopped(self.sweep_dir, name)
+        for child in psutil.Process().children():
+            try:
+                child.send_signal(signal.SIGTERM)
+            except psutil.Error:  # it ended meanwhile
+                pass
+
+
+def protect_worker() -> None:
+    """Each joblib worker's initializer, before it takes a job: a SIGINT or SIGTERM (a Ctrl-C to the
+    process group, or the launching process's forward) is recorded, never fatal. A worker killed by
+    one while idle, or before its job's loop, would break joblib's pool, which then kills the other
+    workers, saving or not; a job's loop takes the stop over (StopRequest), and no later job runs."""
+    SweepState.stop = StopRequest(interrupt_twice=False)
+    SweepState.stop.install()
+
+
+@contextlib.contextmanager
+def stop_signals_held():
+    """While the block runs, SIGINT / SIGTERM wait (blocked in this thread, then handled), and the
+    processes it starts ignore them until they install handlers of their own: SIG_IGN survives
+    exec, and Python then leaves SIGINT alone."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def watch_joblib_sweep(sweep_dir: Path) -> None:
+    """Joblib's workers start with ``protect_worker`` (the launcher names the "loky" backend: its
+    factory is replaced) and the launching process handles SIGINT / SIGTERM with a ``SweepStop``."""
+    import joblib
+    from joblib.parallel import LokyBackend
+
+    class WorkersProtected(LokyBackend):
+        """Loky, its workers started at once (loky starts them at the first job) ignoring SIGINT /
+        SIGTERM until ``protect_worker``: a signal in a worker's first moments would kill it. (A
+        worker loky starts later, in place of one that ended, lacks this until its initializer.)"""
+
+        def configure(self, *args, **kwargs):
+            with stop_signals_held():
+                n_jobs = super().configure(*args, **kwargs)
+                self._workers.submit(int)  # a no-op: the workers start now, inside the block
+            return n_jobs
+
+    joblib.register_parallel_backend("loky", functools.partial(WorkersProtected, initializer=protect_worker))
+    SweepState.stop = SweepStop(sweep_dir)
+    SweepState.stop.install()
+
+
 class SweepSummary(Callback):
-    """Hydra callback (conf/config.yaml, hydra.callbacks): prints and writes the sweep's summary."""
+    """Hydra callback (conf/config.yaml, hydra.callbacks): prints and writes the sweep's summary; a
+    joblib sweep's Ctrl-C / SIGTERM handling (``watch_joblib_sweep``) is set up at its start."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        SweepState.launcher_pid = os.getpid()
+        if config.hydra.launcher.get("_target_") == JOBLIB_LAUNCHER:
+            watch_joblib_sweep(Path(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        SweepState.failed_jobs = report_sweep(Path(config.hydra.sweep.dir))
+        end_sweep(Path(config.hydra.sweep.dir))
+
+
+def end_sweep(sweep_dir: Path) -> None:
+    """The summary, once the jobs returned (or a second Ctrl-C ended them); the launching process's
+    handlers are put back. A signal a worker alone got stopped the sweep too (its STOP_FILE)."""
+    stop = SweepState.stop
+    SweepState.stopped_by = (stop.received if stop is not None else None) or read_stop_file(sweep_dir)
+    if stop is not None:
+        stop.restore()
+        SweepState.stop = None
+    SweepState.failed_jobs = report_sweep(sweep_dir, stopped_by=SweepState.stopped_by)

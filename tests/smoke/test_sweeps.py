@@ -138,3 +138,89 @@ def test_sigterm_stops_the_whole_sweep_after_saving_the_running_job(tmp_path):
     assert checkpoint.list_checkpoints(sweep / "0")[-1][0] == outcome["env_step"]  # resumable where it stopped
     assert "| stopped by SIGTERM (exit 143) |" in (sweep / SUMMARY_FILE).read_text()
     assert "stopped by SIGTERM: the jobs after the last one below did not start" in stdout
+
+
+def _descendants(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _still_running(processes: list, wait_s: float) -> list:
+    """The processes that have not ended after ``wait_s`` (a zombie has ended)."""
+    import time
+
+    import psutil
+
+    def running(process) -> bool:
+        try:
+            return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + wait_s
+    while any(map(running, processes)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [p for p in processes if running(p)]
+
+
+@pytest.mark.parametrize("signal_name, to_group, n_jobs, jobs", [
+    ("SIGINT", True, 2, 3),  # a terminal's Ctrl-C: every process of the sweep gets it
+    ("SIGTERM", False, 2, 3),  # kill <pid>: only the launching process gets it
+    ("SIGINT", True, 3, 2),  # a worker idles (it would die of the Ctrl-C, and joblib kill the others)
+], ids=["ctrl_c_to_the_group", "sigterm_to_the_launcher_alone", "ctrl_c_with_an_idle_worker"])
+def test_a_signal_stops_a_joblib_sweep_after_its_running_jobs_saved(signal_name, to_group, n_jobs, jobs,
+                                                                    tmp_path):
+    import contextlib
+    import signal
+    import time
+
+    import psutil
+
+    from rlkit import checkpoint
+    from rlkit.launch import run_files_in
+
+    sweep = tmp_path / "sweep"
+    seeds = ",".join(map(str, range(jobs)))
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:  # (files: an orphan would hold a pipe open)
+        proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
+                                 f"seed={seeds}", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}",
+                                 f"hydra.sweep.dir={sweep}"], cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"},
+                                stdout=stdout, stderr=stderr, start_new_session=True)
+    workers = []
+    try:
+        running = [sweep / str(job) / METRICS_FILE for job in range(min(jobs, n_jobs))]
+        deadline = time.monotonic() + 120
+        while (not all(m.is_file() and m.read_text().count("\n") >= 2 for m in running)
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+        workers = _descendants(proc.pid)
+        sig = getattr(signal, signal_name)
+        os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
+        returncode = proc.wait(timeout=120)
+        survivors = _still_running(workers, wait_s=10)
+    finally:
+        for process in [*_descendants(proc.pid), *workers]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        proc.kill()
+    stdout, stderr = out.read_text(), err.read_text()
+    assert returncode == {"SIGINT": 130, "SIGTERM": 143}[signal_name], stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert not survivors, survivors  # no worker trains on as an orphan
+    stopped_by = signal_name if to_group else "SIGTERM"  # (the launching process forwards SIGTERM)
+    for job in range(min(jobs, n_jobs)):  # they ran: each stopped at a step and saved it
+        outcome = json.loads((sweep / str(job) / OUTCOME_FILE).read_text())
+        assert outcome["stopped_by"] == stopped_by and outcome["exit_code"] == returncode, outcome
+        assert checkpoint.list_checkpoints(sweep / str(job))[-1][0] == outcome["env_step"] > 0
+    for job in range(n_jobs, jobs):  # dispatched to a worker after the stop: it never ran
+        outcome = json.loads((sweep / str(job) / OUTCOME_FILE).read_text())
+        assert outcome["not_run"] and run_files_in(sweep / str(job)) == [], outcome
+    summary = (sweep / SUMMARY_FILE).read_text()
+    assert summary.count(f"| stopped by {stopped_by} (exit {returncode}) |") == min(jobs, n_jobs)
+    assert summary.count(f"| not run (the sweep was stopped by {signal_name}) |") == max(jobs - n_jobs, 0)
+    assert stdout.count(f"sweep {sweep}: stopped by {signal_name}") == 1
