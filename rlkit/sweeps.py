@@ -149,13 +149,14 @@ def sweep_stopped(sweep_dir: Path) -> str | None:
 
 
 def in_launching_process() -> bool:
-    """The job runs in the process that launched the sweep (the basic launcher; joblib with n_jobs=1)."""
+    """The job runs in the process that launched the sweep (the basic launcher; joblib with n_jobs=1),
+    which a job stopped by a signal ends."""
     return SweepState.launcher_pid == os.getpid()
 
 
 class SweepStop(StopRequest):
     """The launching process of a joblib sweep: the first SIGINT / SIGTERM marks the sweep stopped
-    and forwards SIGTERM to the workers (direct children; loky's resource trackers ignore it), whose
+    and forwards SIGTERM to its children, the workers (loky's resource trackers ignore it), whose
     running jobs stop at their next vector step and save. The handler does not raise, so joblib
     keeps waiting for them and the summary is written; a second Ctrl-C raises KeyboardInterrupt, and
     joblib kills the workers at once."""
@@ -203,7 +204,9 @@ def stop_signals_held():
 
 def watch_joblib_sweep(sweep_dir: Path) -> None:
     """Joblib's workers start with ``protect_worker`` (the launcher names the "loky" backend: its
-    factory is replaced) and the launching process handles SIGINT / SIGTERM with a ``SweepStop``."""
+    factory is replaced), and while they run the jobs the launching process handles SIGINT / SIGTERM
+    with a ``SweepStop``. With n_jobs=1 joblib runs the jobs in the launching process, one after the
+    other: they stop the sweep as the basic launcher's do."""
     import joblib
     from joblib.parallel import LokyBackend
 
@@ -212,15 +215,16 @@ def watch_joblib_sweep(sweep_dir: Path) -> None:
         SIGTERM until ``protect_worker``: a signal in a worker's first moments would kill it. (A
         worker loky starts later, in place of one that ended, lacks this until its initializer.)"""
 
-        def configure(self, *args, **kwargs):
+        def configure(self, n_jobs=1, **kwargs):
+            if self.effective_n_jobs(n_jobs) > 1 and SweepState.stop is None:
+                SweepState.stop = SweepStop(sweep_dir)
+                SweepState.stop.install()
             with stop_signals_held():
-                n_jobs = super().configure(*args, **kwargs)
+                n_jobs = super().configure(n_jobs=n_jobs, **kwargs)
                 self._workers.submit(int)  # a no-op: the workers start now, inside the block
             return n_jobs
 
     joblib.register_parallel_backend("loky", functools.partial(WorkersProtected, initializer=protect_worker))
-    SweepState.stop = SweepStop(sweep_dir)
-    SweepState.stop.install()
 
 
 class SweepSummary(Callback):
