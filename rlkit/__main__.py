@@ -152,8 +152,9 @@ def main(cfg: DictConfig) -> dict | float | None:
         traceback.print_exc()
         result = {"error": f"{type(err).__name__}: {err}", "exit_code": 1}
     write_outcome(ctx.output_dir, ctx.task_overrides, result)
-    if result.get("exit_code", 0) != 0:
-        print(f"rlkit: error in job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
+    if result.get("exit_code", 0) != 0:  # (a stop by a signal is no error: its job resumes)
+        label = "" if result["exit_code"] in EXIT_CODES.values() else "error in "
+        print(f"rlkit: {label}job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
     if result.get("exit_code") in EXIT_CODES.values():  # Ctrl-C / SIGTERM stops the sweep, not only this job:
         if in_launching_process():  # here by exiting (the basic launcher)
             from rlkit.sweeps import report_sweep

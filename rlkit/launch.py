@@ -31,7 +31,8 @@ from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
-from rlkit.run_outputs import RunOutputs, StopRequest
+from rlkit.run_outputs import RunOutputs
+from rlkit.stop import StopRequest
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
