@@ -100,20 +100,27 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
     Hydra starts, which would rewrite the sweep's multirun.yaml; each job checks its own dir again
     (rlkit.launch.refuse_taken_run_dir), as does a single run. A dir whose jobs all failed before
     they ran (bad input) is reused: their outcomes and the old summary are removed first, so the new
-    sweep's summary holds its own jobs only. Returns None when the sweep may start."""
-    if not ("-m" in argv or "--multirun" in argv) or any(arg.split("=", 1)[0] in ("resume", "check") for arg in argv):
-        return None
-    from rlkit.launch import taken_run_dir_problem
+    sweep's summary holds its own jobs only. With resume=auto the jobs continue their runs: only a
+    stop mark left by a killed launching process goes. Returns None when the sweep may start."""
+    from rlkit.launch import RESUME_AUTO, taken_run_dir_problem
     from rlkit.sweeps import OUTCOME_FILE, STOP_FILE, SUMMARY_FILE
 
+    auto = _given(argv, "resume") == RESUME_AUTO
+    if (not ("-m" in argv or "--multirun" in argv) or _given(argv, "check") is not None
+            or (_given(argv, "resume") is not None and not auto)):
+        return None
     given = _given(argv, "hydra.sweep.dir")
     if given is None or "${" in given or not Path(given).is_dir():
         return None
     path = Path(given)
+    if auto:
+        (path / STOP_FILE).unlink(missing_ok=True)
+        return None
     jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
     problems = [problem for problem in map(taken_run_dir_problem, jobs) if problem]
     if problems:
-        return f"hydra.sweep.dir={str(path)!r} is not allowed: {problems[0]}"
+        return (f"hydra.sweep.dir={str(path)!r} is not allowed: {problems[0]}; or continue the whole sweep: the"
+                " same command with resume=auto")
     for job in jobs:
         (job / OUTCOME_FILE).unlink(missing_ok=True)
         try:

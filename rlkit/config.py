@@ -238,7 +238,9 @@ class HealthConfig:
 @dataclass
 class RootConfig:
     seed: int = 0
-    resume: Optional[str] = None  # a run dir to continue from its last checkpoint
+    # a run dir to continue from its last checkpoint; auto: hydra.run.dir's (each sweep job's own dir)
+    # if it holds a run with a checkpoint, else a new run there
+    resume: Optional[str] = None
     allow_config_change: bool = False  # with resume: accept overrides that differ from the run's config
     check: bool = False  # validate the config and build the envs and agent, then stop: nothing is run or written
     keep_checkpoints: int = 3  # newest checkpoints kept on disk

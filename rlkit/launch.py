@@ -42,6 +42,9 @@ CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 RUN_ID_FILE = "run_id.txt"
 RUN_CONTROL_KEYS = ("resume", "allow_config_change", "check")
+# resume=auto: continue the run in hydra.run.dir (a sweep job's dir) if it holds one, else start it
+# there; rerunning one command continues it (a requeued cluster job, a stopped sweep)
+RESUME_AUTO = "auto"
 SEARCH_PATH_KEY = "hydra.searchpath"
 USER_ERRORS = (ConfigValueError, UnknownComponentError, CheckpointError)
 
@@ -315,6 +318,8 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     resume_state = resume_replay = None
     try:
         run_dir, run_overrides, config_changed = hydra_dir, None, False
+        if cfg.resume == RESUME_AUTO:  # continue the run in this job's own dir if it holds one, else start it
+            cfg.resume = str(hydra_dir) if checkpoint.list_checkpoints(hydra_dir) else None
         if cfg.resume:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
         elif not cfg.check:

@@ -200,3 +200,19 @@ def test_bad_input_and_check_leave_no_empty_output_dirs_but_keep_those_that_were
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0 and "nothing was run or written" in checked.stdout
     assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path("outputs"), Path("outputs/runs")]
+
+
+def test_resume_auto_starts_a_run_in_its_dir_then_continues_it_there(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    base = ["env=cartpole", "schedule=smoke", "logger.progress_bar=false", "resume=auto"]
+    first = run_in_process(base, run_dir)
+    assert first["exit_code"] == 0 and "resuming" not in capsys.readouterr().out
+    again = run_in_process(base + ["schedule.total_env_steps=800", "allow_config_change=true"], run_dir)
+    assert again["exit_code"] == 0 and 800 <= again["env_step"] < 808
+    assert f"resuming from env step {first['env_step']:,}" in capsys.readouterr().out
+    assert "resume=auto" not in (run_dir / "overrides.yaml").read_text()  # a run control, not the run's config
+    checkpoint_dir = run_dir / checkpoint.CHECKPOINT_DIR
+    for path in checkpoint_dir.iterdir():
+        path.unlink()
+    refused = run_in_process(base, run_dir)  # run files without a checkpoint: nothing to continue, nor to overwrite
+    assert refused["exit_code"] == 2 and "saved no checkpoint" in refused["error"]

@@ -224,3 +224,29 @@ def test_a_signal_stops_a_joblib_sweep_after_its_running_jobs_saved(signal_name,
     assert summary.count(f"| stopped by {stopped_by} (exit {returncode}) |") == min(jobs, n_jobs)
     assert summary.count(f"| not run (the sweep was stopped by {signal_name}) |") == max(jobs - n_jobs, 0)
     assert stdout.count(f"sweep {sweep}: stopped by {signal_name}") == 1
+
+
+def test_the_same_sweep_command_with_resume_auto_continues_its_jobs_and_starts_those_that_never_ran(tmp_path):
+    import shutil
+
+    from rlkit.sweeps import STOP_FILE
+
+    sweep = tmp_path / "sweep"
+    first = _multirun(SMOKE + ["seed=0,1"], sweep)
+    assert first.returncode == 0, first.stderr[-3000:]
+    refused = _multirun(SMOKE + ["seed=0,1"], sweep)
+    assert refused.returncode == 2 and "resume=auto" in refused.stderr  # a rerun without it names it
+    shutil.rmtree(sweep / "1")  # as if the sweep had been stopped before job 1 started
+    (sweep / STOP_FILE).write_text("SIGTERM\n")  # and its launching process killed before it cleaned up
+    rows_before = read_metrics(sweep / "0" / METRICS_FILE)
+    again = _multirun(SMOKE + ["seed=0,1", "resume=auto", "schedule.total_env_steps=800", "allow_config_change=true"],
+                      sweep)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for job in _job_dirs(sweep):
+        outcome = json.loads((job / OUTCOME_FILE).read_text())
+        assert outcome["exit_code"] == 0 and 800 <= outcome["env_step"] < 808, outcome
+    rows = read_metrics(sweep / "0" / METRICS_FILE)
+    assert rows[:len(rows_before)] == rows_before and f"resuming from env step {rows_before[-1]['env_step']:,}" \
+        in again.stdout  # job 0 continued; job 1 ran from the start
+    assert read_metrics(sweep / "1" / METRICS_FILE)[0]["env_step"] < 400
+    assert (sweep / SUMMARY_FILE).read_text().count("| ok |") == 2 and not (sweep / STOP_FILE).exists()
