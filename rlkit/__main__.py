@@ -201,7 +201,7 @@ def help_text() -> str:
     lines += ["", "examples:"]
     lines += [f"  {cmd:<68}{what}" for cmd, what in EXAMPLES]
     lines += ["", "outputs: ./outputs/runs/<date>/<time>/ (sweeps: ./outputs/sweeps/<date>/<time>/<job>/):",
-              "  config.yaml, overrides.yaml, metrics.jsonl, checkpoints/, wandb/",
+              "  config.yaml, overrides.yaml, launch.yaml, metrics.jsonl, checkpoints/, curves.png, wandb/",
               "every key with its value: rlkit --cfg job [overrides]; keys and their meaning: rlkit/config.py and",
               "the schema beside each component; Hydra's own options: rlkit --hydra-help"]
     return "\n".join(lines)
