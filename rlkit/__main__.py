@@ -140,6 +140,10 @@ def main(cfg: DictConfig) -> dict | float | None:
     ctx = JobContext.from_hydra()
     if ctx.sweep_dir is None:
         result = run_job(cfg, ctx)
+        if cfg.resume and result.get("run_dir"):  # a sweep's job resumed alone: its sweep's record follows
+            from rlkit.sweeps import update_job_outcome
+
+            update_job_outcome(Path(result["run_dir"]), result)
         if result.get("exit_code", 0) != 0:
             label = "" if result["exit_code"] in EXIT_CODES.values() else "error: "
             print(f"rlkit: {label}{result['error']}", file=sys.stderr)

@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,21 @@ def write_outcome(job_dir: Path, overrides: list[str], result: dict[str, Any]) -
     outcome.setdefault("exit_code", 0)
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / OUTCOME_FILE).write_text(json.dumps(outcome, indent=1, default=str) + "\n")
+
+
+def update_job_outcome(job_dir: Path, result: dict[str, Any]) -> None:
+    """A sweep's job resumed on its own (``resume=<job dir>``): its outcome.json and the sweep's
+    summary file say how the resume ended, not how the sweep's run of it did. Nothing for a run dir
+    that is no sweep's job."""
+    path = job_dir / OUTCOME_FILE
+    if not (path.is_file() and (job_dir.parent / "multirun.yaml").is_file()):
+        return
+    try:
+        write_outcome(job_dir, json.loads(path.read_text())["overrides"], result)
+        table, _ = summary_markdown(read_outcomes(job_dir.parent))
+        (job_dir.parent / SUMMARY_FILE).write_text(table + "\n")
+    except (OSError, ValueError, KeyError) as err:  # the run itself is saved: its record stays as it was
+        print(f"rlkit: could not update {path} ({type(err).__name__}: {err})", file=sys.stderr)
 
 
 def read_outcomes(sweep_dir: Path) -> list[tuple[str, dict[str, Any] | None]]:

@@ -138,6 +138,14 @@ def test_sigterm_stops_the_whole_sweep_after_saving_the_running_job(tmp_path):
     assert checkpoint.list_checkpoints(sweep / "0")[-1][0] == outcome["env_step"]  # resumable where it stopped
     assert "| stopped by SIGTERM (exit 143) |" in (sweep / SUMMARY_FILE).read_text()
     assert "stopped by SIGTERM: the jobs after the last one below did not start" in stdout
+    # the job resumed alone to a budget just past where it stopped: its outcome and the summary follow
+    resumed = subprocess.run([sys.executable, "-m", "rlkit", f"resume={sweep / '0'}", "allow_config_change=true",
+                              f"schedule.total_env_steps={outcome['env_step'] + 100}"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    outcome = json.loads((sweep / "0" / OUTCOME_FILE).read_text())
+    assert outcome["exit_code"] == 0 and "stopped_by" not in outcome and outcome["overrides"][-1] == "seed=0"
+    assert "| ok |" in (sweep / SUMMARY_FILE).read_text() and "stopped by" not in (sweep / SUMMARY_FILE).read_text()
 
 
 def _descendants(pid: int) -> list:
