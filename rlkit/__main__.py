@@ -102,6 +102,7 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
     they ran (bad input) is reused: their outcomes and the old summary are removed first, so the new
     sweep's summary holds its own jobs only. With resume=auto the jobs continue their runs: only a
     stop mark left by a killed launching process goes. Returns None when the sweep may start."""
+    from rlkit import checkpoint
     from rlkit.launch import RESUME_AUTO, taken_run_dir_problem
     from rlkit.sweeps import OUTCOME_FILE, STOP_FILE, SUMMARY_FILE
 
@@ -117,10 +118,11 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
         (path / STOP_FILE).unlink(missing_ok=True)
         return None
     jobs = sorted((p for p in path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
-    problems = [problem for problem in map(taken_run_dir_problem, jobs) if problem]
-    if problems:
-        return (f"hydra.sweep.dir={str(path)!r} is not allowed: {problems[0]}; or continue the whole sweep: the"
-                " same command with resume=auto")
+    taken = [(job, problem) for job, problem in zip(jobs, map(taken_run_dir_problem, jobs)) if problem]
+    if taken:
+        resumable = all(checkpoint.list_checkpoints(job) for job, _ in taken)
+        return (f"hydra.sweep.dir={str(path)!r} is not allowed: {taken[0][1]}"
+                + ("; or continue the whole sweep: the same command with resume=auto" if resumable else ""))
     for job in jobs:
         (job / OUTCOME_FILE).unlink(missing_ok=True)
         try:

@@ -292,7 +292,8 @@ def refuse_unknown_keys_and_non_finite_floats(node: DictConfig, schema: type, pr
             value = "{...}" if isinstance(child, DictConfig) else child._value()
             raise ConfigValueError(path, value, f"a key of {prefix.rstrip('.') or 'the root config'}"
                                    f" ({schema.__name__}: {', '.join(names)}); '+{path}=' adds a key nothing reads")
-        if isinstance(child, FloatNode) and not OmegaConf.is_interpolation(node, key):
+        unset = OmegaConf.is_interpolation(node, key) or OmegaConf.is_missing(node, key)  # (checked where resolved)
+        if isinstance(child, FloatNode) and not unset:
             value = child._value()
             if value is not None and not math.isfinite(value):
                 raise ConfigValueError(path, value, "a finite number" + (", or null" if child._is_optional() else ""))

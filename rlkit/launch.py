@@ -182,8 +182,9 @@ def _remove_if_empty(path: Path) -> None:
     Hydra made for it (up to ``existing_output_dir``; without it, the default layout's date dir,
     outputs/runs/<date>/)."""
     path = path.resolve()
-    if existing_output_dir is not None and existing_output_dir in path.parents:
-        folders = [path, *path.parents[:path.parents.index(existing_output_dir)]]
+    if existing_output_dir is not None:  # (the run dir itself, when it was there: kept)
+        made = [path, *path.parents]
+        folders = made[:made.index(existing_output_dir)] if existing_output_dir in made else []
     else:
         folders = [path, path.parent] if re.fullmatch(r"\d{4}-\d{2}-\d{2}", path.parent.name) else [path]
     for folder in folders:
@@ -236,11 +237,12 @@ def resumed_run_launch(run_dir: Path, run: RootConfig, new_overrides: list[str])
         sweep_dir = run_dir.parent if (run_dir.parent / "multirun.yaml").is_file() else None
         launch = new_run_launch(run, JobContext(run_dir, saved, sweep_dir, choices=None))
     choices = launch.get("choices")
-    if choices is not None:
-        for override in new_overrides:
-            key, _, value = override.partition("=")
-            if key in choices:
-                choices[key] = None if value == "null" else value
+    for override in new_overrides:
+        key, _, value = override.partition("=")
+        if choices is not None and key in choices:
+            choices[key] = None if value == "null" else value
+        if key.lstrip("+") == "logger.wandb_group":  # (a group the resume names: W&B regroups the run)
+            launch["wandb_group"] = run.logger.wandb_group
     return launch
 
 
@@ -320,6 +322,10 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
         run_dir, run_overrides, config_changed = hydra_dir, None, False
         if cfg.resume == RESUME_AUTO:  # continue the run in this job's own dir if it holds one, else start it
             cfg.resume = str(hydra_dir) if checkpoint.list_checkpoints(hydra_dir) else None
+            if not cfg.resume and run_files_in(hydra_dir):  # this job's failure, not its sweep's (RunDirTaken)
+                raise ConfigValueError("resume", RESUME_AUTO, f"a dir with a checkpoint to continue, or none of a run's"
+                                       f" files ({hydra_dir} holds a run that saved no checkpoint: remove it,"
+                                       f" rm -r {hydra_dir}, to start it again)")
         if cfg.resume:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
         elif not cfg.check:

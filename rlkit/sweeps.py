@@ -77,8 +77,7 @@ def update_job_outcome(job_dir: Path, result: dict[str, Any]) -> None:
         return
     try:
         write_outcome(job_dir, json.loads(path.read_text())["overrides"], result)
-        table, _ = summary_markdown(read_outcomes(job_dir.parent))
-        (job_dir.parent / SUMMARY_FILE).write_text(table + "\n")
+        write_summary(job_dir.parent)
     except (OSError, ValueError, KeyError) as err:  # the run itself is saved: its record stays as it was
         print(f"rlkit: could not update {path} ({type(err).__name__}: {err})", file=sys.stderr)
 
@@ -116,12 +115,18 @@ def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple
     return "\n".join(lines), failed
 
 
+def write_summary(sweep_dir: Path) -> tuple[str, int]:
+    """sweep_summary.md from the jobs' outcomes: (the table, the number of jobs that did not finish)."""
+    table, failed = summary_markdown(read_outcomes(sweep_dir))
+    (sweep_dir / SUMMARY_FILE).write_text(table + "\n")
+    return table, failed
+
+
 def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
     """Print and write the sweep's summary; returns the number of jobs that did not finish."""
     from rlkit.launch import command
 
-    table, failed = summary_markdown(read_outcomes(sweep_dir))
-    (sweep_dir / SUMMARY_FILE).write_text(table + "\n")
+    table, failed = write_summary(sweep_dir)
     (sweep_dir / STOP_FILE).unlink(missing_ok=True)  # the sweep is over: a rerun in this dir starts its jobs
     verdict = f"{failed} job(s) FAILED" if failed else "all jobs finished"
     if stopped_by is not None:
@@ -201,6 +206,9 @@ def protect_worker() -> None:
     workers, saving or not; a job's loop takes the stop over (StopRequest), and no later job runs."""
     SweepState.stop = StopRequest(interrupt_twice=False)
     SweepState.stop.install()
+    # (the launching process blocks them while it starts the workers; a child that inherited the
+    # blocked mask would never get them)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 @contextlib.contextmanager

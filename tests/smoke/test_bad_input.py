@@ -100,6 +100,7 @@ CASES = [
     ("seed_negative", SMOKE + ["seed=-1"], ["seed=-1", ">= 0"]),
     ("stop_at_nan", SMOKE + ["schedule.stop_at_eval_return=nan"], ["schedule.stop_at_eval_return=nan", "finite"]),
     ("lr_inf", SMOKE + ["schedule.lr=inf"], ["schedule.lr=inf", "a finite number"]),
+    ("lr_missing", SMOKE + ["schedule.lr=???"], ["schedule.lr='???'", "has no default; set it"]),
     ("updates_per_step_inf", SMOKE + ["schedule.updates_per_env_step=inf"],
      ["schedule.updates_per_env_step=inf", "a finite number"]),
     ("health_limit_nan", SMOKE + ["health.max_grad_norm_jitter=nan"], ["health.max_grad_norm_jitter=nan", "finite"]),

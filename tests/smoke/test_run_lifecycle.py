@@ -200,6 +200,11 @@ def test_bad_input_and_check_leave_no_empty_output_dirs_but_keep_those_that_were
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0 and "nothing was run or written" in checked.stdout
     assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*")] == [Path("outputs"), Path("outputs/runs")]
+    (tmp_path / "mine").mkdir()  # a run dir made beforehand, empty: kept too
+    refused = subprocess.run([sys.executable, "-m", "rlkit", "env=cartpole", "schedule=smoke", "schedule.lr=0",
+                              f"hydra.run.dir={tmp_path / 'mine'}"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 2 and (tmp_path / "mine").is_dir()
 
 
 def test_resume_auto_starts_a_run_in_its_dir_then_continues_it_there(tmp_path, capsys):

@@ -91,3 +91,7 @@ def test_a_resumed_sweep_job_keeps_its_wandb_name_and_group_and_launch_yaml_reco
     assert resumed["exit_code"] == 0, resumed.get("error")
     assert [(c["name"], c["group"]) for c in calls] == [(",".join(overrides), "study/2026-01-01/12-00-00")] * 2
     assert OmegaConf.load(job / "launch.yaml").choices.hardware == "cpu"  # a group the resume chose
+    regrouped = run_in_process([f"resume={job}", "schedule.total_env_steps=1000", "allow_config_change=true",
+                                "logger.wandb_group=mine"], tmp_path / "unused")
+    assert regrouped["exit_code"] == 0 and calls[-1]["group"] == "mine"  # a group the resume names wins
+    assert calls[-1]["name"] == ",".join(overrides) and OmegaConf.load(job / "launch.yaml").wandb_group == "mine"

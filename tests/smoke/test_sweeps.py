@@ -258,3 +258,10 @@ def test_the_same_sweep_command_with_resume_auto_continues_its_jobs_and_starts_t
         in again.stdout  # job 0 continued; job 1 ran from the start
     assert read_metrics(sweep / "1" / METRICS_FILE)[0]["env_step"] < 400
     assert (sweep / SUMMARY_FILE).read_text().count("| ok |") == 2 and not (sweep / STOP_FILE).exists()
+    shutil.rmtree(sweep / "1" / "checkpoints")  # a job killed before its first checkpoint: only that job fails
+    broken = _multirun(SMOKE + ["seed=0,1", "resume=auto", "schedule.total_env_steps=800",
+                                "allow_config_change=true"], sweep)
+    assert broken.returncode == 1, broken.stderr[-3000:]
+    outcomes = [json.loads((job / OUTCOME_FILE).read_text()) for job in _job_dirs(sweep)]
+    assert outcomes[0]["exit_code"] == 0 and outcomes[1]["exit_code"] == 2  # job 0: finished, nothing to do
+    assert "saved no checkpoint" in outcomes[1]["error"] and "1 job(s) FAILED" in broken.stdout
