@@ -226,7 +226,9 @@ def cli() -> None:
         sys.exit(2)
     from rlkit import launch
 
-    launch.existing_output_dir = nearest_existing_output_dir(sys.argv[1:]).resolve()
+    given = _given(sys.argv[1:], _output_dir_key(sys.argv[1:]))
+    if given is None or not given.startswith("${"):  # (a dir that starts with an interpolation: unknown)
+        launch.existing_output_dir = nearest_existing_output_dir(sys.argv[1:]).resolve()
     run_sweep_or_job()
 
 
