@@ -221,6 +221,8 @@ def health_tracker(run: RootConfig) -> HealthTracker:
 
 
 def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int, should_stop=None):
+    """Raw returns of ``num_episodes`` episodes of the uniform random policy, seeded from ``seed``;
+    ``should_stop`` as ``rlkit.episodes.run_episodes`` takes it."""
     from rlkit.episodes import run_episodes
     import numpy as np
 

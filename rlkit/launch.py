@@ -13,7 +13,7 @@ import time
 import uuid
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
@@ -517,7 +517,7 @@ def _compare_unless_stopped(run: RootConfig, eval_envs, result: dict[str, Any], 
 
 
 def _compare_with_random_policy(run: RootConfig, eval_envs, result: dict[str, Any], run_dir: Path,
-                                should_stop=None) -> None:
+                                should_stop: Callable[[], bool]) -> None:
     """The random policy's episodes against ``result``'s final evaluation: adds ``random_returns``,
     ``random_baseline`` and ``random_baseline_file`` (the path, or None where it could not be written).
     ``should_stop`` (asked before each vector step) ends the episodes with ``EpisodesStopped``."""
