@@ -109,13 +109,14 @@ def test_a_stop_during_the_random_baseline_exits_130_or_143_with_the_run_saved_a
         return random_policy_returns(*args, **kwargs)
 
     monkeypatch.setattr(build, "random_policy_returns", signalled_first)
+    before = signal.getsignal(signal.SIGINT)  # (SIG_IGN in a background job of a non-interactive shell)
     run_dir = tmp_path / "run"
     overrides = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=800", "random_baseline_episodes=3", *QUIET]
     result = run_in_process(overrides, run_dir)
     assert result["exit_code"] == {"SIGINT": 130, "SIGTERM": 143}[signal_name] and result["stopped_by"] == signal_name
     assert result["error"].startswith(f"stopped by {signal_name} during the random policy's episodes; the run finished")
     assert f"resume={run_dir} plays them" in result["error"] and not (run_dir / RANDOM_BASELINE_FILE).exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
+    assert signal.getsignal(signal.SIGINT) is before  # the handlers are back
     monkeypatch.setattr(build, "random_policy_returns", random_policy_returns)
     again = run_in_process([f"resume={run_dir}"], tmp_path / "unused")
     assert again["exit_code"] == 0 and again["finished_already"] and (run_dir / RANDOM_BASELINE_FILE).is_file()
