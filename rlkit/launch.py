@@ -36,7 +36,7 @@ from rlkit.stop import StopRequest
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
-from rlkit.sweeps import sweep_name
+from rlkit.sweeps import sweep_name, sweep_of
 
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
@@ -234,8 +234,7 @@ def resumed_run_launch(run_dir: Path, run: RootConfig, new_overrides: list[str])
         launch = OmegaConf.to_container(OmegaConf.load(path))
     else:
         saved = [str(o) for o in OmegaConf.load(run_dir / OVERRIDES_FILE)]
-        sweep_dir = run_dir.parent if (run_dir.parent / "multirun.yaml").is_file() else None
-        launch = new_run_launch(run, JobContext(run_dir, saved, sweep_dir, choices=None))
+        launch = new_run_launch(run, JobContext(run_dir, saved, sweep_of(run_dir), choices=None))
     choices = launch.get("choices")
     for override in new_overrides:
         key, _, value = override.partition("=")

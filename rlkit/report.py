@@ -49,6 +49,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from rlkit.logging import LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics  # noqa: E402
 from rlkit.stats import bootstrap_ci, iqm  # noqa: E402
+from rlkit.sweeps import MULTIRUN_FILE  # noqa: E402
 
 EVAL_RETURN = "eval/return_mean"
 TRAIN_RETURN = "train/episode_return_mean"
@@ -99,7 +100,7 @@ def is_sweep_dir(path: Path) -> bool:
     """A Hydra multirun dir: no metrics of its own, and a multirun.yaml or numbered job subdirs."""
     if not path.is_dir() or (path / METRICS_FILE).is_file():
         return False
-    return (path / "multirun.yaml").is_file() or any(
+    return (path / MULTIRUN_FILE).is_file() or any(
         child.name.isdigit() and (child / METRICS_FILE).is_file() for child in path.iterdir())
 
 

@@ -34,6 +34,7 @@ from rlkit.stop import STOP_SIGNALS, StopRequest
 OUTCOME_FILE = "outcome.json"
 SUMMARY_FILE = "sweep_summary.md"
 SWEEPS_ROOT = "sweeps"
+MULTIRUN_FILE = "multirun.yaml"  # Hydra writes it into every sweep dir
 STOP_FILE = "sweep_stopped"  # in the sweep dir while a stopped sweep's jobs wind down: the signal's name
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 
@@ -68,12 +69,17 @@ def write_outcome(job_dir: Path, overrides: list[str], result: dict[str, Any]) -
     (job_dir / OUTCOME_FILE).write_text(json.dumps(outcome, indent=1, default=str) + "\n")
 
 
+def sweep_of(run_dir: Path) -> Path | None:
+    """The sweep dir that holds ``run_dir`` as one of its jobs, None for a run of its own."""
+    return run_dir.parent if (run_dir.parent / MULTIRUN_FILE).is_file() else None
+
+
 def update_job_outcome(job_dir: Path, result: dict[str, Any]) -> None:
     """A sweep's job resumed on its own (``resume=<job dir>``): its outcome.json and the sweep's
     summary file say how the resume ended, not how the sweep's run of it did. Nothing for a run dir
     that is no sweep's job."""
     path = job_dir / OUTCOME_FILE
-    if not (path.is_file() and (job_dir.parent / "multirun.yaml").is_file()):
+    if not (path.is_file() and sweep_of(job_dir) is not None):
         return
     try:
         write_outcome(job_dir, json.loads(path.read_text())["overrides"], result)
