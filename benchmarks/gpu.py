@@ -12,10 +12,13 @@ row past the warm-up to the last, so the updates that compile stay outside it). 
 
 For each: the rate, the compile seconds (logged apart as ``compile_s``), the GPU's utilization
 (median of ``nvidia-smi`` samples taken while the run's training rows were inside the window) and
-its peak memory in use during the run (``nvidia-smi``'s memory.used: the CUDA context included).
+its peak memory in use during the run (``nvidia-smi``'s memory.used: the CUDA context included),
+and the run's peak host RSS from its rows (the replay fills only as far as the run goes).
 
-Writes benchmarks/results/gpu.{json,md}. Without a CUDA GPU it says so and exits 2; it needs
-``nvidia-smi`` on the PATH.
+Writes benchmarks/results/gpu.{json,md}, anew after each variant (a lent GPU's time is short: what
+was measured before a cut is kept). A variant that fails or outlasts ``--variant-timeout`` is a row
+with its error, and the next one runs; the exit status is 1 if any failed. Without a CUDA GPU it
+says so and exits 2; it needs ``nvidia-smi`` on the PATH.
 """
 
 from __future__ import annotations
@@ -35,14 +38,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import DQN_WARMUP_KEYS, REPO, rlkit_command, run_rate, write_results  # noqa: E402
+from peers import DQN_WARMUP_KEYS, REPO, RESULTS, rlkit_command, run_rate, write_results  # noqa: E402
 
-VARIANTS = {
-    "none": ["hardware.amp=false"],
+VARIANTS = {  # the report's own first, so that a run cut short still has it
     "amp": [],
     "replay_device": ["hardware.amp=false", "hardware.replay_device=cuda"],
-    "compile": ["hardware.amp=false", "hardware.compile=true"],
     "all": ["hardware.replay_device=cuda", "hardware.compile=true"],
+    "none": ["hardware.amp=false"],
+    "compile": ["hardware.amp=false", "hardware.compile=true"],
 }
 BASE = ["experiment=boxing_report"]  # hardware=cuda_amp: CUDA, AMP on, 16 envs
 
@@ -104,40 +107,116 @@ def gpu_figures(samples: list[tuple[int, float, float]], warmup: int, total: int
             "gpu_samples_in_window": len(window)}
 
 
-def measure(name: str, total: int, warmup: int, interval: int) -> dict:
+def measure(name: str, total: int, warmup: int, interval: int, timeout_s: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         cmd = rlkit_command(BASE + VARIANTS[name], total, warmup, interval, DQN_WARMUP_KEYS, run_dir)
         sampler = GpuSampler(run_dir / "metrics.jsonl", period_s=0.5)
         sampler.start()
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        sampler.done.set()
-        sampler.join()
+        try:
+            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
+        finally:
+            sampler.done.set()
+            sampler.join()
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+            print(f"{' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}", file=sys.stderr, flush=True)
+            raise RuntimeError(f"exited {proc.returncode}: {' '.join(proc.stderr.split()[-40:])}")
         if sampler.error is not None:
             raise RuntimeError(f"{name}: the GPU readings stopped: {sampler.error}")
         rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         compile_s = sum(row.get("compile_s", 0.0) for row in rows)
+        rss_gb = max((row["system/rss_gb"] for row in rows if "system/rss_gb" in row), default=None)
         return {"variant": name, "overrides": VARIANTS[name], **run_rate(run_dir, warmup),
-                "compile_s": round(compile_s, 1), **gpu_figures(sampler.samples, warmup, total)}
+                "compile_s": round(compile_s, 1), **gpu_figures(sampler.samples, warmup, total),
+                "host_rss_peak_gb": rss_gb}
+
+
+def profile(name: str, fill_env_steps: int, updates: int) -> str:
+    """Where one update's time goes for a variant, in-process: the sample and the update timed apart
+    and together (synchronized), the host syncs they make (``torch.cuda.set_sync_debug_mode``,
+    each with the rlkit line that made it) and torch.profiler's top operators, as Markdown."""
+    import collections
+    import traceback
+    import warnings
+
+    from peers import dqn_with_replay
+
+    _, envs, agent, _, rng = dqn_with_replay(BASE + VARIANTS[name], fill_env_steps // 16)
+    envs.close()
+    replay, learner, batch_size = agent.replay, agent.learner, agent.schedule.batch_size
+
+    def timed(call, n: int) -> float:
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        torch.cuda.synchronize()
+        return (time.perf_counter() - start) / n * 1e3
+
+    batch = replay.sample(batch_size, rng)
+    for _ in range(30):  # warm-up (and, with hardware.compile, the compile)
+        learner.update(replay.sample(batch_size, rng), 10**6)
+    host_ms = {"sample": timed(lambda: replay.sample(batch_size, rng), updates),
+               "update (one batch, again)": timed(lambda: learner.update(batch, 10**6), updates),
+               "sample + update": timed(lambda: learner.update(replay.sample(batch_size, rng), 10**6), updates)}
+    syncs: collections.Counter = collections.Counter()
+
+    def record(message, category, filename, lineno, file=None, line=None):
+        frames = [f for f in traceback.extract_stack()[:-1] if "/rlkit/" in f.filename]
+        where = f"{frames[-1].filename.split('/rlkit/')[-1]}:{frames[-1].lineno}" if frames else f"{filename}:{lineno}"
+        syncs[f"{where}: {str(message).splitlines()[0][:80]}"] += 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = record
+        torch.cuda.set_sync_debug_mode("warn")
+        for _ in range(10):
+            learner.update(replay.sample(batch_size, rng), 10**6)
+        torch.cuda.set_sync_debug_mode("default")
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(20):
+            learner.update(replay.sample(batch_size, rng), 10**6)
+        torch.cuda.synchronize()
+    averages = prof.key_averages()
+    overrides = " ".join(VARIANTS[name]) or "the report's config"
+    lines = [f"# Profile of the `{name}` variant ({overrides}), batch {batch_size}",
+             "", "| part | ms per call |", "|---|---|"]
+    lines += [f"| {part} | {ms:.2f} |" for part, ms in host_ms.items()]
+    lines += ["", f"Host syncs in 10 sample + update: {sum(syncs.values())}", ""]
+    lines += [f"- {count}x {where}" for where, count in syncs.most_common()]
+    lines += ["", "## 20 sample + update, by host time", "", "```",
+              averages.table(sort_by="self_cpu_time_total", row_limit=25), "```"]
+    for key in ("self_device_time_total", "self_cuda_time_total"):
+        try:
+            table = averages.table(sort_by=key, row_limit=20)
+        except (AttributeError, KeyError, ValueError):
+            continue
+        lines += ["", "## by device time", "", "```", table, "```"]
+        break
+    return "\n".join(lines) + "\n"
 
 
 def markdown(results: dict) -> str:
+    machine = results["machine"]
     lines = ["# The report's Boxing config on a GPU (make bench-gpu)", "",
-             f"Machine: {results['machine']}. `python -m rlkit experiment=boxing_report` (batch 1024, one update "
+             f"Machine: {machine['gpu']}, torch {machine['torch']}, {machine['date']}. `python -m rlkit experiment=boxing_report` (batch 1024, one update "
              f"per env step, 16 envs, 600k replay), {results['warmup_env_steps']} warm-up env steps, then a "
              f"window to {results['total_env_steps']}; env steps per second over the window, the GPU's "
              "utilization (median of nvidia-smi samples in the window) and its peak memory in use (CUDA "
-             "context included).", "",
-             "| variant | overrides | env steps/s | compile s | GPU utilization | GPU memory peak |",
-             "|---|---|---|---|---|---|"]
+             f"context included). Command: `{results['command']}`.", "",
+             "| variant | overrides | env steps/s | compile s | GPU utilization | GPU memory peak | host RSS peak |",
+             "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
+        overrides = " ".join(f"`{o}`" for o in row["overrides"]) or "(the report's)"
+        if "error" in row:
+            lines.append(f"| {row['variant']} | {overrides} | failed: {row['error']} | | | | |")
+            continue
         utilization = "-" if row["gpu_utilization_pct"] is None else f"{row['gpu_utilization_pct']:.0f}%"
         memory = "-" if row["gpu_memory_peak_mib"] is None else f"{row['gpu_memory_peak_mib'] / 1024:.1f} GiB"
-        overrides = " ".join(f"`{o}`" for o in row["overrides"]) or "(the report's)"
+        rss = "-" if row["host_rss_peak_gb"] is None else f"{row['host_rss_peak_gb']:.1f} GB"
         lines.append(f"| {row['variant']} | {overrides} | {row['sps']:.1f} | {row['compile_s']:.1f} | "
-                     f"{utilization} | {memory} |")
+                     f"{utilization} | {memory} | {rss} |")
     return "\n".join(lines) + "\n"
 
 
@@ -147,6 +226,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5_000, help="env steps of random actions before learning")
     parser.add_argument("--window", type=int, default=8_000, help="env steps measured after the warm-up")
     parser.add_argument("--interval", type=int, default=512, help="env steps between training rows")
+    parser.add_argument("--profile", type=int, metavar="UPDATES", default=0,
+                        help="instead: time and profile UPDATES updates of each variant in-process "
+                             "(benchmarks/results/gpu_profile_<variant>.md), the replay holding --warmup env steps")
+    parser.add_argument("--variant-timeout", type=float, default=600.0, help="seconds before a variant is cut")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print(f"bench-gpu needs a CUDA GPU: torch {torch.__version__} sees none (torch.cuda.is_available() "
@@ -156,15 +239,29 @@ def main() -> None:
         print("bench-gpu reads the GPU's utilization and memory with nvidia-smi, which is not on the PATH. "
               "Nothing was written.", file=sys.stderr)
         sys.exit(2)
+    if args.profile:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        for name in args.variants:
+            text = profile(name, args.warmup, args.profile)
+            (RESULTS / f"gpu_profile_{name}.md").write_text(text)
+            print(text, flush=True)
+        return
     total = args.warmup + args.window
-    rows = []
-    for name in args.variants:
-        rows.append(measure(name, total, args.warmup, args.interval))
-        print(rows[-1], flush=True)
     results = {"machine": {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
                            "date": time.strftime("%Y-%m-%d %H:%M")},
-               "warmup_env_steps": args.warmup, "total_env_steps": total, "rows": rows}
-    write_results("gpu", results, markdown(results))
+               "command": " ".join(["python", "benchmarks/gpu.py", *sys.argv[1:]]),
+               "warmup_env_steps": args.warmup, "total_env_steps": total, "rows": []}
+    for name in args.variants:
+        try:
+            row = measure(name, total, args.warmup, args.interval, args.variant_timeout)
+        except subprocess.TimeoutExpired:
+            row = {"variant": name, "overrides": VARIANTS[name], "error": f"cut after {args.variant_timeout:.0f} s"}
+        except RuntimeError as err:
+            row = {"variant": name, "overrides": VARIANTS[name], "error": str(err)}
+        results["rows"].append(row)
+        print(row, flush=True)
+        write_results("gpu", results, markdown(results))
+    sys.exit(1 if any("error" in row for row in results["rows"]) else 0)
 
 
 if __name__ == "__main__":

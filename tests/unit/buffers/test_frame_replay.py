@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from rlkit.buffers import FrameReplay
 
@@ -175,10 +176,11 @@ def test_state_dict_round_trip_gives_identical_samples():
     assert len(copy) == len(buffer) and copy.num_added_transitions == buffer.num_added_transitions
 
 
-def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches():
-    """The device replay (here torch on the CPU; on a GPU the same code) equals the numpy replay
+@pytest.mark.parametrize("frames_device", [
+    "cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches(frames_device):
+    """The device replay (torch on the CPU, and on a GPU where there is one) equals the numpy replay
     sample for sample, and its snapshot restores into either."""
-    import torch
 
     def filled(frames_device):
         replay = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device=frames_device)
@@ -192,13 +194,14 @@ def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches():
                        done & (t % 2 == 1), obs, rng.random(3) < 0.03)
         return replay
 
-    host, device = filled(None), filled("cpu")
+    host, device = filled(None), filled(frames_device)
     for seed in range(3):
         a, b = host.sample(64, np.random.default_rng(seed)), device.sample(64, np.random.default_rng(seed))
         assert isinstance(b.obs, torch.Tensor) and b.obs.dtype == torch.uint8
-        assert np.array_equal(a.obs, b.obs.numpy()) and np.array_equal(a.next_obs, b.next_obs.numpy())
+        assert b.obs.device.type == b.next_obs.device.type == frames_device
+        assert np.array_equal(a.obs, b.obs.cpu().numpy()) and np.array_equal(a.next_obs, b.next_obs.cpu().numpy())
         assert np.array_equal(a.rewards, b.rewards) and np.array_equal(a.discounts, b.discounts)
-    restored = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device="cpu")
+    restored = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device=frames_device)
     restored.load_state_dict(host.state_dict())
     assert torch.equal(restored.frames, device.frames)
     assert device.host_nbytes == host.nbytes - host.frames.nbytes

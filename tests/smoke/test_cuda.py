@@ -1,0 +1,66 @@
+"""The CUDA paths, on a machine with a CUDA GPU (skipped elsewhere; the CPU tests run the same code
+on CPU tensors): value-based training with AMP and the replay's frames on the GPU, its checkpoint,
+resume, load and rlkit-eval; PPO and SAC on CUDA. ``make bench-gpu`` runs the compiled variants."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import rlkit
+from rlkit import checkpoint
+from rlkit import evaluate as ev
+from rlkit.logging import METRICS_FILE, read_metrics
+from tests.conftest import run_in_process
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+QUIET = ["logger.progress_bar=false"]
+SHORT_ATARI = ["env.max_episode_frames=400", "hardware.num_envs=4", "hardware.eval_num_envs=2"]
+
+
+def _train_rows(run_dir):
+    return [row for row in read_metrics(run_dir / METRICS_FILE) if "loss" in row]
+
+
+@pytest.mark.parametrize("algo", ["dqn", "iqn"])
+def test_amp_with_the_replay_on_the_gpu_trains_resumes_loads_and_replays_its_evaluation(algo, tmp_path):
+    run_dir = tmp_path / "run"
+    first = run_in_process([f"algo={algo}", "env=boxing", "schedule=smoke", "hardware=cuda_amp",
+                            "hardware.replay_device=cuda", *SHORT_ATARI, *QUIET], run_dir)
+    assert first["exit_code"] == 0, first.get("error")
+    resumed = run_in_process([f"resume={run_dir}", "schedule.total_env_steps=800", "allow_config_change=true",
+                              *QUIET], tmp_path / "unused")
+    assert resumed["exit_code"] == 0, resumed.get("error")
+    rows = _train_rows(run_dir)
+    assert [r["env_step"] for r in rows] == sorted({r["env_step"] for r in rows}) and rows[-1]["env_step"] >= 700
+    assert all(math.isfinite(r["loss"]) and math.isfinite(r["grad_norm"]) for r in rows)
+    assert rows[-1]["updates"] > rows[0]["updates"] > 0
+    assert checkpoint.list_checkpoints(run_dir)[-1][0] == resumed["env_step"] >= 800
+
+    loaded = rlkit.load(run_dir)
+    assert {p.device.type for p in loaded.agent.network.parameters()} == {"cuda"}
+    envs = loaded.make_envs(num_envs=2)
+    actions = loaded.act(envs.reset(seed=0))
+    envs.close()
+    assert actions.shape == (2,) and np.all((0 <= actions) & (actions < 18))
+    record = ev.evaluate_run(run_dir, ev.parse_settings([]), out=lambda line: None)
+    assert len(record["episode_returns"]) == 2
+    assert record["reproduces_run_evaluation"]["equal"] is True, record["reproduces_run_evaluation"]
+
+
+@pytest.mark.parametrize("algo,schedule", [("ppo", "ppo_smoke"), ("sac", "sac_smoke")])
+def test_policy_gradient_on_cuda_trains_and_loads(algo, schedule, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_in_process(["env=gym", "env.id=Pendulum-v1", "network.hidden_sizes=[32,32]", f"algo={algo}",
+                             f"schedule={schedule}", "hardware=cuda", *QUIET], run_dir)
+    assert result["exit_code"] == 0, result.get("error")
+    rows = [row for row in read_metrics(run_dir / METRICS_FILE) if "grad_norm" in row]
+    assert rows and all(math.isfinite(r["grad_norm"]) for r in rows)
+    loaded = rlkit.load(run_dir)
+    assert {p.device.type for p in loaded.agent.network.parameters()} == {"cuda"}
+    envs = loaded.make_envs(num_envs=2)
+    actions = loaded.act(envs.reset(seed=0))
+    envs.close()
+    assert actions.shape == (2, 1) and np.all(np.abs(actions) <= 2.0)
