@@ -145,8 +145,7 @@ class FrameReplay:
         if self.frames_device is None:
             self.frames[self._env_index, slot] = newest_frames
         else:
-            self.frames[torch.from_numpy(self._env_index), torch.from_numpy(slot)] = torch.from_numpy(
-                np.ascontiguousarray(newest_frames)).to(self.frames_device)
+            self.frames[self._put(self._env_index), self._put(slot)] = self._put(newest_frames)
         self.steps_since_start[self._env_index, slot] = steps_since_start
         self.head = slot
         self.slots_written += 1
@@ -211,10 +210,17 @@ class FrameReplay:
             stacks = self.frames[envs[:, None], index]  # [B, S, *frame] (a copy)
             stacks[before_start] = 0
             return stacks
-        put = lambda array: torch.from_numpy(array).to(self.frames_device)  # noqa: E731
-        stacks = self.frames[put(envs[:, None]), put(index)]  # [B, S, *frame] on the device
-        stacks[put(before_start)] = 0
-        return stacks
+        stacks = self.frames[self._put(envs[:, None]), self._put(index)]  # [B, S, *frame] on the device
+        # (a boolean-mask assignment would count the mask's entries on the host: a sync)
+        return stacks.masked_fill_(self._put(before_start).view(*before_start.shape, *[1] * len(self.frame_shape)), 0)
+
+    def _put(self, array: np.ndarray) -> torch.Tensor:
+        """A host array on the frames' device. To a GPU it goes through pinned memory without
+        blocking: a copy from pageable memory would make the host wait for the GPU's queued work."""
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.frames_device.type == "cuda":
+            return tensor.pin_memory().to(self.frames_device, non_blocking=True)
+        return tensor.to(self.frames_device)
 
     def _candidates(self, envs: np.ndarray, slots: np.ndarray):
         """For candidate starts (envs, slots) [M]: samplable [M] bool, n-step rewards [M] float64,
