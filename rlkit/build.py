@@ -25,9 +25,9 @@ from rlkit.registry import Entry
 from rlkit.runner import Agent
 
 
-# hardware options an algorithm must implement to be given them: (key, the value that asks nothing)
-OPTIONAL_HARDWARE = (("amp", False), ("overlap_env_steps", False), ("replay_device", "cpu"), ("compile", False),
-                     ("cpu_linear", "auto"))
+# hardware options an algorithm must implement to be given them: (key, the values that ask nothing)
+OPTIONAL_HARDWARE = (("amp", (False,)), ("overlap_env_steps", (False,)), ("replay_device", ("auto", "cpu")),
+                     ("compile", (False,)), ("cpu_linear", ("auto",)))
 
 
 def algo_entry(run: RootConfig) -> Entry:
@@ -42,10 +42,10 @@ def algo_entry(run: RootConfig) -> Entry:
     supported = tuple(entry.traits.get("hardware", ()))
     for key, unset in OPTIONAL_HARDWARE:
         value = getattr(run.hardware, key)
-        if value != unset and key not in supported:
+        if value not in unset and key not in supported:
             implemented = f" (it implements: {', '.join(supported)})" if supported else ""
-            raise ConfigValueError(f"hardware.{key}", value,
-                                   f"{unset} for algo={run.algo.name}: it does not implement it{implemented}")
+            raise ConfigValueError(f"hardware.{key}", value, f"{' or '.join(map(str, unset))} for"
+                                   f" algo={run.algo.name}: it does not implement it{implemented}")
     return entry
 
 

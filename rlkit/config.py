@@ -155,7 +155,10 @@ class HardwareConfig:
     # value-based agents: the envs take the next vector step in a background thread while the
     # learner spends the updates already earned (one vector step of staleness; rlkit/algos/value_based/agent.py)
     overlap_env_steps: bool = False
-    replay_device: str = "cpu"  # cuda: the replay's frames live on the GPU (sampling and stacking there too)
+    # where a value-based agent's replay keeps its frames: cpu (host memory), cuda (the GPU, sampling
+    # and stacking there too; needs device=cuda), or auto: the GPU when device=cuda and the frames take
+    # at most half of its free memory, else the host; a GPU placement is printed at start
+    replay_device: str = "auto"
     # torch.compile of the learner's loss forward (DQN, IQN: the update's; PPO: a minibatch's); the
     # first updates compile (seconds to minutes), printed and logged apart as compile_s; off by
     # default for that reason
@@ -164,8 +167,8 @@ class HardwareConfig:
 
     def __post_init__(self) -> None:
         one_of("device", self.device, ("cpu", "cuda"))
-        one_of("replay_device", self.replay_device, ("cpu", "cuda"))
-        require(self.replay_device == "cpu" or self.device == "cuda", "replay_device", self.replay_device,
+        one_of("replay_device", self.replay_device, ("auto", "cpu", "cuda"))
+        require(self.replay_device != "cuda" or self.device == "cuda", "replay_device", self.replay_device,
                 "cuda only with device=cuda")
         require(not self.amp or self.device == "cuda", "amp", self.amp, "true only with device=cuda")
         require(self.torch_threads == "auto" or (self.torch_threads.isdigit() and int(self.torch_threads) >= 1),

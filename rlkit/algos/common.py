@@ -15,6 +15,9 @@ from rlkit.config import ConfigValueError
 from rlkit.envs.base import EnvSpec
 
 REPLAY_MEMORY_FRACTION = 0.8  # of the memory available at start
+# hardware.replay_device=auto: the frames go to the GPU when they take at most this share of its free
+# memory; the rest is left to the networks, the optimizer, the batches' activations and cuDNN's workspaces
+REPLAY_GPU_AUTO_FRACTION = 0.5
 
 
 class NonFiniteError(RuntimeError):
@@ -123,12 +126,33 @@ def replay_slots_per_env(spec: EnvSpec, n_step: int) -> int:
     return FrameReplay.min_slots_per_env(max(spec.frame_stack, 1), n_step)
 
 
+def replay_frames_device(setting: str, device: torch.device, frames_bytes: int) -> torch.device | None:
+    """Where the replay's frames live for ``hardware.replay_device`` (None: host memory) on a run whose
+    networks are on ``device``: cpu, cuda, or auto (the GPU when the run is on one and the frames take
+    at most REPLAY_GPU_AUTO_FRACTION of its free memory). A GPU placement is printed with the sizes;
+    cuda for frames that cannot fit is refused, naming the key."""
+    if setting == "cpu" or device.type != "cuda":
+        return None
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    sizes = f"{frames_bytes / 2**30:.2f} GiB of frames, {free_bytes / 2**30:.2f} GiB free on the GPU"
+    if setting == "auto" and frames_bytes > REPLAY_GPU_AUTO_FRACTION * free_bytes:
+        print(f"replay frames: in host memory (hardware.replay_device=auto: {sizes}; the GPU takes them when"
+              f" they need at most {REPLAY_GPU_AUTO_FRACTION:.0%} of its free memory)")
+        return None
+    if frames_bytes > REPLAY_MEMORY_FRACTION * free_bytes:
+        raise ConfigValueError("hardware.replay_device", setting,
+                               f"cpu or auto for this replay: {sizes}, more than {REPLAY_MEMORY_FRACTION:.0%} of it")
+    print(f"replay frames: on the GPU (hardware.replay_device={setting}: {sizes})")
+    return device
+
+
 def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_step: int,
-               frames_device: str = "cpu") -> FrameReplay:
+               frames_device: str = "cpu", device: torch.device = torch.device("cpu")) -> FrameReplay:
     """The replay of an off-policy agent for ``spec``'s observations and actions (discrete: int16
     or int32 indices; continuous: float32 [A]), refused naming schedule.replay_capacity_transitions
-    when it would not fit in available memory; prints its size. With ``frames_device`` cuda the
-    frames live on the GPU (hardware.replay_device) and the host keeps the per-slot bookkeeping."""
+    when it would not fit in available memory; prints its size. ``frames_device`` is
+    hardware.replay_device for a run on ``device`` (replay_frames_device): with the frames on the
+    GPU the host keeps the per-slot bookkeeping."""
     slots_per_env = replay_slots_per_env(spec, n_step)
     if capacity // num_envs < slots_per_env:
         raise ConfigValueError("schedule.replay_capacity_transitions", capacity,
@@ -140,10 +164,10 @@ def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_s
         action_shape, action_dtype = spec.action_shape, np.dtype(np.float32)
     needed = FrameReplay.bytes_required(capacity, num_envs, spec.frame_shape, spec.obs_dtype, action_shape,
                                         action_dtype)
-    on_device = frames_device != "cpu"
-    if on_device:
-        slots = (capacity // num_envs) * num_envs
-        needed -= slots * math.prod(spec.frame_shape) * np.dtype(spec.obs_dtype).itemsize
+    frames_bytes = (capacity // num_envs) * num_envs * math.prod(spec.frame_shape) * np.dtype(spec.obs_dtype).itemsize
+    on_device = replay_frames_device(frames_device, device, frames_bytes)
+    if on_device is not None:
+        needed -= frames_bytes
     available = psutil.virtual_memory().available
     per_transition = needed / capacity
     print(f"replay buffer: {capacity:,} transitions x {per_transition:,.0f} B"
@@ -156,4 +180,4 @@ def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_s
             f" (at most {int(REPLAY_MEMORY_FRACTION * available / per_transition):,} transitions)")
     return FrameReplay(capacity, num_envs, spec.frame_shape, spec.obs_dtype, max(spec.frame_stack, 1),
                        action_shape=action_shape, action_dtype=action_dtype, n_step=n_step, gamma=gamma,
-                       stacked=spec.frame_stack > 0, frames_device=frames_device if on_device else None)
+                       stacked=spec.frame_stack > 0, frames_device=on_device)

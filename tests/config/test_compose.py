@@ -118,6 +118,13 @@ def test_a_hardware_option_the_algorithm_does_not_implement_is_refused_not_ignor
                                                                     "compile", "cpu_linear")
 
 
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_the_host_replay_asks_nothing_of_an_algorithm_without_frames_on_a_device(algo):
+    for setting in ("auto", "cpu"):  # auto: the default
+        run = to_run_config(compose_config([f"algo={algo}", "env=hopper", f"hardware.replay_device={setting}"]))
+        assert build.algo_entry(run) is build.ALGOS.entry(algo)
+
+
 def test_units_updates_and_steps_are_aggregate_over_envs():
     run = to_run_config(compose_config(["hardware.num_envs=16", "schedule.updates_per_env_step=1.0"]))
     assert isinstance(run.schedule, OffPolicySchedule) and isinstance(run.algo, DQNConfig)

@@ -174,7 +174,7 @@ def build_value_agent(run: RootConfig, spec: EnvSpec, device: torch.device, onli
                        epsilon_schedule=schedules["epsilon"], temperature_schedule=schedules["temperature"],
                        device=device, amp=run.hardware.amp, seed=seeding.derive_seed(run.seed, "actor"))
     replay = replay_for(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, gamma=algo.gamma,
-                        n_step=algo.n_step, frames_device=run.hardware.replay_device)
+                        n_step=algo.n_step, frames_device=run.hardware.replay_device, device=device)
     return ValueAgent(learner, actor, replay, schedule, reward_clip=run.env.reward_clip,
                       eval_epsilon=algo.eval_epsilon, seed=run.seed, generators=generators or {},
                       overlap=run.hardware.overlap_env_steps)

@@ -37,3 +37,30 @@ def test_adding_keeps_no_new_tensor_alive():
     assert {key: total.data_ptr() for key, total in accumulator._sums.items()} == kept
     assert accumulator._grad_norms.data_ptr() == buffer
     assert accumulator._sums["loss"].item() == sum(range(1, 60))
+
+
+def test_replay_frames_go_to_the_gpu_under_auto_only_where_they_fit_in_half_its_free_memory(monkeypatch, capsys):
+    from rlkit.algos.common import replay_frames_device
+    from rlkit.config import ConfigValueError
+
+    cpu, cuda, gib = torch.device("cpu"), torch.device("cuda"), 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * gib, 16 * gib))
+    assert replay_frames_device("auto", cpu, 4 * gib) is None  # a CPU run: nothing to place
+    assert replay_frames_device("cpu", cuda, 1 * gib) is None
+    assert capsys.readouterr().out == ""
+    assert replay_frames_device("auto", cuda, 5 * gib) == cuda  # half of the 10 GiB free
+    assert "on the GPU (hardware.replay_device=auto: 5.00 GiB of frames, 10.00 GiB free" in capsys.readouterr().out
+    assert replay_frames_device("auto", cuda, 5 * gib + 1) is None
+    assert "in host memory (hardware.replay_device=auto" in capsys.readouterr().out
+    assert replay_frames_device("cuda", cuda, 8 * gib) == cuda  # asked for: up to 80% of the free memory
+    with pytest.raises(ConfigValueError, match="hardware.replay_device='cuda' is not allowed: cpu or auto"):
+        replay_frames_device("cuda", cuda, 8 * gib + 1)
+
+
+def test_the_replay_of_a_cpu_run_under_auto_keeps_its_frames_in_numpy():
+    from rlkit.algos.common import replay_for
+    from rlkit.envs.base import EnvSpec
+
+    spec = EnvSpec(env_id="Fake", obs_shape=(4, 84, 84), obs_dtype=np.uint8, n_actions=6, frame_stack=4)
+    replay = replay_for(1000, 4, spec, gamma=0.99, n_step=1, frames_device="auto")
+    assert isinstance(replay.frames, np.ndarray) and replay.frames_device is None
