@@ -104,6 +104,19 @@ def _structural(differences: list[str]) -> list[str]:
     return [d for d in differences if d.split(":", 1)[0].startswith(STRUCTURAL_KEYS)]
 
 
+# Schema defaults that changed: (key, the old default, the new one). A run saved under the old default,
+# resumed without naming the key, keeps its value, so it continues unchanged and needs no
+# allow_config_change.
+CHANGED_DEFAULTS = (("hardware.replay_device", "cpu", "auto"),)
+
+
+def _keep_old_defaults(saved: DictConfig, composed: DictConfig, overrides: list[str]) -> None:
+    named = {_override_key(o) for o in overrides}
+    for key, old, new in CHANGED_DEFAULTS:
+        if key not in named and OmegaConf.select(saved, key) == old and OmegaConf.select(composed, key) == new:
+            OmegaConf.update(composed, key, old)
+
+
 def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, DictConfig, list[str], bool]:
     """The config to continue a run with: the run's own overrides plus any new ones, refused if they
     change the run's config unless allow_config_change=true (and always if they change its shapes).
@@ -119,6 +132,7 @@ def resolve_resume(cfg: DictConfig, task_overrides: list[str]) -> tuple[Path, Di
     saved_overrides = list(OmegaConf.load(run_dir / OVERRIDES_FILE))
     new_overrides = [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS]
     composed = compose(config_name="config", overrides=latest_per_key(saved_overrides + new_overrides))
+    _keep_old_defaults(saved, composed, saved_overrides + new_overrides)
     differences = config_differences(saved, composed)
     if _structural(differences):
         raise ConfigValueError("resume", cfg.resume, "overrides that keep the run's env, network, algo and buffer"

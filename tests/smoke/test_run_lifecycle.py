@@ -53,6 +53,27 @@ def test_resume_continues_counters_and_metrics_without_duplicates(tmp_path):
     assert checkpoint.list_checkpoints(run_dir)[-1][0] == resumed["env_step"]
 
 
+def test_a_run_saved_under_an_old_default_resumes_with_its_own_value(tmp_path):
+    import torch
+    from omegaconf import OmegaConf
+
+    run_dir = tmp_path / "run"
+    base = ["env=cartpole", "schedule=smoke", "schedule.total_env_steps=400", "logger.progress_bar=false"]
+    assert run_in_process(base, run_dir)["exit_code"] == 0
+    config = OmegaConf.load(run_dir / "config.yaml")
+    config.hardware.replay_device = "cpu"  # hardware.replay_device's default before auto
+    OmegaConf.save(config, run_dir / "config.yaml")
+    for _, path in checkpoint.list_checkpoints(run_dir):  # each checkpoint carries the config that wrote it
+        state = checkpoint.load_checkpoint(path)
+        state["config"]["hardware"]["replay_device"] = "cpu"
+        torch.save(state, path)
+    resumed = run_in_process([f"resume={run_dir}", "logger.progress_bar=false"], tmp_path / "unused")
+    assert resumed["exit_code"] == 0, resumed.get("error")
+    assert OmegaConf.load(run_dir / "config.yaml").hardware.replay_device == "cpu"
+    named = run_in_process([f"resume={run_dir}", "hardware.replay_device=auto"], tmp_path / "unused")
+    assert named["exit_code"] == 2 and "hardware.replay_device: 'cpu' -> 'auto'" in named["error"]
+
+
 def test_resume_with_a_changed_config_is_refused_with_the_keys(tmp_path):
     run_dir = tmp_path / "run"
     run_in_process(["env=cartpole", "schedule=smoke", "logger.progress_bar=false"], run_dir)
