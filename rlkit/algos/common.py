@@ -126,12 +126,16 @@ def replay_slots_per_env(spec: EnvSpec, n_step: int) -> int:
     return FrameReplay.min_slots_per_env(max(spec.frame_stack, 1), n_step)
 
 
-def replay_frames_device(setting: str, device: torch.device, frames_bytes: int) -> torch.device | None:
+def replay_frames_device(setting: str, device: torch.device, frames_bytes: int,
+                         image_frames: bool) -> torch.device | None:
     """Where the replay's frames live for ``hardware.replay_device`` (None: host memory) on a run whose
-    networks are on ``device``: cpu, cuda, or auto (the GPU when the run is on one and the frames take
-    at most REPLAY_GPU_AUTO_FRACTION of its free memory). A GPU placement is printed with the sizes;
-    cuda for frames that cannot fit is refused, naming the key."""
-    if setting == "cpu" or device.type != "cuda":
+    networks are on ``device``: cpu, cuda, or auto: the GPU when the run is on one, the frames are
+    images (``image_frames``: gathering a batch of image stacks is what costs on the host; a RAM or
+    state vector costs little) and they take at most REPLAY_GPU_AUTO_FRACTION of its free memory.
+    A GPU placement is printed with the sizes; cuda for frames that cannot fit is refused, naming the key."""
+    if setting == "cuda" and device.type != "cuda":
+        raise ConfigValueError("hardware.replay_device", setting, f"cpu or auto for a run on {device.type}")
+    if setting == "cpu" or device.type != "cuda" or (setting == "auto" and not image_frames):
         return None
     free_bytes, _ = torch.cuda.mem_get_info(device)
     sizes = f"{frames_bytes / 2**30:.2f} GiB of frames, {free_bytes / 2**30:.2f} GiB free on the GPU"
@@ -162,12 +166,11 @@ def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_s
         action_shape, action_dtype = (), np.dtype(np.int16 if spec.n_actions < 32768 else np.int32)
     else:
         action_shape, action_dtype = spec.action_shape, np.dtype(np.float32)
+    # frames on the GPU count too: every checkpoint copies them to host memory to save them
     needed = FrameReplay.bytes_required(capacity, num_envs, spec.frame_shape, spec.obs_dtype, action_shape,
                                         action_dtype)
     frames_bytes = (capacity // num_envs) * num_envs * math.prod(spec.frame_shape) * np.dtype(spec.obs_dtype).itemsize
-    on_device = replay_frames_device(frames_device, device, frames_bytes)
-    if on_device is not None:
-        needed -= frames_bytes
+    on_device = replay_frames_device(frames_device, device, frames_bytes, image_frames=len(spec.frame_shape) >= 2)
     available = psutil.virtual_memory().available
     per_transition = needed / capacity
     print(f"replay buffer: {capacity:,} transitions x {per_transition:,.0f} B"

@@ -45,16 +45,19 @@ def test_replay_frames_go_to_the_gpu_under_auto_only_where_they_fit_in_half_its_
 
     cpu, cuda, gib = torch.device("cpu"), torch.device("cuda"), 2**30
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * gib, 16 * gib))
-    assert replay_frames_device("auto", cpu, 4 * gib) is None  # a CPU run: nothing to place
-    assert replay_frames_device("cpu", cuda, 1 * gib) is None
+    assert replay_frames_device("auto", cpu, 4 * gib, image_frames=True) is None  # a CPU run: nothing to place
+    assert replay_frames_device("cpu", cuda, 1 * gib, image_frames=True) is None
+    assert replay_frames_device("auto", cuda, 1 * gib, image_frames=False) is None  # RAM, state vectors
     assert capsys.readouterr().out == ""
-    assert replay_frames_device("auto", cuda, 5 * gib) == cuda  # half of the 10 GiB free
+    assert replay_frames_device("auto", cuda, 5 * gib, image_frames=True) == cuda  # half of the 10 GiB free
     assert "on the GPU (hardware.replay_device=auto: 5.00 GiB of frames, 10.00 GiB free" in capsys.readouterr().out
-    assert replay_frames_device("auto", cuda, 5 * gib + 1) is None
+    assert replay_frames_device("auto", cuda, 5 * gib + 1, image_frames=True) is None
     assert "in host memory (hardware.replay_device=auto" in capsys.readouterr().out
-    assert replay_frames_device("cuda", cuda, 8 * gib) == cuda  # asked for: up to 80% of the free memory
+    assert replay_frames_device("cuda", cuda, 8 * gib, image_frames=False) == cuda  # asked: up to 80% of the free
     with pytest.raises(ConfigValueError, match="hardware.replay_device='cuda' is not allowed: cpu or auto"):
-        replay_frames_device("cuda", cuda, 8 * gib + 1)
+        replay_frames_device("cuda", cuda, 8 * gib + 1, image_frames=True)
+    with pytest.raises(ConfigValueError, match="cpu or auto for a run on cpu"):
+        replay_frames_device("cuda", cpu, 1, image_frames=True)
 
 
 def test_the_replay_of_a_cpu_run_under_auto_keeps_its_frames_in_numpy():
