@@ -4,10 +4,12 @@ Runs ``python -m rlkit experiment=boxing_report`` (batch 1024, one update per en
 600k replay, Double DQN with Polyak targets, Boltzmann exploration) as a user runs it, shortened to
 a warm-up and a window (benchmarks/peers.py's rate: env steps per second from the first training
 row past the warm-up to the last, so the updates that compile stay outside it). Variants:
+- ``report``: the config as it composes (``hardware=cuda_amp``: AMP, and ``hardware.replay_device:
+  auto``, which puts the frames on a GPU with room for them);
 - ``none``: CUDA, float32, the replay in host memory, eager;
-- each CUDA option alone: ``amp`` (float16 autocast + GradScaler: the report's own hardware,
-  ``cuda_amp``), ``replay_device`` (``hardware.replay_device=cuda``: frames, sampling and stacking
-  on the GPU), ``compile`` (``hardware.compile=true``);
+- each CUDA option alone: ``amp`` (float16 autocast + GradScaler), ``replay_device``
+  (``hardware.replay_device=cuda``: frames, sampling and stacking on the GPU), ``compile``
+  (``hardware.compile=true``);
 - ``all``: the three together.
 
 For each: the rate, the compile seconds (logged apart as ``compile_s``), the GPU's utilization
@@ -40,12 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import DQN_WARMUP_KEYS, REPO, RESULTS, rlkit_command, run_rate, write_results  # noqa: E402
 
-VARIANTS = {  # the report's own first, so that a run cut short still has it
-    "amp": [],
+VARIANTS = {  # the report's config as it composes first, so that a run cut short still has it
+    "report": [],
+    "amp": ["hardware.replay_device=cpu"],
     "replay_device": ["hardware.amp=false", "hardware.replay_device=cuda"],
     "all": ["hardware.replay_device=cuda", "hardware.compile=true"],
-    "none": ["hardware.amp=false"],
-    "compile": ["hardware.amp=false", "hardware.compile=true"],
+    "none": ["hardware.amp=false", "hardware.replay_device=cpu"],
+    "compile": ["hardware.amp=false", "hardware.replay_device=cpu", "hardware.compile=true"],
 }
 BASE = ["experiment=boxing_report"]  # hardware=cuda_amp: CUDA, AMP on, 16 envs
 
@@ -139,6 +142,7 @@ def profile(name: str, fill_env_steps: int, updates: int) -> str:
     import traceback
     import warnings
 
+    import rlkit
     from peers import dqn_with_replay
 
     _, envs, agent, _, rng = dqn_with_replay(BASE + VARIANTS[name], fill_env_steps // 16)
@@ -161,18 +165,23 @@ def profile(name: str, fill_env_steps: int, updates: int) -> str:
                "sample + update": timed(lambda: learner.update(replay.sample(batch_size, rng), 10**6), updates)}
     syncs: collections.Counter = collections.Counter()
 
+    package = str(Path(rlkit.__file__).resolve().parent) + "/"
+
     def record(message, category, filename, lineno, file=None, line=None):
-        frames = [f for f in traceback.extract_stack()[:-1] if "/rlkit/" in f.filename]
-        where = f"{frames[-1].filename.split('/rlkit/')[-1]}:{frames[-1].lineno}" if frames else f"{filename}:{lineno}"
+        frames = [f for f in traceback.extract_stack()[:-1] if f.filename.startswith(package)]
+        where = (f"{frames[-1].filename.removeprefix(package)}:{frames[-1].lineno}" if frames
+                 else f"{filename}:{lineno}")
         syncs[f"{where}: {str(message).splitlines()[0][:80]}"] += 1
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = record
         torch.cuda.set_sync_debug_mode("warn")
-        for _ in range(10):
-            learner.update(replay.sample(batch_size, rng), 10**6)
-        torch.cuda.set_sync_debug_mode("default")
+        try:
+            for _ in range(10):
+                learner.update(replay.sample(batch_size, rng), 10**6)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=activities) as prof:
         for _ in range(20):
@@ -200,17 +209,19 @@ def profile(name: str, fill_env_steps: int, updates: int) -> str:
 def markdown(results: dict) -> str:
     machine = results["machine"]
     lines = ["# The report's Boxing config on a GPU (make bench-gpu)", "",
-             f"Machine: {machine['gpu']}, torch {machine['torch']}, {machine['date']}. `python -m rlkit experiment=boxing_report` (batch 1024, one update "
-             f"per env step, 16 envs, 600k replay), {results['warmup_env_steps']} warm-up env steps, then a "
-             f"window to {results['total_env_steps']}; env steps per second over the window, the GPU's "
-             "utilization (median of nvidia-smi samples in the window) and its peak memory in use (CUDA "
-             f"context included). Command: `{results['command']}`.", "",
+             f"Machine: {machine['gpu']}, torch {machine['torch']}, {machine['date']}. `python -m rlkit "
+             "experiment=boxing_report` (batch 1024, one update per env step, 16 envs, 600k replay), "
+             f"{results['warmup_env_steps']} warm-up env steps, then a window to {results['total_env_steps']}; "
+             "env steps per second over the window, the GPU's utilization (median of nvidia-smi samples in the "
+             "window), its peak memory in use (CUDA context included) and the host's peak RSS. Command: "
+             f"`{results['command']}`." + (f" {results['note']}" if results.get("note") else ""), "",
              "| variant | overrides | env steps/s | compile s | GPU utilization | GPU memory peak | host RSS peak |",
              "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
         overrides = " ".join(f"`{o}`" for o in row["overrides"]) or "(the report's)"
         if "error" in row:
-            lines.append(f"| {row['variant']} | {overrides} | failed: {row['error']} | | | | |")
+            error = row["error"].replace("|", "\\|")
+            lines.append(f"| {row['variant']} | {overrides} | failed: {error} | | | | |")
             continue
         utilization = "-" if row["gpu_utilization_pct"] is None else f"{row['gpu_utilization_pct']:.0f}%"
         memory = "-" if row["gpu_memory_peak_mib"] is None else f"{row['gpu_memory_peak_mib'] / 1024:.1f} GiB"
@@ -256,8 +267,9 @@ def main() -> None:
             row = measure(name, total, args.warmup, args.interval, args.variant_timeout)
         except subprocess.TimeoutExpired:
             row = {"variant": name, "overrides": VARIANTS[name], "error": f"cut after {args.variant_timeout:.0f} s"}
-        except RuntimeError as err:
-            row = {"variant": name, "overrides": VARIANTS[name], "error": str(err)}
+        except Exception as err:  # a variant that breaks is a row: the next ones still run
+            message = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
+            row = {"variant": name, "overrides": VARIANTS[name], "error": message}
         results["rows"].append(row)
         print(row, flush=True)
         write_results("gpu", results, markdown(results))
