@@ -156,8 +156,9 @@ class HardwareConfig:
     # learner spends the updates already earned (one vector step of staleness; rlkit/algos/value_based/agent.py)
     overlap_env_steps: bool = False
     # where a value-based agent's replay keeps its frames: cpu (host memory), cuda (the GPU, sampling
-    # and stacking there too; needs device=cuda), or auto: the GPU when device=cuda and the frames take
-    # at most half of its free memory, else the host; a GPU placement is printed at start
+    # and stacking there too; needs device=cuda), or auto: the GPU when device=cuda, the frames are
+    # images and they take at most half of its free memory, else the host (rlkit/algos/common.py
+    # replay_frames_device); a GPU placement is printed at start
     replay_device: str = "auto"
     # torch.compile of the learner's loss forward (DQN, IQN: the update's; PPO: a minibatch's); the
     # first updates compile (seconds to minutes), printed and logged apart as compile_s; off by
