@@ -234,13 +234,15 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--warmup", type=int, default=5_000, help="env steps of random actions before learning")
-    parser.add_argument("--window", type=int, default=8_000, help="env steps measured after the warm-up")
-    parser.add_argument("--interval", type=int, default=512, help="env steps between training rows")
+    # the defaults keep the six variants within one call of a lent GPU's short time (the host-memory
+    # variants are the slow ones: benchmarks/results/gpu.md)
+    parser.add_argument("--warmup", type=int, default=3_000, help="env steps of random actions before learning")
+    parser.add_argument("--window", type=int, default=2_400, help="env steps measured after the warm-up")
+    parser.add_argument("--interval", type=int, default=400, help="env steps between training rows")
     parser.add_argument("--profile", type=int, metavar="UPDATES", default=0,
                         help="instead: time and profile UPDATES updates of each variant in-process "
                              "(benchmarks/results/gpu_profile_<variant>.md), the replay holding --warmup env steps")
-    parser.add_argument("--variant-timeout", type=float, default=600.0, help="seconds before a variant is cut")
+    parser.add_argument("--variant-timeout", type=float, default=150.0, help="seconds before a variant is cut")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print(f"bench-gpu needs a CUDA GPU: torch {torch.__version__} sees none (torch.cuda.is_available() "
