@@ -67,3 +67,17 @@ def test_the_replay_of_a_cpu_run_under_auto_keeps_its_frames_in_numpy():
     spec = EnvSpec(env_id="Fake", obs_shape=(4, 84, 84), obs_dtype=np.uint8, n_actions=6, frame_stack=4)
     replay = replay_for(1000, 4, spec, gamma=0.99, n_step=1, frames_device="auto")
     assert isinstance(replay.frames, np.ndarray) and replay.frames_device is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_auto_puts_pixel_frames_on_the_gpu_and_keeps_ram_frames_on_the_host():
+    from rlkit.algos.common import replay_for
+    from rlkit.envs.base import EnvSpec
+
+    cuda = torch.device("cuda")
+    pixels = EnvSpec(env_id="Fake", obs_shape=(4, 84, 84), obs_dtype=np.uint8, n_actions=6, frame_stack=4)
+    ram = EnvSpec(env_id="Fake", obs_shape=(1, 128), obs_dtype=np.uint8, n_actions=6, frame_stack=1)
+    on_gpu = replay_for(1000, 4, pixels, gamma=0.99, n_step=1, frames_device="auto", device=cuda)
+    assert isinstance(on_gpu.frames, torch.Tensor) and on_gpu.frames.device.type == "cuda"
+    on_host = replay_for(1000, 4, ram, gamma=0.99, n_step=1, frames_device="auto", device=cuda)
+    assert isinstance(on_host.frames, np.ndarray)
