@@ -137,6 +137,7 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import EXIT_CODES, JobContext, run_job
+    from rlkit.stop import pass_on_preemption
     from rlkit.sweeps import in_launching_process, share_worker_stop, sweep_stopped, write_outcome
 
     ctx = JobContext.from_hydra()
@@ -168,6 +169,9 @@ def main(cfg: DictConfig) -> dict | float | None:
     if result.get("exit_code", 0) != 0:  # (a stop by a signal is no error: its job resumes)
         label = "" if result["exit_code"] in EXIT_CODES.values() else "error in "
         print(f"rlkit: {label}job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
+    # a cluster launcher's preemption signal stops this job alone: its checkpoint saved, the launcher
+    # requeues it (and exits here), and the requeued job continues the run
+    pass_on_preemption(result.get("stopped_by"))
     if result.get("exit_code") in EXIT_CODES.values():  # Ctrl-C / SIGTERM stops the sweep, not only this job:
         if in_launching_process():  # here by exiting (the basic launcher)
             from rlkit.sweeps import report_sweep

@@ -32,7 +32,7 @@ from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
 from rlkit.run_outputs import RunOutputs
-from rlkit.stop import StopRequest
+from rlkit.stop import StopRequest, launcher_preemption_signal
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
@@ -73,7 +73,8 @@ def command(module: str = "rlkit") -> str:
     return f"{shown} -m {module}"
 
 
-EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal number, the shell's convention
+# 128 + the signal number, the shell's convention (SIGUSR1 / SIGUSR2: a launcher's preemption signal)
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
 EXIT_DISK_FULL = 5
 
 
@@ -228,15 +229,45 @@ def _write_launch(run_dir: Path, launch: dict[str, Any]) -> None:
     checkpoint.atomic_write(run_dir / LAUNCH_FILE, lambda handle: handle.write(text.encode()))
 
 
+def launcher_job_id() -> str | None:
+    """The id of the cluster job this process runs, where the launcher requeues a job under its id
+    (submitit: a SLURM job keeps its id when requeued, and so does its local executor's); None
+    outside such a job."""
+    if "submitit" not in sys.modules:  # (Hydra's submitit launcher imports it in each job)
+        return None
+    try:
+        return str(sys.modules["submitit"].JobEnvironment().job_id)
+    except Exception:  # noqa: BLE001 - not inside a submitit job
+        return None
+
+
+def _how_it_continues(stopped_by: str, run_dir: Path, resume_hint: str) -> str:
+    preemption = launcher_preemption_signal()
+    if preemption is not None and stopped_by == preemption.name:
+        return "the cluster launcher requeues the job, which continues the run"
+    return resume_hint
+
+
+def requeued_here(run_dir: Path) -> bool:
+    """``run_dir`` holds a run this very cluster job started: the launcher requeued the job
+    (preemption, time limit), and it continues the run instead of refusing its dir."""
+    job_id, path = launcher_job_id(), run_dir / LAUNCH_FILE
+    if job_id is None or not path.is_file():
+        return False
+    return str(OmegaConf.load(path).get("launcher_job_id")) == job_id
+
+
 def new_run_launch(run: RootConfig, ctx: "JobContext") -> dict[str, Any]:
     """A new run's launch.yaml: its group choices, and its W&B name (its overrides) and group (the
-    logger's, else its sweep's)."""
+    logger's, else its sweep's); in a cluster job that can be requeued, the job's id."""
     name = ",".join(o for o in ctx.task_overrides
                     if _override_key(o) not in (*RUN_CONTROL_KEYS, SEARCH_PATH_KEY)) or "default"
     group = run.logger.wandb_group
     if group is None and ctx.sweep_dir is not None:
         group = sweep_name(ctx.sweep_dir)
-    return {"choices": ctx.choices, "wandb_name": name, "wandb_group": group}
+    launch = {"choices": ctx.choices, "wandb_name": name, "wandb_group": group}
+    job_id = launcher_job_id()
+    return launch if job_id is None else {**launch, "launcher_job_id": job_id}
 
 
 def resumed_run_launch(run_dir: Path, run: RootConfig, new_overrides: list[str]) -> dict[str, Any]:
@@ -256,6 +287,9 @@ def resumed_run_launch(run_dir: Path, run: RootConfig, new_overrides: list[str])
             choices[key] = None if value == "null" else value
         if key.lstrip("+") == "logger.wandb_group":  # (a group the resume names: W&B regroups the run)
             launch["wandb_group"] = run.logger.wandb_group
+    job_id = launcher_job_id()  # (the job that continues it now, should it be requeued in turn)
+    if job_id is not None:
+        launch["launcher_job_id"] = job_id
     return launch
 
 
@@ -333,6 +367,9 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     resume_state = resume_replay = None
     try:
         run_dir, run_overrides, config_changed = hydra_dir, None, False
+        if not cfg.resume and requeued_here(hydra_dir):
+            print(f"rlkit: cluster job {launcher_job_id()} was requeued: it continues its run in {hydra_dir}")
+            cfg.resume = RESUME_AUTO
         if cfg.resume == RESUME_AUTO:  # continue the run in this job's own dir if it holds one, else start it
             cfg.resume = str(hydra_dir) if checkpoint.list_checkpoints(hydra_dir) else None
             if not cfg.resume and run_files_in(hydra_dir):  # this job's failure, not its sweep's (RunDirTaken)
@@ -466,7 +503,7 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     curves = plot_run(run_dir)
     if "stopped_by" in result:
         message = (f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved;"
-                   f" resume: {command()} resume={run_dir}")
+                   f" {_how_it_continues(result['stopped_by'], run_dir, f'resume: {command()} resume={run_dir}')}")
         eval_envs.close()
         exit_code = EXIT_CODES.get(result["stopped_by"], 0)
         if exit_code == 0:
@@ -521,7 +558,8 @@ def _compare_unless_stopped(run: RootConfig, eval_envs, result: dict[str, Any], 
         _compare_with_random_policy(run, eval_envs, result, run_dir, should_stop=lambda: stop.requested)
     except EpisodesStopped:
         message = (f"stopped by {stop.signal_name} during the random policy's episodes; the run finished at"
-                   f" {result['env_step']:,} env steps and is saved; {command()} resume={run_dir} plays them")
+                   f" {result['env_step']:,} env steps and is saved; "
+                   + _how_it_continues(stop.signal_name, run_dir, f"{command()} resume={run_dir} plays them"))
         return {**result, "stopped_by": stop.signal_name, "run_dir": str(run_dir),
                 "exit_code": EXIT_CODES[stop.signal_name], "error": message}
     finally:

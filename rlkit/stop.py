@@ -5,15 +5,39 @@ Kept free of heavy imports: a sweep's joblib workers install one before they tak
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+def launcher_preemption_signal() -> signal.Signals | None:
+    """The signal by which a cluster launcher that requeues jobs says this job is preempted or near
+    its time limit, where such a launcher handles one in this process: submitit (Hydra's
+    submitit_slurm / submitit_local) sends SIGUSR2 (or the one named by SUBMITIT_PREEMPT_SIGNAL),
+    and its handler requeues the job and exits. A run takes it over to save a checkpoint first,
+    then hands it back (``pass_on_preemption``)."""
+    sig = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+    if not isinstance(sig, signal.Signals):
+        return None
+    handler = signal.getsignal(sig)
+    launchers = callable(handler) and str(getattr(handler, "__module__", "")).startswith("submitit")
+    return sig if launchers else None
+
+
+def pass_on_preemption(stopped_by: str | None) -> None:
+    """After a run stopped by the launcher's preemption signal has saved its checkpoint: call the
+    launcher's handler, as the signal would have. submitit then requeues the job and exits; the
+    requeued job continues the run (rlkit.launch.requeued_here)."""
+    sig = launcher_preemption_signal()
+    if sig is not None and stopped_by == sig.name:
+        signal.getsignal(sig)(sig, None)
+
+
 class StopRequest:
-    """SIGTERM / SIGINT (or ``request``) set a flag the loop checks once per vector step; it then
-    saves a checkpoint and exits. The first signal names the stop: a sweep forwards SIGTERM to jobs
+    """SIGTERM / SIGINT (and a launcher's preemption signal where one is handled, or ``request``)
+    set a flag the loop checks once per vector step; it then saves a checkpoint and exits. The first signal names the stop: a sweep forwards SIGTERM to jobs
     that a Ctrl-C reached already, and their stop stays a Ctrl-C's. A second Ctrl-C stops at once
     (KeyboardInterrupt) unless ``interrupt_twice`` is false.
 
@@ -29,7 +53,8 @@ class StopRequest:
         self._outer: StopRequest | None = None
 
     def install(self) -> None:
-        for sig in STOP_SIGNALS:
+        preemption = launcher_preemption_signal()
+        for sig in STOP_SIGNALS + ((preemption,) if preemption is not None else ()):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread (e.g. some launchers): no handler

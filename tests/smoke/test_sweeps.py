@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rlkit import checkpoint
 from rlkit.logging import METRICS_FILE, read_metrics
 from rlkit.report import summarize
 from rlkit.sweeps import OUTCOME_FILE, SUMMARY_FILE
@@ -70,6 +71,38 @@ def test_a_2_job_submitit_local_sweep_runs(tmp_path):
     proc = _multirun(SMOKE + ["seed=0,1", "hydra/launcher=submitit_local"], sweep)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [json.loads((j / OUTCOME_FILE).read_text())["exit_code"] for j in _job_dirs(sweep)] == [0, 0]
+
+
+def test_a_submitit_job_told_of_its_preemption_saves_and_its_requeued_job_continues_the_run(tmp_path):
+    """submitit (submitit_slurm, submitit_local) sends SIGUSR2 before a job's time limit or on
+    preemption and requeues the job: the run saves a checkpoint first, and the requeued job, same
+    dir and overrides, continues it instead of refusing the dir."""
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=20000",
+           "schedule.save_interval_env_steps=100000", "schedule.eval_interval_env_steps=100000",
+           "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics, deadline = sweep / "0" / METRICS_FILE, time.monotonic() + 120
+    while not (metrics.is_file() and any("loss" in row for row in read_metrics(metrics))):  # training
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    (task,) = [p for p in _descendants(proc.pid) if "submitit.core._submit" in " ".join(p.cmdline())]
+    task.send_signal(signal.SIGUSR2)  # what submitit's controller sends before the time limit
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    steps = [step for step, _ in checkpoint.list_checkpoints(sweep / "0")]
+    outcome = json.loads((sweep / "0" / OUTCOME_FILE).read_text())
+    assert outcome["exit_code"] == 0 and outcome["env_step"] == steps[-1] >= 20000 and "| ok |" in out
+    assert 0 < steps[0] < 20000  # the stop's checkpoint, then the end's
+    train_steps = [row["env_step"] for row in read_metrics(metrics) if "loss" in row]
+    assert train_steps == sorted(set(train_steps)) and train_steps[-1] >= 20000  # one run, continued
+    logs = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_0_log.*"))
+    assert f"stopped by SIGUSR2 at env step {steps[0]:,}; checkpoint saved" in logs
+    assert "was requeued: it continues its run" in logs
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
