@@ -367,9 +367,14 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     resume_state = resume_replay = None
     try:
         run_dir, run_overrides, config_changed = hydra_dir, None, False
-        if not cfg.resume and requeued_here(hydra_dir):
+        requeued = not cfg.resume and requeued_here(hydra_dir)
+        if requeued and checkpoint.list_checkpoints(hydra_dir):
             print(f"rlkit: cluster job {launcher_job_id()} was requeued: it continues its run in {hydra_dir}")
-            cfg.resume = RESUME_AUTO
+            cfg.resume = str(hydra_dir)
+        elif requeued:  # stopped before its first checkpoint: the run starts again, its rows from the top
+            print(f"rlkit: cluster job {launcher_job_id()} was requeued before its run saved a checkpoint: it"
+                  f" starts the run again in {hydra_dir}")
+            (hydra_dir / METRICS_FILE).unlink(missing_ok=True)
         if cfg.resume == RESUME_AUTO:  # continue the run in this job's own dir if it holds one, else start it
             cfg.resume = str(hydra_dir) if checkpoint.list_checkpoints(hydra_dir) else None
             if not cfg.resume and run_files_in(hydra_dir):  # this job's failure, not its sweep's (RunDirTaken)
@@ -378,7 +383,7 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
                                        f" rm -r {hydra_dir}, to start it again)")
         if cfg.resume:
             run_dir, cfg, run_overrides, config_changed = resolve_resume(cfg, task_overrides)
-        elif not cfg.check:
+        elif not cfg.check and not requeued:
             refuse_taken_run_dir(hydra_dir, *(("hydra.sweep.dir", ctx.sweep_dir) if multirun
                                               else ("hydra.run.dir", hydra_dir)))
         run = to_run_config(cfg)

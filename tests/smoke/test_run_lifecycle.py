@@ -74,6 +74,27 @@ def test_a_run_saved_under_an_old_default_resumes_with_its_own_value(tmp_path):
     assert named["exit_code"] == 2 and "hardware.replay_device: 'cpu' -> 'auto'" in named["error"]
 
 
+def test_a_requeued_cluster_job_continues_or_restarts_its_run_and_another_job_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from rlkit import launch
+
+    run_dir, base = tmp_path / "run", ["env=cartpole", "schedule=smoke", "logger.progress_bar=false"]
+    monkeypatch.setattr(launch, "launcher_job_id", lambda: "7")
+    first = run_in_process(base + ["schedule.total_env_steps=400"], run_dir)
+    assert first["exit_code"] == 0 and "launcher_job_id: '7'" in (run_dir / "launch.yaml").read_text()
+    again = run_in_process(base + ["schedule.total_env_steps=400"], run_dir)  # requeued after it finished
+    assert again["exit_code"] == 0 and again["env_step"] == first["env_step"]
+    shutil.rmtree(run_dir / "checkpoints")  # requeued before its first checkpoint: it starts again
+    restarted = run_in_process(base + ["schedule.total_env_steps=400"], run_dir)
+    assert restarted["exit_code"] == 0 and restarted["env_step"] == first["env_step"]
+    train_steps = [r["env_step"] for r in read_metrics(run_dir / METRICS_FILE) if "loss" in r]
+    assert train_steps == sorted(set(train_steps))  # the first attempt's rows are gone
+    monkeypatch.setattr(launch, "launcher_job_id", lambda: "8")  # another job in that dir: refused
+    other = run_in_process(base + ["schedule.total_env_steps=400"], run_dir)
+    assert other["exit_code"] == 2 and other["run_dir_taken"]
+
+
 def test_resume_with_a_changed_config_is_refused_with_the_keys(tmp_path):
     run_dir = tmp_path / "run"
     run_in_process(["env=cartpole", "schedule=smoke", "logger.progress_bar=false"], run_dir)
