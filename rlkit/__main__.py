@@ -137,7 +137,7 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import EXIT_CODES, JobContext, run_job
-    from rlkit.stop import pass_on_preemption
+    from rlkit.stop import pass_on_preemption, preemption_received
     from rlkit.sweeps import in_launching_process, share_worker_stop, sweep_stopped, write_outcome
 
     ctx = JobContext.from_hydra()
@@ -169,9 +169,15 @@ def main(cfg: DictConfig) -> dict | float | None:
     if result.get("exit_code", 0) != 0:  # (a stop by a signal is no error: its job resumes)
         label = "" if result["exit_code"] in EXIT_CODES.values() else "error in "
         print(f"rlkit: {label}job {ctx.output_dir.name}: {result['error']}", file=sys.stderr)
-    # a cluster launcher's preemption signal stops this job alone: its checkpoint saved, the launcher
-    # requeues it (and exits here), and the requeued job continues the run
-    pass_on_preemption(result.get("stopped_by"))
+    if preemption_received():  # a cluster launcher's: this job alone stops, its checkpoint saved
+        not_requeued = pass_on_preemption()  # the launcher requeues the job (and exits here), or says why not
+        if not_requeued:
+            result = {**result, "error": f"{result.get('error', 'stopped')}; the launcher did not requeue the"
+                                         f" job ({not_requeued})"}
+            write_outcome(ctx.output_dir, ctx.task_overrides, result)
+            print(f"rlkit: job {ctx.output_dir.name}: the launcher did not requeue it: {not_requeued}",
+                  file=sys.stderr)
+        return None
     if result.get("exit_code") in EXIT_CODES.values():  # Ctrl-C / SIGTERM stops the sweep, not only this job:
         if in_launching_process():  # here by exiting (the basic launcher)
             from rlkit.sweeps import report_sweep

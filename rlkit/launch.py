@@ -8,6 +8,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -25,14 +26,14 @@ from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
 from rlkit.episodes import EpisodesStopped
 from rlkit.loading import typed_run_config
-from rlkit.logging import (LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, MetricsFile, TensorBoardSink, WandbSink,
-                           check_tensorboard)
+from rlkit.logging import (LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, TENSORBOARD_DIR, MetricsFile, TensorBoardSink,
+                           WandbSink, check_tensorboard)
 from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
 from rlkit.registry import UnknownComponentError
 from rlkit.run_outputs import RunOutputs
-from rlkit.stop import StopRequest, launcher_preemption_signal
+from rlkit.stop import StopRequest, preemption_received
 from rlkit.run_curves import plot_run
 from rlkit.runner import CHECKPOINT_FORMAT, EnvFailure, Runner
 from rlkit.stats import welch_t_test_greater
@@ -75,6 +76,14 @@ def command(module: str = "rlkit") -> str:
 
 # 128 + the signal number, the shell's convention (SIGUSR1 / SIGUSR2: a launcher's preemption signal)
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
+
+
+def stop_exit_code(stopped_by: str) -> int:
+    """The exit status of a run stopped by ``stopped_by``: 128 + the signal's number, 0 for a stop of
+    the run's own (the health verdict)."""
+    if stopped_by in EXIT_CODES:
+        return EXIT_CODES[stopped_by]
+    return 128 + signal.Signals[stopped_by].value if stopped_by in signal.Signals.__members__ else 0
 EXIT_DISK_FULL = 5
 
 
@@ -217,8 +226,8 @@ def _write_run_config(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> N
 
 def _write_new_run_files(run_dir: Path, cfg: DictConfig, task_overrides: list[str], launch: dict[str, Any]) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
+    _write_launch(run_dir, launch)  # first: a requeued job knows its dir by it (requeued_here)
     _write_run_config(run_dir, cfg, [o for o in task_overrides if _override_key(o) not in RUN_CONTROL_KEYS])
-    _write_launch(run_dir, launch)
     run_id = uuid.uuid4().hex[:12]
     (run_dir / RUN_ID_FILE).write_text(run_id + "\n")
     return run_id
@@ -241,10 +250,9 @@ def launcher_job_id() -> str | None:
         return None
 
 
-def _how_it_continues(stopped_by: str, run_dir: Path, resume_hint: str) -> str:
-    preemption = launcher_preemption_signal()
-    if preemption is not None and stopped_by == preemption.name:
-        return "the cluster launcher requeues the job, which continues the run"
+def _how_it_continues(resume_hint: str) -> str:
+    if preemption_received():
+        return f"a cluster launcher's preemption signal: a requeued job continues the run, or {resume_hint}"
     return resume_hint
 
 
@@ -367,14 +375,16 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
     resume_state = resume_replay = None
     try:
         run_dir, run_overrides, config_changed = hydra_dir, None, False
-        requeued = not cfg.resume and requeued_here(hydra_dir)
+        requeued = cfg.resume in (None, RESUME_AUTO) and requeued_here(hydra_dir)
         if requeued and checkpoint.list_checkpoints(hydra_dir):
             print(f"rlkit: cluster job {launcher_job_id()} was requeued: it continues its run in {hydra_dir}")
             cfg.resume = str(hydra_dir)
         elif requeued:  # stopped before its first checkpoint: the run starts again, its rows from the top
             print(f"rlkit: cluster job {launcher_job_id()} was requeued before its run saved a checkpoint: it"
                   f" starts the run again in {hydra_dir}")
+            cfg.resume = None
             (hydra_dir / METRICS_FILE).unlink(missing_ok=True)
+            shutil.rmtree(hydra_dir / TENSORBOARD_DIR, ignore_errors=True)
         if cfg.resume == RESUME_AUTO:  # continue the run in this job's own dir if it holds one, else start it
             cfg.resume = str(hydra_dir) if checkpoint.list_checkpoints(hydra_dir) else None
             if not cfg.resume and run_files_in(hydra_dir):  # this job's failure, not its sweep's (RunDirTaken)
@@ -508,9 +518,9 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
     curves = plot_run(run_dir)
     if "stopped_by" in result:
         message = (f"stopped by {result['stopped_by']} at env step {result['env_step']:,}; checkpoint saved;"
-                   f" {_how_it_continues(result['stopped_by'], run_dir, f'resume: {command()} resume={run_dir}')}")
+                   f" {_how_it_continues(f'resume: {command()} resume={run_dir}')}")
         eval_envs.close()
-        exit_code = EXIT_CODES.get(result["stopped_by"], 0)
+        exit_code = stop_exit_code(result["stopped_by"])
         if exit_code == 0:
             print(message)
         return {**result, "run_dir": str(run_dir), "exit_code": exit_code,
@@ -564,9 +574,9 @@ def _compare_unless_stopped(run: RootConfig, eval_envs, result: dict[str, Any], 
     except EpisodesStopped:
         message = (f"stopped by {stop.signal_name} during the random policy's episodes; the run finished at"
                    f" {result['env_step']:,} env steps and is saved; "
-                   + _how_it_continues(stop.signal_name, run_dir, f"{command()} resume={run_dir} plays them"))
+                   + _how_it_continues(f"{command()} resume={run_dir} plays them"))
         return {**result, "stopped_by": stop.signal_name, "run_dir": str(run_dir),
-                "exit_code": EXIT_CODES[stop.signal_name], "error": message}
+                "exit_code": stop_exit_code(stop.signal_name), "error": message}
     finally:
         stop.restore()
     return None

@@ -26,13 +26,30 @@ def launcher_preemption_signal() -> signal.Signals | None:
     return sig if launchers else None
 
 
-def pass_on_preemption(stopped_by: str | None) -> None:
-    """After a run stopped by the launcher's preemption signal has saved its checkpoint: call the
-    launcher's handler, as the signal would have. submitit then requeues the job and exits; the
-    requeued job continues the run (rlkit.launch.requeued_here)."""
-    sig = launcher_preemption_signal()
-    if sig is not None and stopped_by == sig.name:
+# the launcher's preemption signal reached a run of this process (in whatever order with other
+# signals: a preemption may come as SIGTERM first); the run saved, the launcher's handler is owed it
+_preemption_received: signal.Signals | None = None
+
+
+def pass_on_preemption() -> str | None:
+    """After a run that the launcher's preemption signal stopped has saved its checkpoint: call the
+    launcher's handler, as the signal would have. submitit then requeues the job and exits (the
+    requeued job continues the run: rlkit.launch.requeued_here). Returns why the launcher did not
+    requeue it (submitit raises when no requeue is left), None when there was nothing to pass on."""
+    global _preemption_received
+    sig, _preemption_received = _preemption_received, None
+    if sig is None or launcher_preemption_signal() != sig:
+        return None
+    try:
         signal.getsignal(sig)(sig, None)
+    except Exception as err:  # noqa: BLE001 - the launcher's refusal, reported with the job's outcome
+        return " ".join(f"{type(err).__name__}: {err}".split())
+    return None
+
+
+def preemption_received() -> bool:
+    """The launcher's preemption signal reached a run of this process, and is not passed on yet."""
+    return _preemption_received is not None
 
 
 class StopRequest:
@@ -51,10 +68,11 @@ class StopRequest:
         self.received: str | None = None  # the first signal, not a stop of the run's own (``request``)
         self._previous: dict[int, Any] = {}
         self._outer: StopRequest | None = None
+        self._preemption: signal.Signals | None = None  # the launcher's, taken over while installed
 
     def install(self) -> None:
-        preemption = launcher_preemption_signal()
-        for sig in STOP_SIGNALS + ((preemption,) if preemption is not None else ()):
+        self._preemption = launcher_preemption_signal()
+        for sig in STOP_SIGNALS + ((self._preemption,) if self._preemption is not None else ()):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread (e.g. some launchers): no handler
@@ -66,6 +84,9 @@ class StopRequest:
             self._signalled(self._outer.received)
 
     def _handle(self, signum, frame) -> None:
+        global _preemption_received
+        if signum == self._preemption:
+            _preemption_received = self._preemption
         if self.received is not None and signum == signal.SIGINT and self.interrupt_twice:
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
         self._signalled(signal.Signals(signum).name)

@@ -86,7 +86,7 @@ def test_a_requeued_cluster_job_continues_or_restarts_its_run_and_another_job_is
     again = run_in_process(base + ["schedule.total_env_steps=400"], run_dir)  # requeued after it finished
     assert again["exit_code"] == 0 and again["env_step"] == first["env_step"]
     shutil.rmtree(run_dir / "checkpoints")  # requeued before its first checkpoint: it starts again
-    restarted = run_in_process(base + ["schedule.total_env_steps=400"], run_dir)
+    restarted = run_in_process(base + ["schedule.total_env_steps=400", "resume=auto"], run_dir)
     assert restarted["exit_code"] == 0 and restarted["env_step"] == first["env_step"]
     train_steps = [r["env_step"] for r in read_metrics(run_dir / METRICS_FILE) if "loss" in r]
     assert train_steps == sorted(set(train_steps))  # the first attempt's rows are gone

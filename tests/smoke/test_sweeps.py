@@ -73,17 +73,15 @@ def test_a_2_job_submitit_local_sweep_runs(tmp_path):
     assert [json.loads((j / OUTCOME_FILE).read_text())["exit_code"] for j in _job_dirs(sweep)] == [0, 0]
 
 
-def test_a_submitit_job_told_of_its_preemption_saves_and_its_requeued_job_continues_the_run(tmp_path):
-    """submitit (submitit_slurm, submitit_local) sends SIGUSR2 before a job's time limit or on
-    preemption and requeues the job: the run saves a checkpoint first, and the requeued job, same
-    dir and overrides, continues it instead of refusing the dir."""
+def _signal_a_submitit_job(sweep: Path, extra: list[str]) -> tuple[subprocess.CompletedProcess, str]:
+    """A 1-job submitit_local sweep whose job gets SIGUSR2 (what submitit's controller, or SLURM,
+    sends before the time limit) once it trains; the sweep's result and the job's submitit logs."""
     import signal
     import time
 
-    sweep = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=20000",
            "schedule.save_interval_env_steps=100000", "schedule.eval_interval_env_steps=100000",
-           "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}"]
+           "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}", *extra]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics, deadline = sweep / "0" / METRICS_FILE, time.monotonic() + 120
@@ -91,18 +89,41 @@ def test_a_submitit_job_told_of_its_preemption_saves_and_its_requeued_job_contin
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.2)
     (task,) = [p for p in _descendants(proc.pid) if "submitit.core._submit" in " ".join(p.cmdline())]
-    task.send_signal(signal.SIGUSR2)  # what submitit's controller sends before the time limit
+    task.send_signal(signal.SIGUSR2)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-3000:]
+    logs = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_0_log.*"))
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), logs
+
+
+def test_a_submitit_job_told_of_its_preemption_saves_and_its_requeued_job_continues_the_run(tmp_path):
+    """submitit requeues a job it signals: the run saves a checkpoint first, and the requeued job,
+    same dir and overrides, continues it instead of refusing the dir."""
+    sweep = tmp_path / "sweep"
+    proc, logs = _signal_a_submitit_job(sweep, [])
+    assert proc.returncode == 0, proc.stderr[-3000:]
     steps = [step for step, _ in checkpoint.list_checkpoints(sweep / "0")]
     outcome = json.loads((sweep / "0" / OUTCOME_FILE).read_text())
-    assert outcome["exit_code"] == 0 and outcome["env_step"] == steps[-1] >= 20000 and "| ok |" in out
+    assert outcome["exit_code"] == 0 and outcome["env_step"] == steps[-1] >= 20000 and "| ok |" in proc.stdout
     assert 0 < steps[0] < 20000  # the stop's checkpoint, then the end's
-    train_steps = [row["env_step"] for row in read_metrics(metrics) if "loss" in row]
+    train_steps = [row["env_step"] for row in read_metrics(sweep / "0" / METRICS_FILE) if "loss" in row]
     assert train_steps == sorted(set(train_steps)) and train_steps[-1] >= 20000  # one run, continued
-    logs = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_0_log.*"))
     assert f"stopped by SIGUSR2 at env step {steps[0]:,}; checkpoint saved" in logs
     assert "was requeued: it continues its run" in logs
+
+
+def test_a_submitit_job_the_launcher_does_not_requeue_keeps_its_checkpoint_and_the_sweep_its_summary(tmp_path):
+    """With no requeue left (a 1-minute limit counts every signal as the time limit's, and
+    max_num_timeout=0, Hydra's default for SLURM), submitit refuses: the job ends stopped, with its
+    checkpoint and the reason, and the sweep still writes its summary."""
+    sweep = tmp_path / "sweep"
+    proc, logs = _signal_a_submitit_job(sweep, ["hydra.launcher.timeout_min=1", "+hydra.launcher.max_num_timeout=0"])
+    outcome = json.loads((sweep / "0" / OUTCOME_FILE).read_text())
+    assert outcome["stopped_by"] == "SIGUSR2" and outcome["exit_code"] == 140
+    assert "the launcher did not requeue the job" in outcome["error"] and "timed-out too many times" in outcome["error"]
+    steps = [step for step, _ in checkpoint.list_checkpoints(sweep / "0")]
+    assert steps and steps[-1] == outcome["env_step"] < 20000
+    assert (sweep / SUMMARY_FILE).is_file() and "stopped" in (sweep / SUMMARY_FILE).read_text()
+    assert "was requeued" not in logs and proc.returncode != 0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,

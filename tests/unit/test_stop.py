@@ -6,12 +6,12 @@ import signal
 
 import pytest
 
-from rlkit.stop import StopRequest
+from rlkit.stop import StopRequest, pass_on_preemption, preemption_received
 
 
 @pytest.fixture(autouse=True)
 def _handlers_put_back():
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)}
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
@@ -74,3 +74,43 @@ def test_a_stop_of_the_runs_own_is_not_handed_back():
     assert inner.signal_name == "health verdict (hopeless)"  # the first reason names the stop
     inner.restore()
     assert outer.signal_name == "SIGTERM"  # and the signal still stops the sweep
+
+
+def _as_submitits(handler):
+    handler.__module__ = "submitit.core.job_environment"  # where submitit's requeueing handler lives
+    return handler
+
+
+def test_a_launchers_preemption_signal_is_taken_in_any_order_and_handed_back_to_the_launcher():
+    calls = []
+    requeue = _as_submitits(lambda signum, frame: calls.append(signum))
+    signal.signal(signal.SIGUSR2, requeue)
+    stop = StopRequest()
+    stop.install()
+    signal.raise_signal(signal.SIGTERM)  # a preemption may come as SIGTERM first
+    signal.raise_signal(signal.SIGUSR2)
+    assert stop.signal_name == "SIGTERM" and preemption_received() and calls == []  # the run saves first
+    stop.restore()
+    assert signal.getsignal(signal.SIGUSR2) is requeue
+    assert pass_on_preemption() is None and calls == [signal.SIGUSR2] and not preemption_received()
+    assert pass_on_preemption() is None and calls == [signal.SIGUSR2]  # once
+
+    def refuse(signum, frame):
+        raise RuntimeError("Job not requeued because: timed-out too many times.")
+    signal.signal(signal.SIGUSR2, _as_submitits(refuse))
+    stop = StopRequest()
+    stop.install()
+    signal.raise_signal(signal.SIGUSR2)
+    stop.restore()
+    assert stop.signal_name == "SIGUSR2"
+    assert pass_on_preemption() == "RuntimeError: Job not requeued because: timed-out too many times."
+
+
+def test_sigusr2_without_a_launchers_handler_is_left_alone():
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    stop = StopRequest()
+    stop.install()
+    assert signal.getsignal(signal.SIGUSR2) is signal.SIG_IGN
+    signal.raise_signal(signal.SIGUSR2)
+    stop.restore()
+    assert not stop.requested and not preemption_received()
