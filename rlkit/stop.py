@@ -54,9 +54,10 @@ def preemption_received() -> bool:
 
 class StopRequest:
     """SIGTERM / SIGINT (and a launcher's preemption signal where one is handled, or ``request``)
-    set a flag the loop checks once per vector step; it then saves a checkpoint and exits. The first signal names the stop: a sweep forwards SIGTERM to jobs
-    that a Ctrl-C reached already, and their stop stays a Ctrl-C's. A second Ctrl-C stops at once
-    (KeyboardInterrupt) unless ``interrupt_twice`` is false.
+    set a flag the loop checks once per vector step; it then saves a checkpoint and exits. The first
+    signal names the stop: a sweep forwards SIGTERM to jobs that a Ctrl-C reached already, and their
+    stop stays a Ctrl-C's. A second Ctrl-C stops at once (KeyboardInterrupt) unless
+    ``interrupt_twice`` is false.
 
     Installed over another StopRequest (a sweep worker's), it takes over that one's stop and hands
     the signal it gets back on ``restore``: a signal that lands before or after the loop (env
