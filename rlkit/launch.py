@@ -84,6 +84,8 @@ def stop_exit_code(stopped_by: str) -> int:
     if stopped_by in EXIT_CODES:
         return EXIT_CODES[stopped_by]
     return 128 + signal.Signals[stopped_by].value if stopped_by in signal.Signals.__members__ else 0
+
+
 EXIT_DISK_FULL = 5
 
 
