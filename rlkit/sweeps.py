@@ -98,8 +98,13 @@ def read_outcomes(sweep_dir: Path) -> list[tuple[str, dict[str, Any] | None]]:
     return out
 
 
+def stopped_by_a_signal(outcome: dict[str, Any]) -> bool:
+    """A job a signal stopped after it had started (its checkpoint saved: resumable)."""
+    return bool(outcome.get("stopped_by")) and outcome["exit_code"] != 0 and not outcome.get("not_run")
+
+
 def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple[str, int]:
-    """A Markdown table of the jobs and the number that failed."""
+    """A Markdown table of the jobs and the number that did not finish."""
     lines = ["| job | overrides | status | env steps | final eval return | error |", "|---|---|---|---|---|---|"]
     failed = 0
     for name, outcome in outcomes:
@@ -134,7 +139,11 @@ def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
 
     table, failed = write_summary(sweep_dir)
     (sweep_dir / STOP_FILE).unlink(missing_ok=True)  # the sweep is over: a rerun in this dir starts its jobs
-    verdict = f"{failed} job(s) FAILED" if failed else "all jobs finished"
+    stopped = sum(1 for _, outcome in read_outcomes(sweep_dir) if outcome and stopped_by_a_signal(outcome))
+    parts = ([f"{failed - stopped} job(s) FAILED"] if failed > stopped else []) + (
+        [f"{stopped} job(s) stopped by a signal, checkpoint saved (resume with {command()} resume=<its dir>)"]
+        if stopped else [])
+    verdict = "; ".join(parts) or "all jobs finished"
     if stopped_by is not None:
         verdict = (f"stopped by {stopped_by}: the jobs after the last one below did not start, nor did those"
                    f" marked 'not run' (resume a stopped one with {command()} resume=<its dir>)")

@@ -123,6 +123,7 @@ def test_a_submitit_job_the_launcher_does_not_requeue_keeps_its_checkpoint_and_t
     steps = [step for step, _ in checkpoint.list_checkpoints(sweep / "0")]
     assert steps and steps[-1] == outcome["env_step"] < 20000
     assert (sweep / SUMMARY_FILE).is_file() and "stopped" in (sweep / SUMMARY_FILE).read_text()
+    assert "1 job(s) stopped by a signal, checkpoint saved" in proc.stdout and "FAILED" not in proc.stdout
     assert "was requeued" not in logs and proc.returncode != 0
 
 
