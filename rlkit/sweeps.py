@@ -98,49 +98,46 @@ def read_outcomes(sweep_dir: Path) -> list[tuple[str, dict[str, Any] | None]]:
     return out
 
 
-def stopped_by_a_signal(outcome: dict[str, Any]) -> bool:
-    """A job a signal stopped after it had started (its checkpoint saved: resumable)."""
-    return bool(outcome.get("stopped_by")) and outcome["exit_code"] != 0 and not outcome.get("not_run")
-
-
-def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple[str, int]:
-    """A Markdown table of the jobs and the number that did not finish."""
+def summary_markdown(outcomes: list[tuple[str, dict[str, Any] | None]]) -> tuple[str, int, int]:
+    """A Markdown table of the jobs, the number that failed and the number a signal stopped after they
+    had started (their checkpoint saved: resumable)."""
     lines = ["| job | overrides | status | env steps | final eval return | error |", "|---|---|---|---|---|---|"]
-    failed = 0
+    failed = stopped = 0
     for name, outcome in outcomes:
         if outcome is None:
             failed += 1
             lines.append(f"| {name} | ? | no outcome (killed?) | - | - | - |")
             continue
         ok = outcome["exit_code"] == 0
-        failed += not ok
-        status = "ok" if ok else f"FAILED (exit {outcome['exit_code']})"
-        if outcome.get("not_run"):
-            status = f"not run (the sweep was stopped by {outcome['stopped_by']})"
-        elif outcome.get("stopped_by"):  # a target or the health verdict (ok), or a signal (resumable)
+        if outcome.get("stopped_by") and not outcome.get("not_run"):  # a target or the health verdict
             status = f"stopped by {outcome['stopped_by']}" + ("" if ok else f" (exit {outcome['exit_code']})")
+            stopped += not ok  # (ok), or a signal (resumable)
+        else:
+            status = "ok" if ok else f"FAILED (exit {outcome['exit_code']})"
+            if outcome.get("not_run"):
+                status = f"not run (the sweep was stopped by {outcome['stopped_by']})"
+            failed += not ok
         final = outcome.get("eval/return_mean")
         error = str(outcome.get("error", "")).replace("|", "/").replace("\n", " ")
         lines.append(f"| {name} | {' '.join(outcome['overrides'])} | {status} | {outcome.get('env_step', '-')} |"
                      f" {'-' if final is None else f'{final:.2f}'} | {error} |")
-    return "\n".join(lines), failed
+    return "\n".join(lines), failed, stopped
 
 
-def write_summary(sweep_dir: Path) -> tuple[str, int]:
-    """sweep_summary.md from the jobs' outcomes: (the table, the number of jobs that did not finish)."""
-    table, failed = summary_markdown(read_outcomes(sweep_dir))
+def write_summary(sweep_dir: Path) -> tuple[str, int, int]:
+    """sweep_summary.md from the jobs' outcomes: (the table, the jobs that failed, the jobs a signal stopped)."""
+    table, failed, stopped = summary_markdown(read_outcomes(sweep_dir))
     (sweep_dir / SUMMARY_FILE).write_text(table + "\n")
-    return table, failed
+    return table, failed, stopped
 
 
 def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
     """Print and write the sweep's summary; returns the number of jobs that did not finish."""
     from rlkit.launch import command
 
-    table, failed = write_summary(sweep_dir)
+    table, failed, stopped = write_summary(sweep_dir)
     (sweep_dir / STOP_FILE).unlink(missing_ok=True)  # the sweep is over: a rerun in this dir starts its jobs
-    stopped = sum(1 for _, outcome in read_outcomes(sweep_dir) if outcome and stopped_by_a_signal(outcome))
-    parts = ([f"{failed - stopped} job(s) FAILED"] if failed > stopped else []) + (
+    parts = ([f"{failed} job(s) FAILED"] if failed else []) + (
         [f"{stopped} job(s) stopped by a signal, checkpoint saved (resume with {command()} resume=<its dir>)"]
         if stopped else [])
     verdict = "; ".join(parts) or "all jobs finished"
@@ -148,7 +145,7 @@ def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
         verdict = (f"stopped by {stopped_by}: the jobs after the last one below did not start, nor did those"
                    f" marked 'not run' (resume a stopped one with {command()} resume=<its dir>)")
     print(f"\nsweep {sweep_dir}: {verdict}\n{table}\ncompare: {command('rlkit.report')} {sweep_dir}", flush=True)
-    return failed
+    return failed + stopped
 
 
 def mark_stopped(sweep_dir: Path, name: str) -> None:
