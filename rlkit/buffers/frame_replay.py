@@ -98,6 +98,8 @@ class FrameReplay:
         self._num_valid = 0  # valid slots currently held
         self._num_added_transitions = 0  # valid slots ever written
         self._env_index = np.arange(num_envs)  # [E]
+        self._env_index_on_device = (None if self.frames_device is None
+                                     else torch.arange(num_envs, device=self.frames_device))  # [E]
 
     # ------------------------------------------------------------------------------ sizes
 
@@ -145,7 +147,7 @@ class FrameReplay:
         if self.frames_device is None:
             self.frames[self._env_index, slot] = newest_frames
         else:
-            self.frames[self._put(self._env_index), self._put(slot)] = self._put(newest_frames)
+            self.frames[self._env_index_on_device, self._put(slot)] = self._put(newest_frames)
         self.steps_since_start[self._env_index, slot] = steps_since_start
         self.head = slot
         self.slots_written += 1
