@@ -10,7 +10,9 @@ row past the warm-up to the last, so the updates that compile stay outside it). 
 - each CUDA option alone: ``amp`` (float16 autocast + GradScaler), ``replay_device``
   (``hardware.replay_device=cuda``: frames, sampling and stacking on the GPU), ``compile``
   (``hardware.compile=true``);
-- ``all``: the three together.
+- ``all``: the three together;
+- ``graphs``: ``all`` with ``hardware.compile_mode=reduce-overhead`` (the compiled forward and
+  backward replayed as CUDA graphs), and ``graphs_fp32``: the same in float32.
 
 For each: the rate, the compile seconds (logged apart as ``compile_s``), the GPU's utilization
 (median of ``nvidia-smi`` samples taken while the run's training rows were inside the window) and
@@ -18,9 +20,11 @@ its peak memory in use during the run (``nvidia-smi``'s memory.used: the CUDA co
 and the run's peak host RSS from its rows (the replay fills only as far as the run goes).
 
 Writes benchmarks/results/gpu.{json,md}, anew after each variant (a lent GPU's time is short: what
-was measured before a cut is kept). A variant that fails or outlasts ``--variant-timeout`` is a row
-with its error, and the next one runs; the exit status is 1 if any failed. Without a CUDA GPU it
-says so and exits 2; it needs ``nvidia-smi`` on the PATH.
+was measured before a cut is kept). Each row names the commit and date it was measured at;
+``--keep-others`` keeps the previous file's rows of the variants not run this time. A variant that
+fails or outlasts ``--variant-timeout`` is a row with its error, and the next one runs; the exit
+status is 1 if any failed. Without a CUDA GPU it says so and exits 2; it needs ``nvidia-smi`` on
+the PATH.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ VARIANTS = {  # the report's config as it composes first, so that a run cut shor
     "amp": ["hardware.replay_device=cpu"],
     "replay_device": ["hardware.amp=false", "hardware.replay_device=cuda"],
     "all": ["hardware.replay_device=cuda", "hardware.compile=true"],
+    "graphs": ["hardware.replay_device=cuda", "hardware.compile=true", "hardware.compile_mode=reduce-overhead"],
+    "graphs_fp32": ["hardware.amp=false", "hardware.replay_device=cuda", "hardware.compile=true",
+                    "hardware.compile_mode=reduce-overhead"],
     "none": ["hardware.amp=false", "hardware.replay_device=cpu"],
     "compile": ["hardware.amp=false", "hardware.replay_device=cpu", "hardware.compile=true"],
 }
@@ -206,6 +213,20 @@ def profile(name: str, fill_env_steps: int, updates: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def measured_at(row: dict) -> str:
+    measured = row.get("measured") or {}
+    return f"{measured.get('commit', '?')}, {measured.get('date', '?')}"
+
+
+def commit_here() -> str:
+    """The checkout's short commit, or unknown where it is not a git checkout (a lent GPU's copy)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def markdown(results: dict) -> str:
     machine = results["machine"]
     lines = ["# The report's Boxing config on a GPU (make bench-gpu)", "",
@@ -215,19 +236,19 @@ def markdown(results: dict) -> str:
              "env steps per second over the window, the GPU's utilization (median of nvidia-smi samples in the "
              "window), its peak memory in use (CUDA context included) and the host's peak RSS. Command: "
              f"`{results['command']}`." + (f" {results['note']}" if results.get("note") else ""), "",
-             "| variant | overrides | env steps/s | compile s | GPU utilization | GPU memory peak | host RSS peak |",
-             "|---|---|---|---|---|---|---|"]
+             "| variant | overrides | env steps/s | compile s | GPU utilization | GPU memory peak | host RSS peak "
+             "| measured |", "|---|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
         overrides = " ".join(f"`{o}`" for o in row["overrides"]) or "(the report's)"
         if "error" in row:
             error = row["error"].replace("|", "\\|")
-            lines.append(f"| {row['variant']} | {overrides} | failed: {error} | | | | |")
+            lines.append(f"| {row['variant']} | {overrides} | failed: {error} | | | | | {measured_at(row)} |")
             continue
         utilization = "-" if row["gpu_utilization_pct"] is None else f"{row['gpu_utilization_pct']:.0f}%"
         memory = "-" if row["gpu_memory_peak_mib"] is None else f"{row['gpu_memory_peak_mib'] / 1024:.1f} GiB"
         rss = "-" if row["host_rss_peak_gb"] is None else f"{row['host_rss_peak_gb']:.1f} GB"
         lines.append(f"| {row['variant']} | {overrides} | {row['sps']:.1f} | {row['compile_s']:.1f} | "
-                     f"{utilization} | {memory} | {rss} |")
+                     f"{utilization} | {memory} | {rss} | {measured_at(row)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -243,6 +264,9 @@ def main() -> None:
                         help="instead: time and profile UPDATES updates of each variant in-process "
                              "(benchmarks/results/gpu_profile_<variant>.md), the replay holding --warmup env steps")
     parser.add_argument("--variant-timeout", type=float, default=150.0, help="seconds before a variant is cut")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the previous gpu.json's rows of the variants not run this time")
+    parser.add_argument("--commit", default=None, help="the commit measured (default: git's HEAD here)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print(f"bench-gpu needs a CUDA GPU: torch {torch.__version__} sees none (torch.cuda.is_available() "
@@ -264,6 +288,14 @@ def main() -> None:
                            "date": time.strftime("%Y-%m-%d %H:%M")},
                "command": " ".join(["python", "benchmarks/gpu.py", *sys.argv[1:]]),
                "warmup_env_steps": args.warmup, "total_env_steps": total, "rows": []}
+    measured = {"commit": args.commit or commit_here(), "date": results["machine"]["date"]}
+    kept = []
+    if args.keep_others and (RESULTS / "gpu.json").is_file():
+        previous = json.loads((RESULTS / "gpu.json").read_text())
+        if (previous["warmup_env_steps"], previous["total_env_steps"]) != (args.warmup, total):
+            sys.exit(f"--keep-others: the previous rows measured {previous['warmup_env_steps']} warm-up and "
+                     f"{previous['total_env_steps']} total env steps, not {args.warmup} and {total}")
+        kept = [row for row in previous["rows"] if row["variant"] not in args.variants]
     for name in args.variants:
         try:
             row = measure(name, total, args.warmup, args.interval, args.variant_timeout)
@@ -272,9 +304,11 @@ def main() -> None:
         except Exception as err:  # a variant that breaks is a row: the next ones still run
             message = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
             row = {"variant": name, "overrides": VARIANTS[name], "error": message}
+        row["measured"] = measured
         results["rows"].append(row)
         print(row, flush=True)
-        write_results("gpu", results, markdown(results))
+        written = {**results, "rows": results["rows"] + kept}
+        write_results("gpu", written, markdown(written))
     sys.exit(1 if any("error" in row for row in results["rows"]) else 0)
 
 

@@ -27,7 +27,7 @@ from rlkit.runner import Agent
 
 # hardware options an algorithm must implement to be given them: (key, the values that ask nothing)
 OPTIONAL_HARDWARE = (("amp", (False,)), ("overlap_env_steps", (False,)), ("replay_device", ("auto", "cpu")),
-                     ("compile", (False,)), ("cpu_linear", ("auto",)))
+                     ("compile", (False,)), ("compile_mode", ("default",)), ("cpu_linear", ("auto",)))
 
 
 def algo_entry(run: RootConfig) -> Entry:
@@ -190,7 +190,7 @@ def inference_config(run: RootConfig, spec: EnvSpec, device: torch.device) -> Ro
         schedule = dataclasses.replace(schedule, replay_capacity_transitions=min(
             capacity, schedule.replay_capacity_transitions))
     hardware = dataclasses.replace(run.hardware, amp=run.hardware.amp and device.type == "cuda", replay_device="cpu",
-                                   compile=False)
+                                   compile=False, compile_mode="default")
     return dataclasses.replace(run, schedule=schedule, hardware=hardware)
 
 

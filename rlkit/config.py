@@ -164,6 +164,10 @@ class HardwareConfig:
     # first updates compile (seconds to minutes), printed and logged apart as compile_s; off by
     # default for that reason
     compile: bool = False
+    # hardware.compile's torch.compile mode: default, or reduce-overhead (CUDA graphs: each update's
+    # compiled forward and backward replay as recorded graphs instead of launching their kernels one by
+    # one from Python, for a GPU the host cannot keep busy); value-based agents, device=cuda
+    compile_mode: str = "default"
     eval_num_envs: int = 4  # parallel evaluation envs
 
     def __post_init__(self) -> None:
@@ -172,6 +176,9 @@ class HardwareConfig:
         require(self.replay_device != "cuda" or self.device == "cuda", "replay_device", self.replay_device,
                 "cuda only with device=cuda")
         require(not self.amp or self.device == "cuda", "amp", self.amp, "true only with device=cuda")
+        one_of("compile_mode", self.compile_mode, ("default", "reduce-overhead"))
+        require(self.compile_mode == "default" or (self.compile and self.device == "cuda"), "compile_mode",
+                self.compile_mode, "reduce-overhead only with hardware.compile=true and device=cuda")
         require(self.torch_threads == "auto" or (self.torch_threads.isdigit() and int(self.torch_threads) >= 1),
                 "torch_threads", self.torch_threads, "auto or an integer >= 1")
         one_of("cpu_linear", self.cpu_linear, CPU_LINEAR_KERNELS)

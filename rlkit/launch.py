@@ -98,11 +98,16 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
+# Keys the schema gained after runs were saved, with their defaults: a run saved before a key existed
+# ran as its default does, so the default is no difference from that run's config.
+ADDED_KEYS = {"hardware.compile_mode": "default"}
+
+
 def config_differences(saved: DictConfig | dict, new: DictConfig | dict) -> list[str]:
     """'key: old -> new' for every leaf that differs (run-control keys aside)."""
     def leaves(config):
         return _flatten(OmegaConf.to_container(config, resolve=True) if isinstance(config, DictConfig) else config)
-    a, b = leaves(saved), leaves(new)
+    a, b = {**ADDED_KEYS, **leaves(saved)}, {**ADDED_KEYS, **leaves(new)}
     keys = sorted((set(a) | set(b)) - set(RUN_CONTROL_KEYS))
     return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}" for k in keys if a.get(k) != b.get(k)]
 

@@ -58,11 +58,12 @@ def group_options(group: str) -> list[str]:
 
 def as_trained_on_cuda(run_dir: Path, copy_to: Path) -> Path:
     """A copy of a CPU run whose config.yaml says it trained on CUDA with AMP, its replay's frames on
-    the GPU and a compiled loss (the checkpoints, written on the CPU, fit it: those keys are not structural)."""
+    the GPU and a loss compiled into CUDA graphs (the checkpoints, written on the CPU, fit it: those
+    keys are not structural)."""
     shutil.copytree(run_dir, copy_to)
     config = OmegaConf.load(copy_to / "config.yaml")
     config.hardware.device, config.hardware.amp, config.hardware.replay_device = "cuda", True, "cuda"
-    config.hardware.compile = True
+    config.hardware.compile, config.hardware.compile_mode = True, "reduce-overhead"
     OmegaConf.save(config, copy_to / "config.yaml")
     return copy_to
 

@@ -88,6 +88,9 @@ def test_unknown_group_option_lists_the_known_ones():
     ("env=boxing network.conv_channels=[32,64]", "network.conv_channels"),
     ("hardware.env_backend=envpool", "hardware.env_backend"),
     ("hardware.amp=true", "hardware.amp"),
+    ("hardware.compile=true hardware.compile_mode=reduce-overhead", "hardware.compile_mode"),  # on the CPU
+    ("hardware=cuda hardware.compile_mode=reduce-overhead", "hardware.compile_mode"),  # compile off
+    ("hardware=cuda hardware.compile=true hardware.compile_mode=max-autotune", "hardware.compile_mode"),
     ("env.repeat_action_probability=1.0", "env.repeat_action_probability"),
 ])
 def test_out_of_range_values_name_key_value_and_what_is_allowed(override, key):
@@ -104,6 +107,8 @@ def test_out_of_range_values_name_key_value_and_what_is_allowed(override, key):
     ("algo=sac env=hopper hardware.overlap_env_steps=true", "hardware.overlap_env_steps"),
     ("algo=sac env=hopper hardware=cuda hardware.replay_device=cuda", "hardware.replay_device"),
     ("algo=sac env=hopper hardware.compile=true", "hardware.compile"),
+    ("algo=ppo env=hopper hardware=cuda hardware.compile=true hardware.compile_mode=reduce-overhead",
+     "hardware.compile_mode"),
     ("algo=ppo env=hopper hardware.cpu_linear=onednn", "hardware.cpu_linear"),
     ("algo=sac env=hopper hardware.cpu_linear=torch", "hardware.cpu_linear"),
 ])
@@ -112,10 +117,10 @@ def test_a_hardware_option_the_algorithm_does_not_implement_is_refused_not_ignor
     with pytest.raises(ConfigValueError) as info:
         build.algo_entry(run)
     assert info.value.key == key and f"for algo={run.algo.name}: it does not implement it" in str(info.value)
-    for algo in ("dqn", "iqn"):  # the value-based agents implement all five
+    for algo in ("dqn", "iqn"):  # the value-based agents implement all six
         value_based = to_run_config(compose_config([f"algo={algo}", "env=boxing", *overrides.split()[2:]]))
         assert build.algo_entry(value_based).traits["hardware"] == ("amp", "overlap_env_steps", "replay_device",
-                                                                    "compile", "cpu_linear")
+                                                                    "compile", "compile_mode", "cpu_linear")
 
 
 @pytest.mark.parametrize("algo", ["ppo", "sac"])

@@ -53,7 +53,7 @@ def test_resume_continues_counters_and_metrics_without_duplicates(tmp_path):
     assert checkpoint.list_checkpoints(run_dir)[-1][0] == resumed["env_step"]
 
 
-def test_a_run_saved_under_an_old_default_resumes_with_its_own_value(tmp_path):
+def test_a_run_saved_under_an_old_default_or_before_a_key_existed_resumes_with_its_own_value(tmp_path):
     import torch
     from omegaconf import OmegaConf
 
@@ -62,10 +62,12 @@ def test_a_run_saved_under_an_old_default_resumes_with_its_own_value(tmp_path):
     assert run_in_process(base, run_dir)["exit_code"] == 0
     config = OmegaConf.load(run_dir / "config.yaml")
     config.hardware.replay_device = "cpu"  # hardware.replay_device's default before auto
+    del config.hardware["compile_mode"]  # a key added later (launch.ADDED_KEYS)
     OmegaConf.save(config, run_dir / "config.yaml")
     for _, path in checkpoint.list_checkpoints(run_dir):  # each checkpoint carries the config that wrote it
         state = checkpoint.load_checkpoint(path)
         state["config"]["hardware"]["replay_device"] = "cpu"
+        del state["config"]["hardware"]["compile_mode"]
         torch.save(state, path)
     resumed = run_in_process([f"resume={run_dir}", "logger.progress_bar=false"], tmp_path / "unused")
     assert resumed["exit_code"] == 0, resumed.get("error")

@@ -27,7 +27,8 @@ class DQNConfig(ValueBasedConfig):
 
 
 @ALGOS.register("dqn", schema=DQNConfig, schedule=OffPolicySchedule, actions="discrete",
-                hardware=("amp", "overlap_env_steps", "replay_device", "compile", "cpu_linear"))
+                hardware=("amp", "overlap_env_steps", "replay_device", "compile", "compile_mode",
+                          "cpu_linear"))
 def build_dqn(run: RootConfig, spec: EnvSpec, device: torch.device) -> ValueAgent:
     algo: DQNConfig = run.algo
     online = QNetwork(build_torso(run, spec), spec.n_actions)

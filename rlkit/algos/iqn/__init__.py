@@ -67,7 +67,8 @@ def resolve_tau_counts(algo: IQNConfig, device: str) -> tuple[tuple[int, int, in
 
 
 @ALGOS.register("iqn", schema=IQNConfig, schedule=OffPolicySchedule, actions="discrete",
-                hardware=("amp", "overlap_env_steps", "replay_device", "compile", "cpu_linear"))
+                hardware=("amp", "overlap_env_steps", "replay_device", "compile", "compile_mode",
+                          "cpu_linear"))
 def build_iqn(run: RootConfig, spec: EnvSpec, device: torch.device) -> ValueAgent:
     algo: IQNConfig = run.algo
     (n_online, n_target, n_acting), note = resolve_tau_counts(algo, run.hardware.device)

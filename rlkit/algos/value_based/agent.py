@@ -167,9 +167,11 @@ def build_value_agent(run: RootConfig, spec: EnvSpec, device: torch.device, onli
         online, loss, lr_schedule=schedules["lr"], temperature_schedule=schedules["temperature"],
         adam_eps=algo.adam_eps, grad_clip_norm=algo.grad_clip_norm, target_update=algo.target_update,
         polyak_tau=algo.polyak_tau, target_update_period_env_steps=schedule.target_update_period_env_steps,
-        device=device, amp=run.hardware.amp, compile=run.hardware.compile)
+        device=device, amp=run.hardware.amp, compile=run.hardware.compile,
+        compile_mode=run.hardware.compile_mode)
     if run.hardware.compile:
-        print("torch.compile: on for the learner's loss; the first update compiles (compile_s in the metrics)")
+        print(f"torch.compile: on for the learner's loss (mode {run.hardware.compile_mode}); the first update"
+              " compiles (compile_s in the metrics)")
     actor = ValueActor(q_values(learner.online, "acting"), q_values(learner.online, "eval"), spec.n_actions, exploration=algo.exploration,
                        epsilon_schedule=schedules["epsilon"], temperature_schedule=schedules["temperature"],
                        device=device, amp=run.hardware.amp, seed=seeding.derive_seed(run.seed, "actor"))

@@ -45,7 +45,7 @@ class ValueLearner:
     def __init__(self, online: nn.Module, loss: LossPiece, *, lr_schedule: LinearSchedule,
                  temperature_schedule: LinearSchedule, adam_eps: float, grad_clip_norm: float | None,
                  target_update: str, polyak_tau: float, target_update_period_env_steps: int,
-                 device: torch.device, amp: bool, compile: bool = False) -> None:
+                 device: torch.device, amp: bool, compile: bool = False, compile_mode: str = "default") -> None:
         self.online = online.to(device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.loss = loss
@@ -71,8 +71,15 @@ class ValueLearner:
         self._online_params = [p for p in self.online.parameters()]
         self._target_params = [p for p in self.target.parameters()]
         # hardware.compile: the loss forward (online and target passes, the loss math) as one compiled
-        # graph and its backward; the first update of each process compiles, timed as compile_s
-        self._loss_forward = torch.compile(self._call_loss, **COMPILE_OPTIONS) if compile else self._call_loss
+        # graph and its backward; the first update of each process compiles, timed as compile_s.
+        # compile_mode reduce-overhead replays them as CUDA graphs: their outputs (the loss, the metrics,
+        # the gradients) live in memory the next replay overwrites, so each update marks a new step
+        # and consumes its own outputs before the next (the metrics are summed in place, the
+        # gradients cleared before each backward)
+        self.cuda_graphs = compile and compile_mode == "reduce-overhead"
+        mode = {"mode": compile_mode} if compile_mode != "default" else {}
+        self._loss_forward = (torch.compile(self._call_loss, **COMPILE_OPTIONS, **mode) if compile
+                              else self._call_loss)
         self.compile_clock = CompileClock(compile)  # the updates that compiled, logged as compile_s
 
     def _call_loss(self, online: nn.Module, target: nn.Module, batch: TorchBatch, temperature: torch.Tensor
@@ -101,6 +108,8 @@ class ValueLearner:
         self._temperature.fill_(temperature)
         tb = self.to_torch(batch)
         self.compile_clock.start()
+        if self.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         if self.amp:
             with torch.autocast(device_type=self.device.type, dtype=torch.float16):
                 loss, metrics = self._loss_forward(self.online, self.target, tb, self._temperature)

@@ -11,12 +11,13 @@ from rlkit.schedules import LinearSchedule, constant
 
 
 def _learner(clip, target_update="soft", period=100, lr=constant(1e-3), compile=False, backup="max",
-             temperature=constant(1.0)):
+             temperature=constant(1.0), compile_mode="default"):
     torch.manual_seed(0)
     net = QNetwork(NETWORKS.get("mlp")(MLPConfig(hidden_sizes=[16]), (1, 4), np.float32), 3)
     return ValueLearner(net, DQNLoss(True, backup, "mse", None), lr_schedule=lr, temperature_schedule=temperature,
                         adam_eps=1e-8, grad_clip_norm=clip, target_update=target_update, polyak_tau=0.5,
-                        target_update_period_env_steps=period, device=torch.device("cpu"), amp=False, compile=compile)
+                        target_update_period_env_steps=period, device=torch.device("cpu"), amp=False, compile=compile,
+                        compile_mode=compile_mode)
 
 
 def _batch(reward=100.0):
@@ -71,6 +72,28 @@ def test_a_compiled_loss_makes_the_same_updates_and_its_compile_time_is_logged_o
     assert compiled_row["loss"] == pytest.approx(eager_row["loss"], rel=1e-5)
     compiled.update(_batch(), 3)
     assert "compile_s" not in compiled.pop_metrics()  # once per process
+
+
+def test_reduce_overhead_compiles_in_that_mode_and_starts_a_cuda_graph_step_per_update(monkeypatch):
+    # CUDA graphs record on a GPU only (tests/smoke/test_cuda.py runs them); here: what reaches torch
+    compiled_with, step_marks = [], []
+    real_compile = torch.compile
+
+    def spy(function, **options):
+        compiled_with.append(options)
+        return real_compile(function, backend="eager", dynamic=False)
+    monkeypatch.setattr(torch, "compile", spy)
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: step_marks.append(1))
+    default = _learner(clip=10.0, compile=True)
+    graphs = _learner(clip=10.0, compile=True, compile_mode="reduce-overhead")
+    assert compiled_with == [{"dynamic": False}, {"dynamic": False, "mode": "reduce-overhead"}]
+    for step in range(3):
+        default.update(_batch(reward=float(step)), step)
+        assert len(step_marks) == step
+        graphs.update(_batch(reward=float(step)), step)
+        assert len(step_marks) == step + 1
+    for a, b in zip(default.online.parameters(), graphs.online.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_a_compiled_soft_backup_keeps_one_graph_while_the_temperature_decays(monkeypatch):
