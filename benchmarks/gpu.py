@@ -12,7 +12,9 @@ row past the warm-up to the last, so the updates that compile stay outside it). 
   (``hardware.compile=true``);
 - ``all``: the three together;
 - ``graphs``: ``all`` with ``hardware.compile_mode=reduce-overhead`` (the compiled forward and
-  backward replayed as CUDA graphs), and ``graphs_fp32``: the same in float32.
+  backward replayed as CUDA graphs), and ``graphs_fp32``: the same in float32;
+- ``overlap`` and ``graphs_overlap``: ``report`` and ``graphs`` with ``hardware.overlap_env_steps=true``
+  (the envs step in a thread while the GPU runs the updates already earned).
 
 For each: the rate, the compile seconds (logged apart as ``compile_s``), the GPU's utilization
 (median of ``nvidia-smi`` samples taken while the run's training rows were inside the window) and
@@ -52,6 +54,9 @@ VARIANTS = {  # the report's config as it composes first, so that a run cut shor
     "replay_device": ["hardware.amp=false", "hardware.replay_device=cuda"],
     "all": ["hardware.replay_device=cuda", "hardware.compile=true"],
     "graphs": ["hardware.replay_device=cuda", "hardware.compile=true", "hardware.compile_mode=reduce-overhead"],
+    "overlap": ["hardware.overlap_env_steps=true"],
+    "graphs_overlap": ["hardware.replay_device=cuda", "hardware.compile=true", "hardware.compile_mode=reduce-overhead",
+                       "hardware.overlap_env_steps=true"],
     "graphs_fp32": ["hardware.amp=false", "hardware.replay_device=cuda", "hardware.compile=true",
                     "hardware.compile_mode=reduce-overhead"],
     "none": ["hardware.amp=false", "hardware.replay_device=cpu"],
