@@ -96,18 +96,21 @@ def test_cuda_graphs_replay_the_compiled_updates_numbers(amp):
                            rng.integers(256, size=(64, 4, 84, 84), dtype=np.uint8), None, None) for _ in range(6)]
     torch._dynamo.reset()
     default, graphs = learner("default"), learner("reduce-overhead")
-    # float16 convolutions round differently from run to run (cuDNN picks its kernels when a graph is
-    # recorded too): with AMP the updates agree to that rounding, and Adam moves a parameter by about
-    # the lr per step at most, so a skipped or wrong update would show in the losses and the parameters
-    rel, param_atol = (1e-2, 2e-3) if amp else (1e-4, 1e-5)
+    # float16 convolutions round differently from run to run (cuDNN picks its kernels again when a
+    # graph is recorded): with AMP the updates agree to that rounding, seen in each update's loss and
+    # grad norm (each loss after the first is computed on the parameters the updates before it made).
+    # Parameter by parameter they do not: Adam's first steps move a parameter by about the lr whatever
+    # its gradient's size, so one whose tiny gradient rounds to the other sign lands 2 lr away.
+    rel = 1e-2 if amp else 1e-4
     for step, batch in enumerate(batches):
         default.update(batch, step)
         graphs.update(batch, step)
         default_row, graphs_row = default.pop_metrics(), graphs.pop_metrics()
         assert graphs_row["loss"] == pytest.approx(default_row["loss"], rel=rel)
         assert graphs_row["grad_norm"] == pytest.approx(default_row["grad_norm"], rel=rel)
-    for a, b in zip(default.online.parameters(), graphs.online.parameters()):
-        torch.testing.assert_close(a, b, rtol=0 if amp else 1.3e-6, atol=param_atol)
+    if not amp:
+        for a, b in zip(default.online.parameters(), graphs.online.parameters()):
+            torch.testing.assert_close(a, b)
     # the forward did replay as a CUDA graph: its outputs live in memory the next replay overwrites
     with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
         first, _ = graphs._loss_forward(graphs.online, graphs.target, graphs.to_torch(batches[0]), graphs._temperature)
