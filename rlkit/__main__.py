@@ -137,8 +137,8 @@ def prepare_sweep_dir(argv: list[str]) -> str | None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict | float | None:
     from rlkit.launch import EXIT_CODES, JobContext, run_job
-    from rlkit.stop import pass_on_preemption, preemption_received
-    from rlkit.sweeps import in_launching_process, share_worker_stop, sweep_stopped, write_outcome
+    from rlkit.stop import StopRequest, pass_on_preemption, preemption_received
+    from rlkit.sweeps import SweepState, in_launching_process, share_worker_stop, sweep_stopped, write_outcome
 
     ctx = JobContext.from_hydra()
     if ctx.sweep_dir is None:
@@ -152,19 +152,31 @@ def main(cfg: DictConfig) -> dict | float | None:
             print(f"rlkit: {label}{result['error']}", file=sys.stderr)
             sys.exit(result["exit_code"])
         return result
-    stopped_by = sweep_stopped(ctx.sweep_dir)
-    if stopped_by is not None:  # (a parallel sweep's job dispatched before the stop): it does not run
-        write_outcome(ctx.output_dir, ctx.task_overrides,
-                      {"exit_code": EXIT_CODES.get(stopped_by, 1), "stopped_by": stopped_by, "not_run": True})
-        return None
-    try:  # in a sweep, one job's failure must not end the others: record it, go on
-        result = run_job(cfg, ctx)
-        if result.get("run_dir_taken"):  # every job of a sweep dir that holds a sweep would collide: stop,
-            print(f"rlkit: error: {result['error']}", file=sys.stderr)  # leaving that job's outcome as it was
-            sys.exit(2)
-    except Exception as err:  # noqa: BLE001 - a crash of this job, reported in the sweep summary
-        traceback.print_exc()
-        result = {"error": f"{type(err).__name__}: {err}", "exit_code": 1}
+    job_stop = None
+    if not in_launching_process() and SweepState.stop is None:
+        # a job in a process a launcher started for it (a submitit task, a Ray worker): a SIGINT /
+        # SIGTERM from here on is recorded and stops its run at the first step (the run takes it
+        # over), and the launching process marked the sweep stopped before forwarding an earlier one.
+        # The launcher's preemption signal stays its own until the run takes it over
+        job_stop = StopRequest(interrupt_twice=False, take_preemption=False)
+        job_stop.install()
+    try:
+        stopped_by = sweep_stopped(ctx.sweep_dir)
+        if stopped_by is not None:  # (a parallel sweep's job dispatched before the stop): it does not run
+            write_outcome(ctx.output_dir, ctx.task_overrides,
+                          {"exit_code": EXIT_CODES.get(stopped_by, 1), "stopped_by": stopped_by, "not_run": True})
+            return None
+        try:  # in a sweep, one job's failure must not end the others: record it, go on
+            result = run_job(cfg, ctx)
+            if result.get("run_dir_taken"):  # every job of a sweep dir that holds a sweep would collide: stop,
+                print(f"rlkit: error: {result['error']}", file=sys.stderr)  # leaving that job's outcome as it was
+                sys.exit(2)
+        except Exception as err:  # noqa: BLE001 - a crash of this job, reported in the sweep summary
+            traceback.print_exc()
+            result = {"error": f"{type(err).__name__}: {err}", "exit_code": 1}
+    finally:  # (before the preemption is passed on: the launcher's own handler must be back)
+        if job_stop is not None:
+            job_stop.restore()
     write_outcome(ctx.output_dir, ctx.task_overrides, result)
     if result.get("exit_code", 0) != 0:  # (a stop by a signal is no error: its job resumes)
         label = "" if result["exit_code"] in EXIT_CODES.values() else "error in "

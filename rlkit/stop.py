@@ -59,20 +59,22 @@ class StopRequest:
     stop stays a Ctrl-C's. A second Ctrl-C stops at once (KeyboardInterrupt) unless
     ``interrupt_twice`` is false.
 
-    Installed over another StopRequest (a sweep worker's), it takes over that one's stop and hands
-    the signal it gets back on ``restore``: a signal that lands before or after the loop (env
-    build, final save) is not lost, and the worker starts no job after it."""
+    Installed over another StopRequest (a sweep worker's, or a launcher task's job-wide one), it
+    takes over that one's stop and hands the signal it gets back on ``restore``: a signal that lands
+    before or after the loop (env build, final save) is not lost, and the worker starts no job after
+    it."""
 
-    def __init__(self, interrupt_twice: bool = True) -> None:
+    def __init__(self, interrupt_twice: bool = True, take_preemption: bool = True) -> None:
         self.signal_name: str | None = None
         self.interrupt_twice = interrupt_twice
+        self.take_preemption = take_preemption  # false: the launcher's preemption signal stays its own
         self.received: str | None = None  # the first signal, not a stop of the run's own (``request``)
         self._previous: dict[int, Any] = {}
         self._outer: StopRequest | None = None
         self._preemption: signal.Signals | None = None  # the launcher's, taken over while installed
 
     def install(self) -> None:
-        self._preemption = launcher_preemption_signal()
+        self._preemption = launcher_preemption_signal() if self.take_preemption else None
         for sig in STOP_SIGNALS + ((self._preemption,) if self._preemption is not None else ()):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)

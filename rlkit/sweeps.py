@@ -5,7 +5,8 @@ Each job writes ``outcome.json`` into its own dir (in the job's process, whereve
 prints and writes ``sweep_summary.md``: which jobs finished, which failed and why. A failing job
 never stops the others (rlkit catches its error and records it), and the command exits non-zero
 when any job failed. Ctrl-C or SIGTERM stops the sweep itself: the running jobs save a checkpoint,
-no later job starts, the summary is written and the command exits with 130 / 143. With the basic
+no later job starts, the summary is written and the command exits with 130 / 143 (submitit_local as
+joblib below, through submitit's controllers; a cluster's jobs are not stopped). With the basic
 launcher the job runs in the launching process, which exits after it (Hydra calls no callback after
 an exit, so the job writes the summary). With joblib, the launching process and each worker record
 the signal instead of dying (a worker killed while idle breaks joblib's pool, which then kills the
@@ -37,6 +38,7 @@ SWEEPS_ROOT = "sweeps"
 MULTIRUN_FILE = "multirun.yaml"  # Hydra writes it into every sweep dir
 STOP_FILE = "sweep_stopped"  # in the sweep dir while a stopped sweep's jobs wind down: the signal's name
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
 
 
 class SweepState:
@@ -188,11 +190,11 @@ def in_launching_process() -> bool:
 
 
 class SweepStop(StopRequest):
-    """The launching process of a joblib sweep: the first SIGINT / SIGTERM marks the sweep stopped
-    and forwards SIGTERM to its children, the workers (loky's resource trackers ignore it), whose
-    running jobs stop at their next vector step and save. The handler does not raise, so joblib
-    keeps waiting for them and the summary is written; a second Ctrl-C raises KeyboardInterrupt, and
-    joblib kills the workers at once."""
+    """The launching process of a joblib or submitit_local sweep: the first SIGINT / SIGTERM marks
+    the sweep stopped and forwards SIGTERM to its children, the workers (loky's resource trackers
+    ignore it) or submitit's controllers, whose running jobs stop at their next vector step and save.
+    The handler does not raise, so the launcher keeps waiting for them and the summary is written; a
+    second Ctrl-C raises KeyboardInterrupt (joblib then kills the workers at once)."""
 
     def __init__(self, sweep_dir: Path) -> None:
         super().__init__()
@@ -224,18 +226,21 @@ def protect_worker() -> None:
 
 
 @contextlib.contextmanager
-def stop_signals_held():
-    """While the block runs, SIGINT / SIGTERM wait (blocked in this thread, then handled), and the
-    processes it starts ignore them until they install handlers of their own: SIG_IGN survives
-    exec, and Python then leaves SIGINT alone."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+def stop_signals_held(block: bool = True):
+    """While the block runs, the processes it starts ignore SIGINT / SIGTERM until they install
+    handlers of their own: SIG_IGN survives exec, and Python then leaves SIGINT alone. With
+    ``block``, a signal to this process meanwhile waits (blocked in this thread, then handled); its
+    children inherit the blocked mask, so they must unblock it themselves (``protect_worker``).
+    Without, such a signal is ignored."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS) if block else None
     handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def watch_joblib_sweep(sweep_dir: Path) -> None:
@@ -263,14 +268,45 @@ def watch_joblib_sweep(sweep_dir: Path) -> None:
     joblib.register_parallel_backend("loky", functools.partial(WorkersProtected, initializer=protect_worker))
 
 
+def watch_submitit_local_sweep(sweep_dir: Path) -> None:
+    """submitit_local runs each job in a task process under a controller process of its own, a child
+    of the launching process. While the jobs run, the launching process handles SIGINT / SIGTERM with
+    a ``SweepStop``: it marks the sweep stopped and forwards SIGTERM to the controllers, which forward
+    it to their tasks, so each running job saves and stops, and the summary is written once they
+    have returned. The controllers start with SIGINT ignored (their tasks inherit that until the
+    job's run installs its handlers): a controller that a Ctrl-C reaches kills its task (SIGINT, then
+    SIGKILL a second later), saving or not. (A cluster launcher's jobs are not the launching
+    process's: a Ctrl-C there ends the launching process only, and the jobs run on.)"""
+    from submitit.local import local
+
+    if SweepState.stop is None:
+        SweepState.stop = SweepStop(sweep_dir)
+        SweepState.stop.install()
+    start_controller = local.start_controller
+    if getattr(start_controller, "rlkit_signals_held", False):
+        return
+
+    @functools.wraps(start_controller)
+    def start_controller_held(*args, **kwargs):
+        # not blocked: the controller could not unblock them (its SIGTERM handler forwards; SIGINT
+        # stays ignored there); a signal to the launching process in these milliseconds is lost
+        with stop_signals_held(block=False):
+            return start_controller(*args, **kwargs)
+    start_controller_held.rlkit_signals_held = True
+    local.start_controller = start_controller_held
+
+
 class SweepSummary(Callback):
     """Hydra callback (conf/config.yaml, hydra.callbacks): prints and writes the sweep's summary; a
     joblib sweep's Ctrl-C / SIGTERM handling (``watch_joblib_sweep``) is set up at its start."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepState.launcher_pid = os.getpid()
-        if config.hydra.launcher.get("_target_") == JOBLIB_LAUNCHER:
+        launcher = config.hydra.launcher.get("_target_")
+        if launcher == JOBLIB_LAUNCHER:
             watch_joblib_sweep(Path(config.hydra.sweep.dir))
+        elif launcher == SUBMITIT_LOCAL_LAUNCHER:
+            watch_submitit_local_sweep(Path(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         end_sweep(Path(config.hydra.sweep.dir))

@@ -289,6 +289,55 @@ def test_a_signal_stops_a_joblib_sweep_after_its_running_jobs_saved(signal_name,
     assert stdout.count(f"sweep {sweep}: stopped by {signal_name}") == 1
 
 
+@pytest.mark.parametrize("signal_name, to_group", [("SIGINT", True), ("SIGTERM", False)],
+                         ids=["ctrl_c_to_the_group", "sigterm_to_the_launcher_alone"])
+def test_a_signal_stops_a_submitit_local_sweep_after_its_running_jobs_saved(signal_name, to_group, tmp_path):
+    """submitit_local runs each job under a controller process: a Ctrl-C reaching a controller used to
+    kill its job a second later, saving or not, and a signal to the launching process alone left the
+    jobs training to their end and the launcher in a traceback, without a summary."""
+    import contextlib
+    import signal
+    import time
+
+    import psutil
+
+    sweep = tmp_path / "sweep"
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
+                                 "schedule.eval_interval_env_steps=10000000", "seed=0,1",
+                                 "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}"], cwd=REPO,
+                                env={**os.environ, "WANDB_MODE": "disabled"}, stdout=stdout, stderr=stderr,
+                                start_new_session=True)
+    processes = []
+    try:
+        running = [sweep / str(job) / METRICS_FILE for job in range(2)]
+        deadline = time.monotonic() + 120
+        while not all(m.is_file() and any("loss" in row for row in read_metrics(m)) for m in running):
+            assert time.monotonic() < deadline and proc.poll() is None, err.read_text()[-3000:]
+            time.sleep(0.2)
+        processes = _descendants(proc.pid)  # submitit's controllers and their tasks, the jobs
+        sig = getattr(signal, signal_name)
+        os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
+        returncode = proc.wait(timeout=120)
+        survivors = _still_running(processes, wait_s=10)
+    finally:
+        for process in [*_descendants(proc.pid), *processes]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        proc.kill()
+    stdout, stderr = out.read_text(), err.read_text()
+    assert returncode == {"SIGINT": 130, "SIGTERM": 143}[signal_name], stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert not survivors, survivors
+    for job in range(2):  # each stopped at a step and saved it
+        outcome = json.loads((sweep / str(job) / OUTCOME_FILE).read_text())
+        assert outcome["stopped_by"] == signal_name and outcome["exit_code"] == returncode, outcome
+        assert checkpoint.list_checkpoints(sweep / str(job))[-1][0] == outcome["env_step"] > 0
+    assert (sweep / SUMMARY_FILE).read_text().count(f"| stopped by {signal_name} (exit {returncode}) |") == 2
+    assert stdout.count(f"sweep {sweep}: stopped by {signal_name}") == 1
+
+
 def test_the_same_sweep_command_with_resume_auto_continues_its_jobs_and_starts_those_that_never_ran(tmp_path):
     import shutil
 

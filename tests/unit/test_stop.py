@@ -114,3 +114,23 @@ def test_sigusr2_without_a_launchers_handler_is_left_alone():
     signal.raise_signal(signal.SIGUSR2)
     stop.restore()
     assert not stop.requested and not preemption_received()
+
+
+def test_a_job_wide_request_leaves_the_preemption_signal_to_the_run_inside_it():
+    # a launcher task's job records SIGINT / SIGTERM from its start (rlkit.__main__), but a run must
+    # still find submitit's handler to take SIGUSR2 over, save, and hand it back
+    calls = []
+    requeue = _as_submitits(lambda signum, frame: calls.append(signum))
+    signal.signal(signal.SIGUSR2, requeue)
+    job = StopRequest(interrupt_twice=False, take_preemption=False)
+    job.install()
+    assert signal.getsignal(signal.SIGUSR2) is requeue
+    signal.raise_signal(signal.SIGTERM)  # before the run: recorded
+    run = StopRequest()
+    run.install()
+    assert run.signal_name == "SIGTERM"  # taken over from the job's
+    signal.raise_signal(signal.SIGUSR2)
+    assert preemption_received() and calls == []
+    run.restore()
+    job.restore()
+    assert pass_on_preemption() is None and calls == [signal.SIGUSR2]
