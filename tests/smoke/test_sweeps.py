@@ -230,6 +230,45 @@ def _still_running(processes: list, wait_s: float) -> list:
     return [p for p in processes if running(p)]
 
 
+def _stop_a_running_sweep(tmp_path: Path, overrides: list[str], running_jobs: int, signal_name: str,
+                          to_group: bool) -> tuple[int, str, str, list]:
+    """``python -m rlkit -m`` with ``overrides`` into tmp_path/sweep, in a session of its own; once
+    its first ``running_jobs`` jobs train, ``signal_name`` to the launching process alone or to its
+    whole group (a terminal's Ctrl-C). Returns the exit code, stdout, stderr and the sweep's
+    processes still running 10 s after it ended; none outlives the test."""
+    import contextlib
+    import signal
+    import time
+
+    import psutil
+
+    sweep = tmp_path / "sweep"
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:  # (files: an orphan would hold a pipe open)
+        proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
+                                 *overrides, f"hydra.sweep.dir={sweep}"],
+                                cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"}, stdout=stdout, stderr=stderr,
+                                start_new_session=True)
+    processes = []
+    try:
+        running = [sweep / str(job) / METRICS_FILE for job in range(running_jobs)]
+        deadline = time.monotonic() + 120
+        while not all(m.is_file() and any("loss" in row for row in read_metrics(m)) for m in running):
+            assert time.monotonic() < deadline and proc.poll() is None, err.read_text()[-3000:]
+            time.sleep(0.2)
+        processes = _descendants(proc.pid)  # joblib's workers, or submitit's controllers and their jobs
+        sig = getattr(signal, signal_name)
+        os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
+        returncode = proc.wait(timeout=120)
+        survivors = _still_running(processes, wait_s=10)
+    finally:
+        for process in [*_descendants(proc.pid), *processes]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        proc.kill()
+    return returncode, out.read_text(), err.read_text(), survivors
+
+
 @pytest.mark.parametrize("signal_name, to_group, n_jobs, jobs", [
     ("SIGINT", True, 2, 3),  # a terminal's Ctrl-C: every process of the sweep gets it
     ("SIGTERM", False, 2, 3),  # kill <pid>: only the launching process gets it
@@ -237,41 +276,12 @@ def _still_running(processes: list, wait_s: float) -> list:
 ], ids=["ctrl_c_to_the_group", "sigterm_to_the_launcher_alone", "ctrl_c_with_an_idle_worker"])
 def test_a_signal_stops_a_joblib_sweep_after_its_running_jobs_saved(signal_name, to_group, n_jobs, jobs,
                                                                     tmp_path):
-    import contextlib
-    import signal
-    import time
-
-    import psutil
-
-    from rlkit import checkpoint
     from rlkit.launch import run_files_in
 
     sweep = tmp_path / "sweep"
-    seeds = ",".join(map(str, range(jobs)))
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out, "w") as stdout, open(err, "w") as stderr:  # (files: an orphan would hold a pipe open)
-        proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
-                                 f"seed={seeds}", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}",
-                                 f"hydra.sweep.dir={sweep}"], cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"},
-                                stdout=stdout, stderr=stderr, start_new_session=True)
-    workers = []
-    try:
-        running = [sweep / str(job) / METRICS_FILE for job in range(min(jobs, n_jobs))]
-        deadline = time.monotonic() + 120
-        while (not all(m.is_file() and m.read_text().count("\n") >= 2 for m in running)
-               and time.monotonic() < deadline):
-            time.sleep(0.2)
-        workers = _descendants(proc.pid)
-        sig = getattr(signal, signal_name)
-        os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
-        returncode = proc.wait(timeout=120)
-        survivors = _still_running(workers, wait_s=10)
-    finally:
-        for process in [*_descendants(proc.pid), *workers]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        proc.kill()
-    stdout, stderr = out.read_text(), err.read_text()
+    launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
+    returncode, stdout, stderr, survivors = _stop_a_running_sweep(
+        tmp_path, [f"seed={','.join(map(str, range(jobs)))}", *launcher], min(jobs, n_jobs), signal_name, to_group)
     assert returncode == {"SIGINT": 130, "SIGTERM": 143}[signal_name], stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
     assert not survivors, survivors  # no worker trains on as an orphan
@@ -295,38 +305,10 @@ def test_a_signal_stops_a_submitit_local_sweep_after_its_running_jobs_saved(sign
     """submitit_local runs each job under a controller process: a Ctrl-C reaching a controller used to
     kill its job a second later, saving or not, and a signal to the launching process alone left the
     jobs training to their end and the launcher in a traceback, without a summary."""
-    import contextlib
-    import signal
-    import time
-
-    import psutil
-
     sweep = tmp_path / "sweep"
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out, "w") as stdout, open(err, "w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
-                                 "schedule.eval_interval_env_steps=10000000", "seed=0,1",
-                                 "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}"], cwd=REPO,
-                                env={**os.environ, "WANDB_MODE": "disabled"}, stdout=stdout, stderr=stderr,
-                                start_new_session=True)
-    processes = []
-    try:
-        running = [sweep / str(job) / METRICS_FILE for job in range(2)]
-        deadline = time.monotonic() + 120
-        while not all(m.is_file() and any("loss" in row for row in read_metrics(m)) for m in running):
-            assert time.monotonic() < deadline and proc.poll() is None, err.read_text()[-3000:]
-            time.sleep(0.2)
-        processes = _descendants(proc.pid)  # submitit's controllers and their tasks, the jobs
-        sig = getattr(signal, signal_name)
-        os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
-        returncode = proc.wait(timeout=120)
-        survivors = _still_running(processes, wait_s=10)
-    finally:
-        for process in [*_descendants(proc.pid), *processes]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        proc.kill()
-    stdout, stderr = out.read_text(), err.read_text()
+    returncode, stdout, stderr, survivors = _stop_a_running_sweep(
+        tmp_path, ["seed=0,1", "schedule.eval_interval_env_steps=10000000", "hydra/launcher=submitit_local"], 2,
+        signal_name, to_group)
     assert returncode == {"SIGINT": 130, "SIGTERM": 143}[signal_name], stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
     assert not survivors, survivors
