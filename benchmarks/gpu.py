@@ -260,8 +260,8 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    # the defaults keep the six variants within one call of a lent GPU's short time (the host-memory
-    # variants are the slow ones: benchmarks/results/gpu.md)
+    # the defaults keep a variant near a minute; all ten outlast one call of a lent GPU's short time, so
+    # name --variants there (the host-memory ones are the slow ones: benchmarks/results/gpu.md)
     parser.add_argument("--warmup", type=int, default=3_000, help="env steps of random actions before learning")
     parser.add_argument("--window", type=int, default=2_400, help="env steps measured after the warm-up")
     parser.add_argument("--interval", type=int, default=400, help="env steps between training rows")

@@ -74,8 +74,12 @@ class StopRequest:
         self._preemption: signal.Signals | None = None  # the launcher's, taken over while installed
 
     def install(self) -> None:
-        self._preemption = launcher_preemption_signal() if self.take_preemption else None
-        for sig in STOP_SIGNALS + ((self._preemption,) if self._preemption is not None else ()):
+        launchers = launcher_preemption_signal()  # (submitit's may be SIGTERM itself)
+        self._preemption = launchers if self.take_preemption else None
+        signals = dict.fromkeys(STOP_SIGNALS + ((launchers,) if launchers is not None else ()))
+        if not self.take_preemption:
+            signals.pop(launchers, None)  # it stays the launcher's
+        for sig in signals:
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread (e.g. some launchers): no handler

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -48,7 +50,8 @@ class SweepState:
     failed_jobs = 0
     stopped_by: str | None = None  # the signal that stopped the sweep
     launcher_pid: int | None = None  # a job in another process runs in a launcher's worker
-    stop: StopRequest | None = None  # the launching process's SweepStop (joblib), or a worker's (protect_worker)
+    stop: StopRequest | None = None  # the launching process's SweepStop (joblib, submitit_local), or a worker's
+    restore_launcher: Any = None  # puts back what watch_submitit_local_sweep replaced in submitit, at the end
 
 
 def sweep_name(sweep_dir: Path) -> str:
@@ -268,37 +271,56 @@ def watch_joblib_sweep(sweep_dir: Path) -> None:
     joblib.register_parallel_backend("loky", functools.partial(WorkersProtected, initializer=protect_worker))
 
 
+# A submitit_local job's task starts with SIGTERM ignored, then runs submitit's own command: SIG_IGN
+# survives exec, and submitit, then the job, install their handlers over it
+IGNORE_SIGTERM_THEN_EXEC = "import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
+                           "os.execvp(sys.argv[1], sys.argv[1:])"
+
+
 def watch_submitit_local_sweep(sweep_dir: Path) -> None:
     """submitit_local runs each job in a task process under a controller process of its own, a child
     of the launching process. While the jobs run, the launching process handles SIGINT / SIGTERM with
     a ``SweepStop``: it marks the sweep stopped and forwards SIGTERM to the controllers, which forward
     it to their tasks, so each running job saves and stops, and the summary is written once they
-    have returned. The controllers start with SIGINT ignored (their tasks inherit that until the
-    job's run installs its handlers): a controller that a Ctrl-C reaches kills its task (SIGINT, then
-    SIGKILL a second later), saving or not. (A cluster launcher's jobs are not the launching
-    process's: a Ctrl-C there ends the launching process only, and the jobs run on.)"""
+    have returned. Until they end, submitit's controllers are started with SIGINT / SIGTERM ignored:
+    a controller that a Ctrl-C reaches kills its task (SIGINT, then SIGKILL a second later), saving
+    or not (its own SIGTERM handler, which forwards, replaces the ignore; SIGINT stays ignored, and
+    its tasks inherit that until the job records signals itself, ``rlkit.__main__``). Their tasks
+    start with SIGTERM ignored too: one killed before submitit's handler is in place would end the
+    launcher in submitit's error for a job without a result, and no summary; a job that missed the
+    signal that way finds the sweep marked stopped and does not run. (A cluster launcher's jobs are
+    not the launching process's: a Ctrl-C there ends the launching process only, and the jobs run
+    on.)"""
     from submitit.local import local
 
     if SweepState.stop is None:
         SweepState.stop = SweepStop(sweep_dir)
         SweepState.stop.install()
-    start_controller = local.start_controller
-    if getattr(start_controller, "rlkit_signals_held", False):
+    if SweepState.restore_launcher is not None:
         return
+    start_controller = local.start_controller
 
     @functools.wraps(start_controller)
     def start_controller_held(*args, **kwargs):
-        # not blocked: the controller could not unblock them (its SIGTERM handler forwards; SIGINT
-        # stays ignored there); a signal to the launching process in these milliseconds is lost
+        arguments = inspect.signature(start_controller).bind(*args, **kwargs)
+        arguments.arguments["command"] = " ".join([shlex.quote(sys.executable), "-c",
+                                                   shlex.quote(IGNORE_SIGTERM_THEN_EXEC),
+                                                   arguments.arguments["command"]])
+        # not blocked: the controller could not unblock them; a signal to the launching process in
+        # these milliseconds is lost
         with stop_signals_held(block=False):
-            return start_controller(*args, **kwargs)
-    start_controller_held.rlkit_signals_held = True
+            return start_controller(*arguments.args, **arguments.kwargs)
+
+    def restore() -> None:
+        local.start_controller = start_controller
     local.start_controller = start_controller_held
+    SweepState.restore_launcher = restore
 
 
 class SweepSummary(Callback):
     """Hydra callback (conf/config.yaml, hydra.callbacks): prints and writes the sweep's summary; a
-    joblib sweep's Ctrl-C / SIGTERM handling (``watch_joblib_sweep``) is set up at its start."""
+    joblib or submitit_local sweep's Ctrl-C / SIGTERM handling (``watch_joblib_sweep``,
+    ``watch_submitit_local_sweep``) is set up at its start."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepState.launcher_pid = os.getpid()
@@ -320,4 +342,7 @@ def end_sweep(sweep_dir: Path) -> None:
     if stop is not None:
         stop.restore()
         SweepState.stop = None
+    if SweepState.restore_launcher is not None:
+        SweepState.restore_launcher()
+        SweepState.restore_launcher = None
     SweepState.failed_jobs = report_sweep(sweep_dir, stopped_by=SweepState.stopped_by)

@@ -31,6 +31,9 @@ CUDA_GRAPHS = ["hardware.compile=true", "hardware.compile_mode=reduce-overhead"]
 @pytest.mark.parametrize("algo, options", [("dqn", []), ("iqn", []), ("dqn", CUDA_GRAPHS), ("iqn", CUDA_GRAPHS)],
                          ids=["dqn", "iqn", "dqn-cuda-graphs", "iqn-cuda-graphs"])
 def test_amp_with_the_replay_on_the_gpu_trains_resumes_loads_and_replays_its_evaluation(algo, options, tmp_path):
+    from torch._dynamo.utils import counters
+
+    counters.clear()
     run_dir = tmp_path / "run"
     first = run_in_process([f"algo={algo}", "env=boxing", "schedule=smoke", "hardware=cuda_amp",
                             "hardware.replay_device=cuda", *options, *SHORT_ATARI, *QUIET], run_dir)
@@ -43,6 +46,7 @@ def test_amp_with_the_replay_on_the_gpu_trains_resumes_loads_and_replays_its_eva
     assert all(math.isfinite(r["loss"]) and math.isfinite(r["grad_norm"]) for r in rows)
     assert rows[-1]["updates"] > rows[0]["updates"] > 0
     assert checkpoint.list_checkpoints(run_dir)[-1][0] == resumed["env_step"] >= 800
+    assert counters["inductor"]["cudagraph_skips"] == 0  # (inductor counts a graph it could not record)
 
     loaded = rlkit.load(run_dir)
     assert {p.device.type for p in loaded.agent.network.parameters()} == {"cuda"}
@@ -101,7 +105,7 @@ def test_cuda_graphs_replay_the_compiled_updates_numbers(amp):
     # grad norm (each loss after the first is computed on the parameters the updates before it made).
     # Parameter by parameter they do not: Adam's first steps move a parameter by about the lr whatever
     # its gradient's size, so one whose tiny gradient rounds to the other sign lands 2 lr away.
-    rel = 1e-2 if amp else 1e-4
+    rel = 3e-2 if amp else 1e-4  # (AMP: they agreed within 1e-2 on an H200; the largest gap was not kept)
     for step, batch in enumerate(batches):
         default.update(batch, step)
         graphs.update(batch, step)

@@ -320,6 +320,33 @@ def test_a_signal_stops_a_submitit_local_sweep_after_its_running_jobs_saved(sign
     assert stdout.count(f"sweep {sweep}: stopped by {signal_name}") == 1
 
 
+def test_a_submitit_local_sweep_stopped_as_its_jobs_start_writes_its_summary(tmp_path):
+    """A SIGTERM forwarded to a submitit task before submitit's handler was in place killed it, and
+    the launching process ended in submitit's error for a job without a result: a traceback, no
+    summary. The tasks start with SIGTERM ignored, and their jobs then find the sweep stopped."""
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "rlkit", "-m", *SMOKE, "schedule.total_env_steps=1000000",
+                             "seed=0,1", "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}"], cwd=REPO,
+                            env={**os.environ, "WANDB_MODE": "disabled"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (sweep / ".submitit").is_dir():  # the jobs are being submitted
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)  # their tasks are starting
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "Traceback" not in stderr, stderr[-3000:]
+    assert (sweep / SUMMARY_FILE).is_file() and stdout.count(f"sweep {sweep}: stopped by SIGTERM") == 1
+    for job in range(2):  # not run, or (a slow signal) stopped with its checkpoint
+        outcome = json.loads((sweep / str(job) / OUTCOME_FILE).read_text())
+        assert outcome["stopped_by"] == "SIGTERM" and outcome["exit_code"] == 143, outcome
+        assert outcome.get("not_run") or checkpoint.list_checkpoints(sweep / str(job))[-1][0] == outcome["env_step"]
+
+
 def test_the_same_sweep_command_with_resume_auto_continues_its_jobs_and_starts_those_that_never_ran(tmp_path):
     import shutil
 

@@ -134,3 +134,24 @@ def test_a_job_wide_request_leaves_the_preemption_signal_to_the_run_inside_it():
     run.restore()
     job.restore()
     assert pass_on_preemption() is None and calls == [signal.SIGUSR2]
+
+
+def test_a_launchers_preemption_signal_may_be_sigterm(monkeypatch):
+    # SUBMITIT_PREEMPT_SIGNAL=TERM: submitit's handler sits on SIGTERM; a job-wide request leaves it
+    # there, and the run's takes it over once (restore puts submitit's back) and hands it on
+    monkeypatch.setenv("SUBMITIT_PREEMPT_SIGNAL", "TERM")
+    calls = []
+    requeue = _as_submitits(lambda signum, frame: calls.append(signum))
+    signal.signal(signal.SIGTERM, requeue)
+    job = StopRequest(interrupt_twice=False, take_preemption=False)
+    job.install()
+    assert signal.getsignal(signal.SIGTERM) is requeue
+    run = StopRequest()
+    run.install()
+    signal.raise_signal(signal.SIGTERM)
+    assert run.signal_name == "SIGTERM" and preemption_received() and calls == []
+    run.restore()
+    assert signal.getsignal(signal.SIGTERM) is requeue
+    job.restore()
+    assert signal.getsignal(signal.SIGTERM) is requeue
+    assert pass_on_preemption() is None and calls == [signal.SIGTERM]
