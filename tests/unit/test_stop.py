@@ -116,42 +116,27 @@ def test_sigusr2_without_a_launchers_handler_is_left_alone():
     assert not stop.requested and not preemption_received()
 
 
-def test_a_job_wide_request_leaves_the_preemption_signal_to_the_run_inside_it():
+@pytest.mark.parametrize("name", ["USR2", "TERM"])  # submitit's default, and SUBMITIT_PREEMPT_SIGNAL=TERM
+def test_a_job_wide_request_leaves_the_preemption_signal_to_the_run_inside_it(name, monkeypatch):
     # a launcher task's job records SIGINT / SIGTERM from its start (rlkit.__main__), but a run must
-    # still find submitit's handler to take SIGUSR2 over, save, and hand it back
+    # still find submitit's handler to take the preemption signal over (once, even where it is
+    # SIGTERM), save, put submitit's handler back and hand the signal on
+    monkeypatch.setenv("SUBMITIT_PREEMPT_SIGNAL", name)
+    preemption = getattr(signal, "SIG" + name)
     calls = []
     requeue = _as_submitits(lambda signum, frame: calls.append(signum))
-    signal.signal(signal.SIGUSR2, requeue)
+    signal.signal(preemption, requeue)
     job = StopRequest(interrupt_twice=False, take_preemption=False)
     job.install()
-    assert signal.getsignal(signal.SIGUSR2) is requeue
-    signal.raise_signal(signal.SIGTERM)  # before the run: recorded
+    assert signal.getsignal(preemption) is requeue
+    signal.raise_signal(signal.SIGINT)  # before the run: recorded
     run = StopRequest()
     run.install()
-    assert run.signal_name == "SIGTERM"  # taken over from the job's
-    signal.raise_signal(signal.SIGUSR2)
+    assert run.signal_name == "SIGINT"  # taken over from the job's
+    signal.raise_signal(preemption)
     assert preemption_received() and calls == []
     run.restore()
+    assert signal.getsignal(preemption) is requeue
     job.restore()
-    assert pass_on_preemption() is None and calls == [signal.SIGUSR2]
-
-
-def test_a_launchers_preemption_signal_may_be_sigterm(monkeypatch):
-    # SUBMITIT_PREEMPT_SIGNAL=TERM: submitit's handler sits on SIGTERM; a job-wide request leaves it
-    # there, and the run's takes it over once (restore puts submitit's back) and hands it on
-    monkeypatch.setenv("SUBMITIT_PREEMPT_SIGNAL", "TERM")
-    calls = []
-    requeue = _as_submitits(lambda signum, frame: calls.append(signum))
-    signal.signal(signal.SIGTERM, requeue)
-    job = StopRequest(interrupt_twice=False, take_preemption=False)
-    job.install()
-    assert signal.getsignal(signal.SIGTERM) is requeue
-    run = StopRequest()
-    run.install()
-    signal.raise_signal(signal.SIGTERM)
-    assert run.signal_name == "SIGTERM" and preemption_received() and calls == []
-    run.restore()
-    assert signal.getsignal(signal.SIGTERM) is requeue
-    job.restore()
-    assert signal.getsignal(signal.SIGTERM) is requeue
-    assert pass_on_preemption() is None and calls == [signal.SIGTERM]
+    assert signal.getsignal(preemption) is requeue
+    assert pass_on_preemption() is None and calls == [preemption]
