@@ -14,9 +14,10 @@ byte: 7,064 B for an 84x84 uint8 frame and an int16 action. A slot that holds no
 transitions held is a little below ``capacity_transitions``.
 
 With ``frames_device`` the frames live in a torch tensor on that device (a GPU: sampling gathers
-and zero-pads the stacks there, and obs / next_obs come back as device tensors ready for the
-network); the small per-slot bookkeeping stays in numpy on the host, so the sampled indices, and
-hence the batches, are the same as the numpy replay's for the same random generator.
+and zero-pads the stacks there, and a batch comes back as device tensors ready for the network);
+the small per-slot bookkeeping stays in numpy on the host, so the sampled indices, and hence the
+batches, are the same as the numpy replay's for the same random generator. The indices and a
+batch's small arrays reach the device in one copy per sample (``HostToDevice``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from rlkit.buffers.host_to_device import HostToDevice
 
 TERMINATED = np.uint8(1)  # flag bits
 TRUNCATED = np.uint8(2)
@@ -39,11 +42,11 @@ def _numpy_dtype(array: np.ndarray | torch.Tensor) -> np.dtype:
 
 
 class ReplayBatch(NamedTuple):
-    obs: np.ndarray | torch.Tensor  # [B, stack, *frame] frame dtype ([B, *frame] without a stack axis); a
-    # device tensor when the frames live on a device
-    actions: np.ndarray  # [B, *action_shape] action dtype
-    rewards: np.ndarray  # [B] float32, n-step discounted sum cut at episode ends
-    discounts: np.ndarray  # [B] float32, gamma^k (k rewards summed), 0 if the k-th step terminated
+    # obs to discounts: tensors on the frames' device when the frames live on a device
+    obs: np.ndarray | torch.Tensor  # [B, stack, *frame] frame dtype ([B, *frame] without a stack axis)
+    actions: np.ndarray | torch.Tensor  # [B, *action_shape] action dtype
+    rewards: np.ndarray | torch.Tensor  # [B] float32, n-step discounted sum cut at episode ends
+    discounts: np.ndarray | torch.Tensor  # [B] float32, gamma^k (k rewards summed), 0 if the k-th step terminated
     next_obs: np.ndarray | torch.Tensor  # [B, stack, *frame], the stack k steps later
     env_ids: np.ndarray  # [B] int64, sub-env of each transition
     slots: np.ndarray  # [B] int64, ring slot of each transition's obs
@@ -100,6 +103,8 @@ class FrameReplay:
         self._env_index = np.arange(num_envs)  # [E]
         self._env_index_on_device = (None if self.frames_device is None
                                      else torch.arange(num_envs, device=self.frames_device))  # [E]
+        # the host-side indices and batch arrays reach the frames' device a group per copy
+        self._to_device = None if self.frames_device is None else HostToDevice(self.frames_device)
 
     # ------------------------------------------------------------------------------ sizes
 
@@ -147,7 +152,8 @@ class FrameReplay:
         if self.frames_device is None:
             self.frames[self._env_index, slot] = newest_frames
         else:
-            self.frames[self._env_index_on_device, self._put(slot)] = self._put(newest_frames)
+            slot_on_device, frames_on_device = self._to_device.put(slot, newest_frames)
+            self.frames[self._env_index_on_device, slot_on_device] = frames_on_device
         self.steps_since_start[self._env_index, slot] = steps_since_start
         self.head = slot
         self.slots_written += 1
@@ -203,26 +209,13 @@ class FrameReplay:
 
     # ----------------------------------------------------------------------------- sampling
 
-    def _stacks(self, envs: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Stacks ending at (envs, slots) [B] -> [B, stack, *frame], zero before episode starts."""
+    def _stack_index(self, envs: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For stacks ending at (envs, slots) [B]: their slots [B, S], oldest first, and which of
+        those fall before the episode's first obs [B, S] bool (zero frames)."""
         back = np.arange(self.frame_stack - 1, -1, -1)  # [S] slots back from the newest, oldest first
         index = (slots[:, None] - back[None, :]) % self.capacity_per_env  # [B, S]
         before_start = back[None, :] > self.steps_since_start[envs, slots][:, None]  # [B, S]
-        if self.frames_device is None:
-            stacks = self.frames[envs[:, None], index]  # [B, S, *frame] (a copy)
-            stacks[before_start] = 0
-            return stacks
-        stacks = self.frames[self._put(envs[:, None]), self._put(index)]  # [B, S, *frame] on the device
-        # (a boolean-mask assignment would count the mask's entries on the host: a sync)
-        return stacks.masked_fill_(self._put(before_start).view(*before_start.shape, *[1] * len(self.frame_shape)), 0)
-
-    def _put(self, array: np.ndarray) -> torch.Tensor:
-        """A host array on the frames' device. To a GPU it goes through pinned memory without
-        blocking: a copy from pageable memory would make the host wait for the GPU's queued work."""
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        if self.frames_device.type == "cuda":
-            return tensor.pin_memory().to(self.frames_device, non_blocking=True)
-        return tensor.to(self.frames_device)
+        return index, before_start
 
     def _candidates(self, envs: np.ndarray, slots: np.ndarray):
         """For candidate starts (envs, slots) [M]: samplable [M] bool, n-step rewards [M] float64,
@@ -277,12 +270,23 @@ class FrameReplay:
         else:
             raise ValueError("replay holds no samplable transition yet (warm-up too short for n_step?)")
         envs, slots, rewards, discounts, boot = (np.concatenate(x) for x in zip(*parts))  # [B] each
+        actions = self.actions[envs, slots]  # [B, *action]
+        rewards, discounts = rewards.astype(np.float32), discounts.astype(np.float32)  # [B] each
         # one gather for obs and next_obs: one allocation instead of two (fewer page faults)
-        stacks = self._stacks(np.concatenate([envs, envs]), np.concatenate([slots, boot]))  # [2B, S, *frame]
+        stack_envs = np.concatenate([envs, envs])[:, None]  # [2B, 1]
+        index, before_start = self._stack_index(stack_envs[:, 0], np.concatenate([slots, boot]))  # [2B, S] each
+        if self.frames_device is None:
+            stacks = self.frames[stack_envs, index]  # [2B, S, *frame] (a copy)
+            stacks[before_start] = 0
+        else:  # gathered and zero-padded on the device; the batch's small arrays go along in the same copy
+            stack_envs, index, before_start, actions, rewards, discounts = self._to_device.put(
+                stack_envs, index, before_start, actions, rewards, discounts)
+            stacks = self.frames[stack_envs, index]  # [2B, S, *frame] on the device
+            # (a boolean-mask assignment would count the mask's entries on the host: a sync)
+            stacks.masked_fill_(before_start.view(*before_start.shape, *[1] * len(self.frame_shape)), 0)
         if not self.stacked:
             stacks = stacks[:, 0]  # [2B, *frame]
-        return ReplayBatch(obs=stacks[:batch_size], actions=self.actions[envs, slots],
-                           rewards=rewards.astype(np.float32), discounts=discounts.astype(np.float32),
+        return ReplayBatch(obs=stacks[:batch_size], actions=actions, rewards=rewards, discounts=discounts,
                            next_obs=stacks[batch_size:], env_ids=envs.astype(np.int64),
                            slots=slots.astype(np.int64))
 

@@ -200,7 +200,10 @@ def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches(frames_device
         assert isinstance(b.obs, torch.Tensor) and b.obs.dtype == torch.uint8
         assert b.obs.device.type == b.next_obs.device.type == frames_device
         assert np.array_equal(a.obs, b.obs.cpu().numpy()) and np.array_equal(a.next_obs, b.next_obs.cpu().numpy())
-        assert np.array_equal(a.rewards, b.rewards) and np.array_equal(a.discounts, b.discounts)
+        for name in ("actions", "rewards", "discounts"):
+            host_array, device_tensor = getattr(a, name), getattr(b, name)
+            assert isinstance(device_tensor, torch.Tensor) and device_tensor.device.type == frames_device
+            assert np.array_equal(host_array, device_tensor.cpu().numpy()), name
     restored = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device=frames_device)
     restored.load_state_dict(host.state_dict())
     assert torch.equal(restored.frames, device.frames)

@@ -1,0 +1,70 @@
+"""Groups of small host arrays to a torch device in one copy, through reused pinned buffers.
+
+A replay whose frames live on a GPU sends a few index and bookkeeping arrays there for every
+sample and every env step. Pinning each array (``Tensor.pin_memory``: an allocation, a memcpy and
+an ``is_pinned`` check) and copying each apart costs more host time than the transfers
+themselves. ``HostToDevice`` packs a group into one pinned buffer and sends it in one
+asynchronous copy; the arrays come back as views of that one device tensor.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+ALIGN_BYTES = 16  # each array starts at a multiple of this in the packed buffer, so any dtype can view it
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_dtype(dtype: np.dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
+
+
+class HostToDevice:
+    """Sends groups of host arrays to ``device``, each group in one copy.
+
+    To a GPU a group is packed into one of ``num_buffers`` reused pinned host buffers and copied
+    without making the host wait for the GPU's queued work. A buffer is written again only after
+    its previous copy has finished (a CUDA event per buffer), so the host may run up to
+    ``num_buffers`` groups ahead of the GPU before a put waits. To the CPU the group is packed the
+    same way and the packed tensor cloned, so the packing runs, and is tested, without a GPU.
+    """
+
+    def __init__(self, device: torch.device | str, num_buffers: int = 4) -> None:
+        self.device = torch.device(device)
+        self.pinned = self.device.type == "cuda"
+        self._buffers: list[torch.Tensor | None] = [None] * num_buffers  # uint8 host buffers, grown on demand
+        self._copied: list[torch.cuda.Event | None] = [None] * num_buffers  # recorded after each buffer's copy
+        self._next = 0
+
+    def put(self, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """The arrays (any dtypes and shapes) as tensors on the device, equal to them element for element."""
+        arrays = tuple(np.asarray(a) for a in arrays)
+        offsets, end = [], 0
+        for array in arrays:
+            offsets.append(end)
+            end += -(-array.nbytes // ALIGN_BYTES) * ALIGN_BYTES
+        i = self._next
+        self._next = (i + 1) % len(self._buffers)
+        if self._copied[i] is not None:
+            self._copied[i].synchronize()  # its last copy has left the buffer (at once unless the GPU lags)
+        buffer = self._buffers[i]
+        if buffer is None or buffer.numel() < end:
+            # grown geometrically; an old buffer still being copied is kept alive by the host allocator
+            buffer = torch.empty(max(end, 2 * (0 if buffer is None else buffer.numel())), dtype=torch.uint8,
+                                 pin_memory=self.pinned)
+            self._buffers[i] = buffer
+        host = buffer.numpy()
+        for array, offset in zip(arrays, offsets):
+            host[offset:offset + array.nbytes].view(array.dtype).reshape(array.shape)[...] = array
+        if self.pinned:
+            packed = buffer[:end].to(self.device, non_blocking=True)
+            if self._copied[i] is None:
+                self._copied[i] = torch.cuda.Event()
+            self._copied[i].record()
+        else:
+            packed = buffer[:end].clone()
+        return tuple(packed[offset:offset + array.nbytes].view(_torch_dtype(array.dtype)).view(array.shape)
+                     for array, offset in zip(arrays, offsets))
