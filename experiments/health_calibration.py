@@ -21,8 +21,9 @@ from omegaconf import OmegaConf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rlkit.build import health_limits  # noqa: E402
 from rlkit.config import HealthConfig  # noqa: E402
-from rlkit.health import HealthLimits, HealthTracker  # noqa: E402
+from rlkit.health import DEFAULT_MAX_GRAD_NORM_OVER_CLIP, HealthTracker  # noqa: E402
 from rlkit.logging import METRICS_FILE, read_metrics  # noqa: E402
 from rlkit.report import find_run_dirs  # noqa: E402
 
@@ -32,7 +33,7 @@ def replay(run_dir: Path, health: HealthConfig) -> dict:
     config = OmegaConf.load(run_dir / "config.yaml")
     total = int(config.schedule.total_env_steps)
     clip = config.algo.get("grad_clip_norm")  # every algorithm's key, as the runner's tracker reads it
-    limits = HealthLimits.from_config(health, clip)
+    limits = health_limits(health, config.algo.name, clip)
     tracker = HealthTracker(limits, stop_hopeless=True, judge_from_env_step=int(health.judge_after_fraction * total))
     rows = read_metrics(run_dir / METRICS_FILE)
     stop_step = None
@@ -56,13 +57,15 @@ def main() -> int:
     args = parser.parse_args()
     health = HealthConfig()
     results = [replay(d, health) for d in find_run_dirs(args.paths)]
+    over_clip = (f"{DEFAULT_MAX_GRAD_NORM_OVER_CLIP} (not judged for PPO)" if health.max_grad_norm_over_clip is None
+                 else health.max_grad_norm_over_clip)
     learned = [r for r in results if r["final_eval_return"] is not None and r["final_eval_return"] >= args.learned_at]
     failed = [r for r in results if r not in learned]
     false_positives = [r for r in learned if r["would_stop_at"] is not None]
     hits = [r for r in failed if r["would_stop_at"] is not None]
     lines = [f"# Health verdict calibration (defaults: judge after {health.judge_after_fraction:.0%} of the budget,"
              f" recent return trend < {health.min_return_trend} and grad-norm growth > {health.max_grad_norm_growth}"
-             f" or jitter > {health.max_grad_norm_jitter} or grad norm / clip > {health.max_grad_norm_over_clip})", "",
+             f" or jitter > {health.max_grad_norm_jitter} or grad norm / clip > {over_clip})", "",
              "| run | overrides | final eval return | would stop at env step |", "|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['overrides']} | {r['final_eval_return']} | {r['would_stop_at'] or '-'} |"
               for r in results]

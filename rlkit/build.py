@@ -17,7 +17,7 @@ from threadpoolctl import ThreadpoolController
 from rlkit import seeding
 from rlkit.algos import ALGOS
 from rlkit.algos.common import replay_slots_per_env
-from rlkit.config import ConfigValueError, HardwareConfig, RootConfig
+from rlkit.config import ConfigValueError, HardwareConfig, HealthConfig, RootConfig
 from rlkit.envs import ENVS, EnvSpec, VecEnv
 from rlkit.health import HealthLimits, HealthTracker
 from rlkit.networks.linear import select_cpu_linear
@@ -213,9 +213,16 @@ def build_inference_agent(run: RootConfig, spec: EnvSpec, device: torch.device) 
         return ALGOS.get(run.algo.name)(inference_config(run, spec, device), spec, device)
 
 
+def health_limits(health: HealthConfig, algo_name: str, grad_clip_norm: float | None) -> HealthLimits:
+    """The health limits for a run of ``algo_name`` (its registered ``health_judges_over_clip`` trait
+    decides the over-clip limit that ``health.max_grad_norm_over_clip: null`` leaves to it)."""
+    judge_over_clip = ALGOS.entry(algo_name).traits.get("health_judges_over_clip", True)
+    return HealthLimits.from_config(health, grad_clip_norm, judge_over_clip)
+
+
 def health_tracker(run: RootConfig) -> HealthTracker:
     health = run.health
-    limits = HealthLimits.from_config(health, run.algo.grad_clip_norm)
+    limits = health_limits(health, run.algo.name, run.algo.grad_clip_norm)
     return HealthTracker(limits, stop_hopeless=health.stop_hopeless,
                          judge_from_env_step=int(health.judge_after_fraction * run.schedule.total_env_steps))
 

@@ -235,7 +235,10 @@ class HealthConfig:
     min_return_trend: float = 0.1  # Kendall's tau of recent training returns vs time below this: not improving
     max_grad_norm_growth: float = 10.0  # median grad norm, late half / early half, above this: diverging
     max_grad_norm_jitter: float = 0.5  # median |log ratio| of consecutive grad norms above this: oscillating
-    max_grad_norm_over_clip: float = 5.0  # median recent grad norm / the grad clip above this: saturated
+    # median recent grad norm / the grad clip above this: saturated. null: the algorithm's own limit, 5 where
+    # the clip guards against divergence (DQN, IQN, SAC); none for PPO, whose 0.5 clip healthy runs exceed
+    # more the more they learn (their value loss grows with the returns), so saturation is no sign there
+    max_grad_norm_over_clip: Optional[float] = None
 
     def __post_init__(self) -> None:
         require(0.0 <= self.judge_after_fraction <= 1.0, "judge_after_fraction", self.judge_after_fraction,
@@ -243,7 +246,8 @@ class HealthConfig:
         require(-1.0 <= self.min_return_trend <= 1.0, "min_return_trend", self.min_return_trend, "in [-1, 1]")
         require(self.max_grad_norm_growth > 0, "max_grad_norm_growth", self.max_grad_norm_growth, "> 0")
         require(self.max_grad_norm_jitter > 0, "max_grad_norm_jitter", self.max_grad_norm_jitter, "> 0")
-        require(self.max_grad_norm_over_clip > 0, "max_grad_norm_over_clip", self.max_grad_norm_over_clip, "> 0")
+        require(self.max_grad_norm_over_clip is None or self.max_grad_norm_over_clip > 0, "max_grad_norm_over_clip",
+                self.max_grad_norm_over_clip, "null or > 0")
 
 
 @dataclass

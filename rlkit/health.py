@@ -15,7 +15,8 @@ norm oscillates or diverges rarely recover. Both signals are measured on the log
 
 A run is judged hopeless, once ``judge_after_fraction`` of its budget is done, when its recent
 return trend is below ``min_return_trend`` AND its grad norm diverges, oscillates or saturates the
-clip past the limits.
+clip past the limits. Saturation counts only where the algorithm's clip guards against divergence
+(``judge_over_clip``): PPO's 0.5 clip is exceeded by healthy runs, more as they learn.
 Stopping on it is off by default (``health.stop_hopeless``); the measures are logged always.
 """
 
@@ -29,6 +30,8 @@ import numpy as np
 from rlkit.config import HealthConfig
 
 MIN_ROWS = 4  # fewer log rows than this say nothing
+# where a run's grad clip guards against divergence (health.max_grad_norm_over_clip: null)
+DEFAULT_MAX_GRAD_NORM_OVER_CLIP = 5.0
 
 
 def kendall_tau(values: Sequence[float]) -> float:
@@ -62,13 +65,18 @@ class HealthLimits:
     min_return_trend: float = 0.1
     max_grad_norm_growth: float = 10.0
     max_grad_norm_jitter: float = 0.5
-    max_grad_norm_over_clip: float = 5.0
+    max_grad_norm_over_clip: float | None = DEFAULT_MAX_GRAD_NORM_OVER_CLIP  # None: measured, not judged
     grad_clip_norm: float | None = None  # the run's clip threshold (null: no clip, no saturation measure)
 
     @staticmethod
-    def from_config(health: HealthConfig, grad_clip_norm: float | None) -> "HealthLimits":
+    def from_config(health: HealthConfig, grad_clip_norm: float | None, judge_over_clip: bool) -> "HealthLimits":
+        """The limits for a run; ``judge_over_clip``: whether its algorithm's clip saturating is a
+        sign of divergence, which decides the over-clip limit where the config leaves it null."""
+        over_clip = health.max_grad_norm_over_clip
+        if over_clip is None and judge_over_clip:
+            over_clip = DEFAULT_MAX_GRAD_NORM_OVER_CLIP
         return HealthLimits(health.min_return_trend, health.max_grad_norm_growth, health.max_grad_norm_jitter,
-                            health.max_grad_norm_over_clip, grad_clip_norm)
+                            over_clip, grad_clip_norm)
 
 
 def judge(returns: Sequence[float], grad_norms: Sequence[float], limits: HealthLimits) -> dict[str, float]:
@@ -78,8 +86,8 @@ def judge(returns: Sequence[float], grad_norms: Sequence[float], limits: HealthL
     trend, growth = kendall_tau(recent(returns)), grad_norm_growth(grad_norms)
     jitter = grad_norm_jitter(recent(grad_norms))
     over_clip = float(np.median(recent(grad_norms))) / limits.grad_clip_norm if limits.grad_clip_norm else 0.0
-    unstable = (growth > limits.max_grad_norm_growth or jitter > limits.max_grad_norm_jitter
-                or over_clip > limits.max_grad_norm_over_clip)
+    saturated = limits.max_grad_norm_over_clip is not None and over_clip > limits.max_grad_norm_over_clip
+    unstable = growth > limits.max_grad_norm_growth or jitter > limits.max_grad_norm_jitter or saturated
     return {"health/return_trend": trend, "health/grad_norm_growth": growth, "health/grad_norm_jitter": jitter,
             "health/grad_norm_over_clip": over_clip,
             "health/hopeless": float(trend < limits.min_return_trend and unstable)}

@@ -124,7 +124,7 @@ def _structural(differences: list[str]) -> list[str]:
 # Schema defaults that changed: (key, the old default, the new one). A run saved under the old default,
 # resumed without naming the key, keeps its value, so it continues unchanged and needs no
 # allow_config_change.
-CHANGED_DEFAULTS = (("hardware.replay_device", "cpu", "auto"),)
+CHANGED_DEFAULTS = (("hardware.replay_device", "cpu", "auto"), ("health.max_grad_norm_over_clip", 5.0, None))
 
 
 def _keep_old_defaults(saved: DictConfig, composed: DictConfig, overrides: list[str]) -> None:

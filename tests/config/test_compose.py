@@ -92,6 +92,7 @@ def test_unknown_group_option_lists_the_known_ones():
     ("hardware=cuda hardware.compile_mode=reduce-overhead", "hardware.compile_mode"),  # compile off
     ("hardware=cuda hardware.compile=true hardware.compile_mode=max-autotune", "hardware.compile_mode"),
     ("env.repeat_action_probability=1.0", "env.repeat_action_probability"),
+    ("health.max_grad_norm_over_clip=0", "health.max_grad_norm_over_clip"),
 ])
 def test_out_of_range_values_name_key_value_and_what_is_allowed(override, key):
     with pytest.raises(ConfigValueError) as info:

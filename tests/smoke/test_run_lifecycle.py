@@ -62,16 +62,19 @@ def test_a_run_saved_under_an_old_default_or_before_a_key_existed_resumes_with_i
     assert run_in_process(base, run_dir)["exit_code"] == 0
     config = OmegaConf.load(run_dir / "config.yaml")
     config.hardware.replay_device = "cpu"  # hardware.replay_device's default before auto
+    config.health.max_grad_norm_over_clip = 5.0  # its default before each algorithm had its own
     del config.hardware["compile_mode"]  # a key added later (launch.ADDED_KEYS)
     OmegaConf.save(config, run_dir / "config.yaml")
     for _, path in checkpoint.list_checkpoints(run_dir):  # each checkpoint carries the config that wrote it
         state = checkpoint.load_checkpoint(path)
         state["config"]["hardware"]["replay_device"] = "cpu"
+        state["config"]["health"]["max_grad_norm_over_clip"] = 5.0
         del state["config"]["hardware"]["compile_mode"]
         torch.save(state, path)
     resumed = run_in_process([f"resume={run_dir}", "logger.progress_bar=false"], tmp_path / "unused")
     assert resumed["exit_code"] == 0, resumed.get("error")
-    assert OmegaConf.load(run_dir / "config.yaml").hardware.replay_device == "cpu"
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    assert saved.hardware.replay_device == "cpu" and saved.health.max_grad_norm_over_clip == 5.0
     named = run_in_process([f"resume={run_dir}", "hardware.replay_device=auto"], tmp_path / "unused")
     assert named["exit_code"] == 2 and "hardware.replay_device: 'cpu' -> 'auto'" in named["error"]
 

@@ -40,6 +40,10 @@ def test_hopeless_needs_both_a_flat_return_and_an_unstable_grad_norm():
     assert measures["health/hopeless"] == 1.0
     no_clip = HealthLimits(grad_clip_norm=None)
     assert judge(flat, saturated, no_clip)["health/hopeless"] == 0.0
+    not_judged = HealthLimits(max_grad_norm_over_clip=None, grad_clip_norm=10.0)  # measured, not judged
+    measures = judge(flat, saturated, not_judged)
+    assert measures["health/grad_norm_over_clip"] == pytest.approx(39) and measures["health/hopeless"] == 0.0
+    assert judge(flat, diverging, not_judged)["health/hopeless"] == 1.0  # growth still counts
 
 
 def test_the_return_trend_looks_at_the_recent_half():
@@ -59,9 +63,13 @@ def test_tracker_acts_only_when_enabled_and_after_the_judging_step():
     assert restored.observe({}) == tracker.observe({})
 
 
-def test_the_calibration_replay_judges_a_ppo_run_against_its_own_grad_clip(tmp_path):
-    # experiments/health_calibration.py replays the verdict from metrics.jsonl: a PPO run clipped at 0.5
-    # whose grad norms sit at 4 saturates the clip (x8 > 5), as the live run measured it
+@pytest.mark.parametrize("algo, setting, would_stop_at", [
+    ("dqn", None, 400), ("ppo", None, None), ("ppo", 5.0, 400)])
+def test_the_calibration_replay_judges_a_run_against_its_own_grad_clip_and_algorithm(algo, setting, would_stop_at,
+                                                                                     tmp_path):
+    # experiments/health_calibration.py replays the verdict from metrics.jsonl: a run clipped at 0.5 whose
+    # grad norms sit at 4 saturates the clip (x8 > 5), as the live run measured it, where its algorithm's
+    # limit or the user's judges saturation (PPO's own does not)
     import json
     import sys
 
@@ -73,9 +81,24 @@ def test_the_calibration_replay_judges_a_ppo_run_against_its_own_grad_clip(tmp_p
         import health_calibration
     finally:
         sys.path.remove(str(REPO / "experiments"))
-    (tmp_path / "config.yaml").write_text("algo:\n  name: ppo\n  grad_clip_norm: 0.5\nschedule:\n"
+    (tmp_path / "config.yaml").write_text(f"algo:\n  name: {algo}\n  grad_clip_norm: 0.5\nschedule:\n"
                                           "  total_env_steps: 1000\n")
     rows = [{"env_step": 100 * i, "sps": 1.0, "train/episode_return_mean": 10.0, "grad_norm": 4.0}
             for i in range(1, 11)]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    assert health_calibration.replay(tmp_path, HealthConfig())["would_stop_at"] == 400  # its 4th row
+    health = HealthConfig(max_grad_norm_over_clip=setting)
+    assert health_calibration.replay(tmp_path, health)["would_stop_at"] == would_stop_at  # 400: its 4th row
+
+
+@pytest.mark.parametrize("algo, setting, expected", [
+    ("dqn", None, 5.0), ("iqn", None, 5.0), ("sac", None, 5.0),
+    # PPO's healthy runs exceed its 0.5 clip more as their returns grow: saturation is not judged
+    ("ppo", None, None),
+    ("ppo", 8.0, 8.0), ("dqn", 8.0, 8.0),  # a limit the user sets holds for every algorithm
+])
+def test_the_over_clip_limit_is_the_algorithms_own_unless_set(algo, setting, expected):
+    from rlkit.build import health_limits
+    from rlkit.config import HealthConfig
+
+    limits = health_limits(HealthConfig(max_grad_norm_over_clip=setting), algo, grad_clip_norm=0.5)
+    assert limits.max_grad_norm_over_clip == expected and limits.grad_clip_norm == 0.5

@@ -97,7 +97,9 @@ class OnPolicySchedule(RunSchedule):
 SCHEDULES.add("on_policy", OnPolicySchedule, schema=OnPolicySchedule)
 
 
-@ALGOS.register("ppo", schema=PPOConfig, schedule=OnPolicySchedule, actions="continuous", hardware=("compile",))
+# health_judges_over_clip: healthy PPO runs exceed the 0.5 clip more as they learn (health.max_grad_norm_over_clip)
+@ALGOS.register("ppo", schema=PPOConfig, schedule=OnPolicySchedule, actions="continuous", hardware=("compile",),
+                health_judges_over_clip=False)
 def build_ppo(run: RootConfig, spec: EnvSpec, device: torch.device) -> PPOAgent:
     """The learner, the actor (with the observation normalizer), the training reward scaler and the
     rollout buffer; the training reward is clipped by env.reward_clip before the scaler. Each env
