@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rlkit.algos import ALGOS  # noqa: E402
 from rlkit.build import health_limits  # noqa: E402
 from rlkit.config import HealthConfig  # noqa: E402
 from rlkit.health import DEFAULT_MAX_GRAD_NORM_OVER_CLIP, HealthTracker  # noqa: E402
@@ -57,8 +58,9 @@ def main() -> int:
     args = parser.parse_args()
     health = HealthConfig()
     results = [replay(d, health) for d in find_run_dirs(args.paths)]
-    over_clip = (f"{DEFAULT_MAX_GRAD_NORM_OVER_CLIP} (not judged for PPO)" if health.max_grad_norm_over_clip is None
-                 else health.max_grad_norm_over_clip)
+    not_judged = [name for name in ALGOS.names() if not ALGOS.entry(name).traits.get("health_judges_over_clip", True)]
+    over_clip = (f"{DEFAULT_MAX_GRAD_NORM_OVER_CLIP} (not judged for {', '.join(not_judged)})"
+                 if health.max_grad_norm_over_clip is None else health.max_grad_norm_over_clip)
     learned = [r for r in results if r["final_eval_return"] is not None and r["final_eval_return"] >= args.learned_at]
     failed = [r for r in results if r not in learned]
     false_positives = [r for r in learned if r["would_stop_at"] is not None]

@@ -236,8 +236,8 @@ class HealthConfig:
     max_grad_norm_growth: float = 10.0  # median grad norm, late half / early half, above this: diverging
     max_grad_norm_jitter: float = 0.5  # median |log ratio| of consecutive grad norms above this: oscillating
     # median recent grad norm / the grad clip above this: saturated. null: the algorithm's own limit, 5 where
-    # the clip guards against divergence (DQN, IQN, SAC); none for PPO, whose 0.5 clip healthy runs exceed
-    # more the more they learn (their value loss grows with the returns), so saturation is no sign there
+    # the clip guards against divergence (DQN, IQN; SAC when its clip is set); none for PPO, whose 0.5 clip
+    # healthy runs exceed more the more they learn, so saturation is no sign of trouble there
     max_grad_norm_over_clip: Optional[float] = None
 
     def __post_init__(self) -> None:

@@ -15,8 +15,9 @@ norm oscillates or diverges rarely recover. Both signals are measured on the log
 
 A run is judged hopeless, once ``judge_after_fraction`` of its budget is done, when its recent
 return trend is below ``min_return_trend`` AND its grad norm diverges, oscillates or saturates the
-clip past the limits. Saturation counts only where the algorithm's clip guards against divergence
-(``judge_over_clip``): PPO's 0.5 clip is exceeded by healthy runs, more as they learn.
+clip past the limits. By default saturation counts only where the algorithm's clip guards against
+divergence (``judge_over_clip``): PPO's 0.5 clip is exceeded by healthy runs, more as they learn.
+A limit the config sets applies to every algorithm.
 Stopping on it is off by default (``health.stop_hopeless``); the measures are logged always.
 """
 

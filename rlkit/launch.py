@@ -109,7 +109,8 @@ def config_differences(saved: DictConfig | dict, new: DictConfig | dict) -> list
         return _flatten(OmegaConf.to_container(config, resolve=True) if isinstance(config, DictConfig) else config)
     a, b = {**ADDED_KEYS, **leaves(saved)}, {**ADDED_KEYS, **leaves(new)}
     keys = sorted((set(a) | set(b)) - set(RUN_CONTROL_KEYS))
-    return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}" for k in keys if a.get(k) != b.get(k)]
+    absent = "<absent>"  # (not None: a key missing on one side differs from a null on the other)
+    return [f"{k}: {a.get(k, absent)!r} -> {b.get(k, absent)!r}" for k in keys if a.get(k, absent) != b.get(k, absent)]
 
 
 # Keys that shape the saved state (weights, replay, per-env trackers): a resume cannot change them.

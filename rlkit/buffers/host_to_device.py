@@ -29,10 +29,13 @@ class HostToDevice:
     without making the host wait for the GPU's queued work. A buffer is written again only after
     its previous copy has finished (a CUDA event per buffer), so the host may run up to
     ``num_buffers`` groups ahead of the GPU before a put waits. To the CPU the group is packed the
-    same way and the packed tensor cloned, so the packing runs, and is tested, without a GPU.
+    same way and the packed tensor cloned, so the packing runs, and is tested, without a GPU; other
+    devices get a plain copy of the packed buffer.
     """
 
     def __init__(self, device: torch.device | str, num_buffers: int = 4) -> None:
+        if num_buffers < 1:
+            raise ValueError(f"HostToDevice needs num_buffers >= 1, got {num_buffers}")
         self.device = torch.device(device)
         self.pinned = self.device.type == "cuda"
         self._buffers: list[torch.Tensor | None] = [None] * num_buffers  # uint8 host buffers, grown on demand
@@ -63,8 +66,10 @@ class HostToDevice:
             packed = buffer[:end].to(self.device, non_blocking=True)
             if self._copied[i] is None:
                 self._copied[i] = torch.cuda.Event()
-            self._copied[i].record()
-        else:
+            self._copied[i].record(torch.cuda.current_stream(self.device))  # the stream the copy was queued on
+        elif self.device.type == "cpu":
             packed = buffer[:end].clone()
+        else:
+            packed = buffer[:end].to(self.device)
         return tuple(packed[offset:offset + array.nbytes].view(_torch_dtype(array.dtype)).view(array.shape)
                      for array, offset in zip(arrays, offsets))

@@ -68,3 +68,15 @@ def test_a_sweep_dir_is_taken_only_by_jobs_that_hold_runs(tmp_path):
     assert f"hydra.sweep.dir='{sweep}'" in problem and f"resume={sweep / '1'}" in problem
     assert prepare_sweep_dir(argv[1:]) is None and prepare_sweep_dir([*argv, f"resume={sweep / '1'}"]) is None
     assert (sweep / "1" / "config.yaml").is_file()  # a taken dir is left as it is
+
+
+def test_config_differences_tell_a_missing_key_from_a_null_and_fill_added_keys():
+    from rlkit.launch import config_differences
+
+    saved = {"health": {"min_return_trend": 0.1}, "hardware": {"amp": False}}
+    new = {"health": {"min_return_trend": 0.1, "max_grad_norm_over_clip": None},
+           "hardware": {"amp": False, "compile_mode": "default"}}
+    # a run saved before a key existed ran without it: a null default is still a change to confirm;
+    # a key listed in ADDED_KEYS (hardware.compile_mode) is no change at its default
+    assert config_differences(saved, new) == ["health.max_grad_norm_over_clip: '<absent>' -> None"]
+    assert config_differences(new, new) == []

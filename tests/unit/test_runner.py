@@ -108,7 +108,8 @@ def _runner(tmp_path: Path, agent, envs, resume_env_step: int | None = None, **s
                          wandb=WandbSink("disabled", project="p", entity=None, group=None, name="n", job_type="j",
                                          tags=[], config={}, run_dir=tmp_path, run_id="x", init_timeout_s=1.0),
                          console=ProgressLine(100, 0, enabled=False), keep_checkpoints=10, frames_per_env_step=1)
-    health = HealthTracker(HealthLimits.from_config(HealthConfig(), None), stop_hopeless=False, judge_from_env_step=0)
+    health = HealthTracker(HealthLimits.from_config(HealthConfig(), None, judge_over_clip=True), stop_hopeless=False,
+                           judge_from_env_step=0)
     return Runner(agent, envs, FakeEnvs(2), sched, health, outputs, seed=0)
 
 

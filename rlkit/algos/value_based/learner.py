@@ -87,9 +87,9 @@ class ValueLearner:
         return self.loss(online, target, batch, temperature)
 
     def to_torch(self, batch) -> TorchBatch:
-        """A ReplayBatch to device tensors (frames stay uint8 until the network). Frames sampled on
-        the device are used as they are; host arrays go through pinned memory to a CUDA device, so
-        the copy runs asynchronously."""
+        """A ReplayBatch to device tensors (frames stay uint8 until the network). Tensors already on
+        the device (a replay whose frames live there sends the whole batch) are used as they are;
+        host arrays go through pinned memory to a CUDA device, so the copy runs asynchronously."""
         def put(array, dtype=None):
             tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
             if self.device.type == "cuda" and tensor.device.type == "cpu":
