@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import json
 import os
-import shlex
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -271,10 +270,27 @@ def watch_joblib_sweep(sweep_dir: Path) -> None:
     joblib.register_parallel_backend("loky", functools.partial(WorkersProtected, initializer=protect_worker))
 
 
-# A submitit_local job's task starts with SIGTERM ignored, then runs submitit's own command: SIG_IGN
-# survives exec, and submitit, then the job, install their handlers over it
-IGNORE_SIGTERM_THEN_EXEC = "import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
-                           "os.execvp(sys.argv[1], sys.argv[1:])"
+SUBMITIT_CONTROLLER, RLKIT_CONTROLLER = "submitit.local._local", "rlkit.sweep_controller"
+
+
+class _StartsRlkitController:
+    """The subprocess module as submitit's local module sees it while it starts a controller: the
+    same, but its Popen runs ``rlkit.sweep_controller`` in place of submitit's controller module."""
+
+    def __init__(self, module) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
+
+    def Popen(self, command, *args, **kwargs):  # noqa: N802 (subprocess's name)
+        if isinstance(command, str):  # (submitit runs it through a shell when the executor has setup lines)
+            swapped = command.replace(f"-m {SUBMITIT_CONTROLLER} ", f"-m {RLKIT_CONTROLLER} ")
+        else:
+            swapped = [RLKIT_CONTROLLER if part == SUBMITIT_CONTROLLER else part for part in command]
+        if swapped == command:
+            raise RuntimeError(f"submitit_local starts its controller in a way rlkit does not know: {command!r}")
+        return self._module.Popen(swapped, *args, **kwargs)
 
 
 def watch_submitit_local_sweep(sweep_dir: Path) -> None:
@@ -287,8 +303,9 @@ def watch_submitit_local_sweep(sweep_dir: Path) -> None:
     or not (its own SIGTERM handler, which forwards, replaces the ignore; SIGINT stays ignored, and
     its tasks inherit that until the job records signals itself, ``rlkit.__main__``). Their tasks
     start with SIGTERM ignored too: one killed before submitit's handler is in place would end the
-    launcher in submitit's error for a job without a result, and no summary; a job that missed the
-    signal that way finds the sweep marked stopped and does not run. (A cluster launcher's jobs are
+    launcher in submitit's error for a job without a result, and no summary: the controllers are
+    ``rlkit.sweep_controller``, submitit's with that closed. A job that missed the signal that way
+    finds the sweep marked stopped and does not run. (A cluster launcher's jobs are
     not the launching process's: a Ctrl-C there ends the launching process only, and the jobs run
     on.)"""
     from submitit.local import local
@@ -302,14 +319,14 @@ def watch_submitit_local_sweep(sweep_dir: Path) -> None:
 
     @functools.wraps(start_controller)
     def start_controller_held(*args, **kwargs):
-        arguments = inspect.signature(start_controller).bind(*args, **kwargs)
-        arguments.arguments["command"] = " ".join([shlex.quote(sys.executable), "-c",
-                                                   shlex.quote(IGNORE_SIGTERM_THEN_EXEC),
-                                                   arguments.arguments["command"]])
         # not blocked: the controller could not unblock them; a signal to the launching process in
         # these milliseconds is lost
         with stop_signals_held(block=False):
-            return start_controller(*arguments.args, **arguments.kwargs)
+            local.subprocess = _StartsRlkitController(subprocess)
+            try:
+                return start_controller(*args, **kwargs)
+            finally:
+                local.subprocess = subprocess
 
     def restore() -> None:
         local.start_controller = start_controller
