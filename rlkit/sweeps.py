@@ -50,7 +50,7 @@ class SweepState:
     stopped_by: str | None = None  # the signal that stopped the sweep
     launcher_pid: int | None = None  # a job in another process runs in a launcher's worker
     stop: StopRequest | None = None  # the launching process's SweepStop (joblib, submitit_local), or a worker's
-    restore_launcher: Any = None  # puts back what watch_submitit_local_sweep replaced in submitit, at the end
+    restore_launcher: Any = None  # puts back what watch_*_sweep replaced in joblib or submitit, at the end
 
 
 def sweep_name(sweep_dir: Path) -> str:
@@ -222,52 +222,71 @@ def protect_worker() -> None:
     workers, saving or not; a job's loop takes the stop over (StopRequest), and no later job runs."""
     SweepState.stop = StopRequest(interrupt_twice=False)
     SweepState.stop.install()
-    # (the launching process blocks them while it starts the workers; a child that inherited the
-    # blocked mask would never get them)
+    # (the worker started with them blocked, loky_starts_with_stop_signals_blocked; one that came
+    # meanwhile is handled now)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 @contextlib.contextmanager
-def stop_signals_held(block: bool = True):
+def stop_signals_held():
     """While the block runs, the processes it starts ignore SIGINT / SIGTERM until they install
-    handlers of their own: SIG_IGN survives exec, and Python then leaves SIGINT alone. With
-    ``block``, a signal to this process meanwhile waits (blocked in this thread, then handled); its
-    children inherit the blocked mask, so they must unblock it themselves (``protect_worker``).
-    Without, such a signal is ignored."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS) if block else None
+    handlers of their own: SIG_IGN survives exec, and Python then leaves SIGINT alone. A signal to
+    this process meanwhile is ignored."""
     handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        if mask is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def loky_starts_with_stop_signals_blocked():
+    """Every process loky starts from now on starts with SIGINT / SIGTERM blocked: the signal mask
+    of the thread that forks is inherited and kept across exec. A worker loky starts in place of one
+    that ended (from its manager thread, where no signal handler can be set) is covered as the first
+    ones are. ``protect_worker`` unblocks them once its handlers are in place, so a signal meanwhile
+    waits for them instead of killing the worker; loky's resource tracker ignores both. Returns the
+    function that puts loky back."""
+    from joblib.externals.loky.backend import fork_exec as loky_fork_exec
+
+    fork_exec = loky_fork_exec.fork_exec
+
+    @functools.wraps(fork_exec)
+    def fork_exec_blocked(*args, **kwargs):
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # this thread's mask only
+        try:
+            return fork_exec(*args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def restore() -> None:
+        loky_fork_exec.fork_exec = fork_exec
+    loky_fork_exec.fork_exec = fork_exec_blocked
+    return restore
 
 
 def watch_joblib_sweep(sweep_dir: Path) -> None:
-    """Joblib's workers start with ``protect_worker`` (the launcher names the "loky" backend: its
-    factory is replaced), and while they run the jobs the launching process handles SIGINT / SIGTERM
+    """Joblib's workers start with SIGINT / SIGTERM blocked (``loky_starts_with_stop_signals_blocked``,
+    replacements included) and run ``protect_worker`` first (the launcher names the "loky" backend:
+    its factory is replaced); while they run the jobs the launching process handles SIGINT / SIGTERM
     with a ``SweepStop``. With n_jobs=1 joblib runs the jobs in the launching process, one after the
     other: they stop the sweep as the basic launcher's do."""
     import joblib
     from joblib.parallel import LokyBackend
 
     class WorkersProtected(LokyBackend):
-        """Loky, its workers started at once (loky starts them at the first job) ignoring SIGINT /
-        SIGTERM until ``protect_worker``: a signal in a worker's first moments would kill it. (A
-        worker loky starts later, in place of one that ended, lacks this until its initializer.)"""
+        """Loky whose workers run ``protect_worker`` first; with more than one, the launching process
+        handles the stop signals (``SweepStop``) from the start."""
 
         def configure(self, n_jobs=1, **kwargs):
             if self.effective_n_jobs(n_jobs) > 1 and SweepState.stop is None:
                 SweepState.stop = SweepStop(sweep_dir)
                 SweepState.stop.install()
-            with stop_signals_held():
-                n_jobs = super().configure(n_jobs=n_jobs, **kwargs)
-                self._workers.submit(int)  # a no-op: the workers start now, inside the block
-            return n_jobs
+            return super().configure(n_jobs=n_jobs, **kwargs)
 
     joblib.register_parallel_backend("loky", functools.partial(WorkersProtected, initializer=protect_worker))
+    if SweepState.restore_launcher is None:  # a signal in a worker's first moments would kill it
+        SweepState.restore_launcher = loky_starts_with_stop_signals_blocked()
 
 
 SUBMITIT_CONTROLLER, RLKIT_CONTROLLER = "submitit.local._local", "rlkit.sweep_controller"
@@ -321,7 +340,7 @@ def watch_submitit_local_sweep(sweep_dir: Path) -> None:
     def start_controller_held(*args, **kwargs):
         # not blocked: the controller could not unblock them; a signal to the launching process in
         # these milliseconds is lost
-        with stop_signals_held(block=False):
+        with stop_signals_held():
             local.subprocess = _StartsRlkitController(subprocess)
             try:
                 return start_controller(*args, **kwargs)
