@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import types
 
 import pytest
 
@@ -27,18 +26,3 @@ def test_a_task_starts_with_sigterm_ignored_under_rlkits_controller(controller, 
     assert done.returncode == 0, done.stderr
     (log,) = tmp_path.glob("*_0_log.out")
     assert log.read_text().strip() == at_task_start
-
-
-def test_the_launching_process_starts_rlkits_controller_in_place_of_submitits():
-    from rlkit.sweeps import _StartsRlkitController
-
-    started = []
-    shim = _StartsRlkitController(types.SimpleNamespace(Popen=lambda command, **kwargs: started.append(command),
-                                                        PIPE=subprocess.PIPE))
-    shim.Popen(["/venv/python", "-m", "submitit.local._local", "/sweep/.submitit/%j"], shell=False)
-    shim.Popen("source env.sh && /venv/python -m submitit.local._local /sweep/.submitit/%j", shell=True)
-    assert started == [["/venv/python", "-m", "rlkit.sweep_controller", "/sweep/.submitit/%j"],
-                       "source env.sh && /venv/python -m rlkit.sweep_controller /sweep/.submitit/%j"]
-    assert shim.PIPE == subprocess.PIPE  # the rest of the module as it is
-    with pytest.raises(RuntimeError, match="does not know"):
-        shim.Popen(["/venv/python", "-m", "submitit.local.other", "/sweep"])

@@ -1,11 +1,15 @@
-"""How a joblib sweep's workers start (rlkit/sweeps.py); the sweeps themselves: tests/smoke/test_sweeps.py."""
+"""How a sweep's workers and controllers start (rlkit/sweeps.py); the sweeps themselves: tests/smoke/test_sweeps.py."""
 
 import os
 import signal
+import subprocess
 import sys
 import threading
+import types
 
-from rlkit.sweeps import loky_starts_with_stop_signals_blocked
+import pytest
+
+from rlkit.sweeps import _StartsRlkitController, loky_starts_with_stop_signals_blocked
 
 REPORT_MASK = ("import signal, sys; blocked = signal.pthread_sigmask(signal.SIG_BLOCK, []); "
                "open(sys.argv[1], 'w').write(' '.join(sorted(s.name for s in blocked)))")
@@ -39,3 +43,16 @@ def test_loky_starts_its_workers_with_the_stop_signals_blocked_until_put_back(tm
         restore()
     assert loky_fork_exec.fork_exec is original
     assert _start_from_a_thread(tmp_path / "after") == ""
+
+
+def test_the_launching_process_starts_rlkits_controller_in_place_of_submitits():
+    started = []
+    shim = _StartsRlkitController(types.SimpleNamespace(Popen=lambda command, **kwargs: started.append(command),
+                                                        PIPE=subprocess.PIPE))
+    shim.Popen(["/venv/python", "-m", "submitit.local._local", "/sweep/.submitit/%j"], shell=False)
+    shim.Popen("source env.sh && /venv/python -m submitit.local._local /sweep/.submitit/%j", shell=True)
+    assert started == [["/venv/python", "-m", "rlkit.sweep_controller", "/sweep/.submitit/%j"],
+                       "source env.sh && /venv/python -m rlkit.sweep_controller /sweep/.submitit/%j"]
+    assert shim.PIPE == subprocess.PIPE  # the rest of the module as it is
+    with pytest.raises(RuntimeError, match="does not know"):
+        shim.Popen(["/venv/python", "-m", "submitit.local.other", "/sweep"])
