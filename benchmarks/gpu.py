@@ -263,7 +263,9 @@ def main() -> None:
     # the defaults keep a variant near a minute; all ten outlast one call of a lent GPU's short time, so
     # name --variants there (the host-memory ones are the slow ones: benchmarks/results/gpu.md)
     parser.add_argument("--warmup", type=int, default=3_000, help="env steps of random actions before learning")
-    parser.add_argument("--window", type=int, default=2_400, help="env steps measured after the warm-up")
+    parser.add_argument("--window", type=int, default=2_400,
+                        help="env steps run after the warm-up; the rate is taken from the first training row past "
+                             "the warm-up to the last (--window minus one --interval)")
     parser.add_argument("--interval", type=int, default=400, help="env steps between training rows")
     parser.add_argument("--profile", type=int, metavar="UPDATES", default=0,
                         help="instead: time and profile UPDATES updates of each variant in-process "
