@@ -156,7 +156,8 @@ def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_s
     or int32 indices; continuous: float32 [A]), refused naming schedule.replay_capacity_transitions
     when it would not fit in available memory; prints its size. ``frames_device`` is
     hardware.replay_device for a run on ``device`` (replay_frames_device): with the frames on the
-    GPU the host keeps the per-slot bookkeeping."""
+    GPU the host keeps the per-slot bookkeeping; with the frames on the host and ``device`` a GPU,
+    each batch reaches it in one copy from reused pinned memory (FrameReplay's batch_device)."""
     slots_per_env = replay_slots_per_env(spec, n_step)
     if capacity // num_envs < slots_per_env:
         raise ConfigValueError("schedule.replay_capacity_transitions", capacity,
@@ -183,4 +184,5 @@ def replay_for(capacity: int, num_envs: int, spec: EnvSpec, *, gamma: float, n_s
             f" (at most {int(REPLAY_MEMORY_FRACTION * available / per_transition):,} transitions)")
     return FrameReplay(capacity, num_envs, spec.frame_shape, spec.obs_dtype, max(spec.frame_stack, 1),
                        action_shape=action_shape, action_dtype=action_dtype, n_step=n_step, gamma=gamma,
-                       stacked=spec.frame_stack > 0, frames_device=on_device)
+                       stacked=spec.frame_stack > 0, frames_device=on_device,
+                       batch_device=device if on_device is None and device.type == "cuda" else None)

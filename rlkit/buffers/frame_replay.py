@@ -18,6 +18,11 @@ and zero-pads the stacks there, and a batch comes back as device tensors ready f
 the small per-slot bookkeeping stays in numpy on the host, so the sampled indices, and hence the
 batches, are the same as the numpy replay's for the same random generator. The indices and a
 batch's small arrays reach the device in one copy per sample (``HostToDevice``).
+
+With the frames in host memory and ``batch_device`` a GPU (a learner there), a batch is gathered
+straight into a reused pinned buffer, its small arrays beside it, and reaches the GPU in one
+asynchronous copy: the stacks are written once on the host instead of gathered, pinned apart (a
+second full copy) and sent array by array.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ def _numpy_dtype(array: np.ndarray | torch.Tensor) -> np.dtype:
 
 
 class ReplayBatch(NamedTuple):
-    # obs to discounts: tensors on the frames' device when the frames live on a device
+    # obs to discounts: tensors on the frames' device when the frames live on a device, or on
+    # batch_device when the replay was given one
     obs: np.ndarray | torch.Tensor  # [B, stack, *frame] frame dtype ([B, *frame] without a stack axis)
     actions: np.ndarray | torch.Tensor  # [B, *action_shape] action dtype
     rewards: np.ndarray | torch.Tensor  # [B] float32, n-step discounted sum cut at episode ends
@@ -67,7 +73,8 @@ class FrameReplay:
 
     def __init__(self, capacity_transitions: int, num_envs: int, frame_shape: tuple[int, ...], frame_dtype,
                  frame_stack: int, action_shape: tuple[int, ...] = (), action_dtype=np.int16, n_step: int = 1,
-                 gamma: float = 0.99, stacked: bool = True, frames_device: torch.device | str | None = None) -> None:
+                 gamma: float = 0.99, stacked: bool = True, frames_device: torch.device | str | None = None,
+                 batch_device: torch.device | str | None = None) -> None:
         if num_envs < 1 or n_step < 1:
             raise ValueError(f"need num_envs >= 1 and n_step >= 1, got {num_envs} and {n_step}")
         if not 1 <= frame_stack <= MAX_STEPS_SINCE_START + 1:
@@ -105,6 +112,13 @@ class FrameReplay:
                                      else torch.arange(num_envs, device=self.frames_device))  # [E]
         # the host-side indices and batch arrays reach the frames' device a group per copy
         self._to_device = None if self.frames_device is None else HostToDevice(self.frames_device)
+        # frames on the host, batches for a device: each batch gathered into a buffer sent whole (two
+        # buffers: the host samples the next batch while the last one's copy runs)
+        if batch_device is not None and self.frames_device is not None:
+            raise ValueError("batch_device is for frames in host memory; with frames_device the batches "
+                             "come on the frames' device")
+        self.batch_device = None if batch_device is None else torch.device(batch_device)
+        self._batch_to_device = None if batch_device is None else HostToDevice(self.batch_device, num_buffers=2)
 
     # ------------------------------------------------------------------------------ sizes
 
@@ -275,7 +289,19 @@ class FrameReplay:
         # one gather for obs and next_obs: one allocation instead of two (fewer page faults)
         stack_envs = np.concatenate([envs, envs])[:, None]  # [2B, 1]
         index, before_start = self._stack_index(stack_envs[:, 0], np.concatenate([slots, boot]))  # [2B, S] each
-        if self.frames_device is None:
+        if self._batch_to_device is not None:  # gathered into the buffer that is sent; small arrays beside it
+            staged = self._batch_to_device.stage((index.shape + self.frame_shape, self.frames.dtype),
+                                                 (actions.shape, actions.dtype), (rewards.shape, rewards.dtype),
+                                                 (discounts.shape, discounts.dtype))
+            stacks, *small = staged.host
+            flat_frames = self.frames.reshape(-1, *self.frame_shape)  # [E*C, *frame] (a view)
+            # (mode clip: numpy buffers the output of the default mode; the indices are in range)
+            np.take(flat_frames, stack_envs * self.capacity_per_env + index, axis=0, out=stacks, mode="clip")
+            stacks[before_start] = 0
+            for view, array in zip(small, (actions, rewards, discounts)):
+                view[...] = array
+            stacks, actions, rewards, discounts = staged.send()
+        elif self.frames_device is None:
             stacks = self.frames[stack_envs, index]  # [2B, S, *frame] (a copy)
             stacks[before_start] = 0
         else:  # gathered and zero-padded on the device; the batch's small arrays go along in the same copy

@@ -5,11 +5,17 @@ sample and every env step. Pinning each array (``Tensor.pin_memory``: an allocat
 an ``is_pinned`` check) and copying each apart costs more host time than the transfers
 themselves. ``HostToDevice`` packs a group into one pinned buffer and sends it in one
 asynchronous copy; the arrays come back as views of that one device tensor.
+
+A replay whose frames stay in host memory while the learner runs on a GPU gathers each batch
+straight into such a buffer (``stage``), with the batch's small arrays beside it, so the batch's
+stacks are written once on the host and sent in the same single copy.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,10 +51,20 @@ class HostToDevice:
     def put(self, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
         """The arrays (any dtypes and shapes) as tensors on the device, equal to them element for element."""
         arrays = tuple(np.asarray(a) for a in arrays)
+        group = self.stage(*((a.shape, a.dtype) for a in arrays))
+        for view, array in zip(group.host, arrays):
+            view[...] = array
+        return group.send()
+
+    def stage(self, *specs: tuple[tuple[int, ...], np.dtype]) -> StagedGroup:
+        """Room for a group of arrays of these (shape, dtype) in the next buffer: the caller writes them
+        in place (a gather can land there directly, saving a copy into the buffer), then sends the
+        group. Send it before staging ``num_buffers`` more groups: those reuse its buffer."""
+        specs = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in specs)
         offsets, end = [], 0
-        for array in arrays:
+        for shape, dtype in specs:
             offsets.append(end)
-            end += -(-array.nbytes // ALIGN_BYTES) * ALIGN_BYTES
+            end += -(-math.prod(shape) * dtype.itemsize // ALIGN_BYTES) * ALIGN_BYTES
         i = self._next
         self._next = (i + 1) % len(self._buffers)
         if self._copied[i] is not None:
@@ -60,16 +76,40 @@ class HostToDevice:
                                  pin_memory=self.pinned)
             self._buffers[i] = buffer
         host = buffer.numpy()
-        for array, offset in zip(arrays, offsets):
-            host[offset:offset + array.nbytes].view(array.dtype).reshape(array.shape)[...] = array
+        views = tuple(host[offset:offset + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+                      for (shape, dtype), offset in zip(specs, offsets))
+        return StagedGroup(self, i, views, tuple(offsets), end)
+
+    def _send(self, group: StagedGroup) -> tuple[torch.Tensor, ...]:
+        buffer = self._buffers[group.buffer_index]
         if self.pinned:
-            packed = buffer[:end].to(self.device, non_blocking=True)
-            if self._copied[i] is None:
-                self._copied[i] = torch.cuda.Event()
-            self._copied[i].record(torch.cuda.current_stream(self.device))  # the stream the copy was queued on
+            packed = buffer[:group.end].to(self.device, non_blocking=True)
+            if self._copied[group.buffer_index] is None:
+                self._copied[group.buffer_index] = torch.cuda.Event()
+            # the stream the copy was queued on
+            self._copied[group.buffer_index].record(torch.cuda.current_stream(self.device))
         elif self.device.type == "cpu":
-            packed = buffer[:end].clone()
+            packed = buffer[:group.end].clone()
         else:
-            packed = buffer[:end].to(self.device)
-        return tuple(packed[offset:offset + array.nbytes].view(_torch_dtype(array.dtype)).view(array.shape)
-                     for array, offset in zip(arrays, offsets))
+            packed = buffer[:group.end].to(self.device)
+        return tuple(packed[offset:offset + view.nbytes].view(_torch_dtype(view.dtype)).view(view.shape)
+                     for view, offset in zip(group.host, group.offsets))
+
+
+@dataclass
+class StagedGroup:
+    """A group staged by ``HostToDevice.stage``: write ``host`` (numpy views of the host buffer, one
+    per array), then ``send()`` once for the tensors on the device."""
+
+    to_device: HostToDevice
+    buffer_index: int
+    host: tuple[np.ndarray, ...]
+    offsets: tuple[int, ...]
+    end: int  # bytes of the buffer the group takes
+    sent: bool = False
+
+    def send(self) -> tuple[torch.Tensor, ...]:
+        if self.sent:
+            raise RuntimeError("this staged group was sent already")
+        self.sent = True
+        return self.to_device._send(self)

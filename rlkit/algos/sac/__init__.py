@@ -113,7 +113,8 @@ def build_sac(run: RootConfig, spec: EnvSpec, device: torch.device) -> SACAgent:
         target_entropy=target_entropy, policy_update_period_updates=algo.policy_update_period_updates,
         compensate_policy_delay=algo.compensate_policy_delay, grad_clip_norm=algo.grad_clip_norm, device=device,
         seed=seeding.derive_seed(run.seed, "losses"))
-    replay = replay_for(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, gamma=algo.gamma, n_step=1)
+    replay = replay_for(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, gamma=algo.gamma, n_step=1,
+                        device=device)
     return SACAgent(learner, actor, replay, warmup_env_steps=schedule.warmup_env_steps,
                     batch_size=schedule.batch_size, updates_per_env_step=schedule.updates_per_env_step,
                     reward_clip=run.env.reward_clip, seed=run.seed)

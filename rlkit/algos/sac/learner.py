@@ -75,8 +75,10 @@ class SACLearner:
         return self.log_alpha.detach().exp()  # scalar
 
     def to_torch(self, batch: ReplayBatch) -> SACBatch:
-        def put(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array).to(self.device, non_blocking=True).float()
+        # (on a GPU the replay sends the batch as device tensors, in one copy: they pass through)
+        def put(array: np.ndarray | torch.Tensor) -> torch.Tensor:
+            tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
+            return tensor.to(self.device, non_blocking=True).float()
         return SACBatch(put(batch.obs), put(batch.actions), put(batch.rewards), put(batch.discounts),
                         put(batch.next_obs))
 

@@ -67,6 +67,16 @@ def test_the_replay_of_a_cpu_run_under_auto_keeps_its_frames_in_numpy():
     spec = EnvSpec(env_id="Fake", obs_shape=(4, 84, 84), obs_dtype=np.uint8, n_actions=6, frame_stack=4)
     replay = replay_for(1000, 4, spec, gamma=0.99, n_step=1, frames_device="auto")
     assert isinstance(replay.frames, np.ndarray) and replay.frames_device is None
+    assert replay.batch_device is None  # batches as numpy arrays, the learner's own
+
+
+def test_a_gpu_run_with_its_frames_on_the_host_gets_batches_sent_to_the_gpu_whole():
+    from rlkit.algos.common import replay_for
+    from rlkit.envs.base import EnvSpec
+
+    spec = EnvSpec(env_id="Fake", obs_shape=(4, 84, 84), obs_dtype=np.uint8, n_actions=6, frame_stack=4)
+    replay = replay_for(1000, 4, spec, gamma=0.99, n_step=1, frames_device="cpu", device=torch.device("cuda"))
+    assert isinstance(replay.frames, np.ndarray) and replay.batch_device == torch.device("cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -81,3 +91,4 @@ def test_auto_puts_pixel_frames_on_the_gpu_and_keeps_ram_frames_on_the_host():
     assert isinstance(on_gpu.frames, torch.Tensor) and on_gpu.frames.device.type == "cuda"
     on_host = replay_for(1000, 4, ram, gamma=0.99, n_step=1, frames_device="auto", device=cuda)
     assert isinstance(on_host.frames, np.ndarray)
+    assert on_gpu.batch_device is None and on_host.batch_device == cuda

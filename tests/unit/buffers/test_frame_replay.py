@@ -176,25 +176,32 @@ def test_state_dict_round_trip_gives_identical_samples():
     assert len(copy) == len(buffer) and copy.num_added_transitions == buffer.num_added_transitions
 
 
-@pytest.mark.parametrize("frames_device", [
-    "cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))])
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))]
+
+
+def _filled_replay(frame_shape=(5, 4), stack=4, action_shape=(), action_dtype=np.int16, **devices) -> FrameReplay:
+    """A replay of 3 envs after 400 random vector steps (episode ends and reset steps included)."""
+    obs_shape = (3, stack, *frame_shape) if stack > 1 else (3, *frame_shape)
+    replay = FrameReplay(600, 3, frame_shape, np.uint8, stack, action_shape=action_shape, action_dtype=action_dtype,
+                         n_step=3, gamma=0.9, stacked=stack > 1, **devices)
+    rng = np.random.default_rng(0)
+    replay.start(rng.integers(0, 255, size=obs_shape, dtype=np.uint8))
+    for t in range(400):
+        obs = rng.integers(0, 255, size=obs_shape, dtype=np.uint8)
+        done = rng.random(3) < 0.05
+        actions = (rng.integers(6, size=3) if not action_shape
+                   else rng.normal(size=(3, *action_shape)).astype(action_dtype))
+        replay.add(actions, rng.normal(size=3).astype(np.float32), done & (t % 2 == 0), done & (t % 2 == 1), obs,
+                   rng.random(3) < 0.03)
+    return replay
+
+
+@pytest.mark.parametrize("frames_device", DEVICES)
 def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches(frames_device):
     """The device replay (torch on the CPU, and on a GPU where there is one) equals the numpy replay
     sample for sample, and its snapshot restores into either."""
 
-    def filled(frames_device):
-        replay = FrameReplay(600, 3, (5, 4), np.uint8, 4, n_step=3, gamma=0.9, frames_device=frames_device)
-        rng = np.random.default_rng(0)
-        obs = rng.integers(0, 255, size=(3, 4, 5, 4), dtype=np.uint8)
-        replay.start(obs)
-        for t in range(400):
-            obs = rng.integers(0, 255, size=(3, 4, 5, 4), dtype=np.uint8)
-            done = rng.random(3) < 0.05
-            replay.add(rng.integers(6, size=3), rng.normal(size=3).astype(np.float32), done & (t % 2 == 0),
-                       done & (t % 2 == 1), obs, rng.random(3) < 0.03)
-        return replay
-
-    host, device = filled(None), filled(frames_device)
+    host, device = _filled_replay(), _filled_replay(frames_device=frames_device)
     for seed in range(3):
         a, b = host.sample(64, np.random.default_rng(seed)), device.sample(64, np.random.default_rng(seed))
         assert isinstance(b.obs, torch.Tensor) and b.obs.dtype == torch.uint8
@@ -208,3 +215,37 @@ def test_frames_on_a_torch_device_sample_exactly_the_numpy_batches(frames_device
     restored.load_state_dict(host.state_dict())
     assert torch.equal(restored.frames, device.frames)
     assert device.host_nbytes == host.nbytes - host.frames.nbytes
+
+
+@pytest.mark.parametrize("batch_device", DEVICES)
+@pytest.mark.parametrize("layout", ["pixel stacks", "RAM vectors", "states and continuous actions"])
+def test_host_frames_sent_to_a_batch_device_sample_exactly_the_numpy_batches(batch_device, layout):
+    """Frames in host memory, batches gathered into the buffer sent to ``batch_device`` (a GPU's
+    learner; the CPU runs the same packing): the numpy replay's batches, as tensors there, all
+    views of one copy, and a batch unchanged by the samples after it (the buffers are reused)."""
+    shapes = {"pixel stacks": {"frame_shape": (5, 4), "stack": 4},
+              "RAM vectors": {"frame_shape": (128,), "stack": 1},
+              "states and continuous actions": {"frame_shape": (11,), "stack": 1, "action_shape": (3,),
+                                                "action_dtype": np.float32}}[layout]
+    host, sent = _filled_replay(**shapes), _filled_replay(**shapes, batch_device=batch_device)
+    batches = []
+    for seed in range(5):
+        a, b = host.sample(64, np.random.default_rng(seed)), sent.sample(64, np.random.default_rng(seed))
+        batches.append((a, b))
+        base = b.obs.untyped_storage().data_ptr()
+        for name in ("obs", "actions", "rewards", "discounts", "next_obs"):
+            host_array, tensor = getattr(a, name), getattr(b, name)
+            assert isinstance(tensor, torch.Tensor) and tensor.device.type == batch_device, name
+            assert tensor.untyped_storage().data_ptr() == base, name  # one copy for the whole batch
+        np.testing.assert_array_equal(a.env_ids, b.env_ids)
+        np.testing.assert_array_equal(a.slots, b.slots)
+    for a, b in batches:  # checked after all five samples went through the two buffers
+        for name in ("obs", "actions", "rewards", "discounts", "next_obs"):
+            host_array, tensor = getattr(a, name), getattr(b, name)
+            assert tensor.dtype == torch.from_numpy(host_array).dtype, name
+            np.testing.assert_array_equal(host_array, tensor.cpu().numpy(), err_msg=name)
+
+
+def test_a_batch_device_is_for_frames_in_host_memory():
+    with pytest.raises(ValueError, match="batch_device is for frames in host memory"):
+        FrameReplay(600, 3, (5, 4), np.uint8, 4, frames_device="cpu", batch_device="cpu")

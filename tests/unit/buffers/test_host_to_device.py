@@ -45,3 +45,21 @@ def test_reused_buffers_never_change_what_an_earlier_put_returned(device):
     for group, tensors in zip(groups, sent):
         for array, tensor in zip(group, tensors):
             np.testing.assert_array_equal(tensor.cpu().numpy(), array)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_staged_group_is_written_in_place_and_sent_once(device):
+    """stage: the caller fills views of the host buffer itself (a gather lands there directly)."""
+    to_device = HostToDevice(device, num_buffers=2)
+    staged = to_device.stage(((4, 3), np.uint8), ((5,), np.float32), ((), np.int64))
+    frames, values, count = staged.host
+    assert [v.shape for v in staged.host] == [(4, 3), (5,), ()]
+    np.take(np.arange(60, dtype=np.uint8).reshape(20, 3), [3, 0, 19, 7], axis=0, out=frames, mode="clip")
+    values[...] = np.linspace(0, 1, 5, dtype=np.float32)
+    count[...] = 7
+    sent_frames, sent_values, sent_count = staged.send()
+    np.testing.assert_array_equal(sent_frames.cpu().numpy(), np.arange(60).reshape(20, 3)[[3, 0, 19, 7]])
+    np.testing.assert_array_equal(sent_values.cpu().numpy(), np.linspace(0, 1, 5, dtype=np.float32))
+    assert sent_count.dtype == torch.int64 and int(sent_count) == 7
+    with pytest.raises(RuntimeError, match="sent already"):
+        staged.send()

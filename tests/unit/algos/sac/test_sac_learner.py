@@ -122,6 +122,19 @@ def test_gradient_clipping_reports_the_norm_before_clipping_and_limits_the_step(
     assert not same(params(clipped.critic), before)
 
 
+def test_a_batch_sent_as_tensors_updates_exactly_as_its_numpy_arrays():
+    """On a GPU the replay sends each batch as device tensors (one copy): the learner takes them as
+    they are, to the same update."""
+    from_numpy, from_tensors = learner_for(network()), learner_for(network())
+    for step in range(3):
+        arrays = batch(step)
+        from_numpy.update(arrays, env_step=step)
+        from_tensors.update(arrays._replace(**{name: torch.from_numpy(getattr(arrays, name)) for name in
+                                                ("obs", "actions", "rewards", "discounts", "next_obs")}), env_step=step)
+    assert same(params(from_numpy.critic), params(from_tensors.critic))
+    assert same(params(from_numpy.policy), params(from_tensors.policy))
+
+
 def test_actor_maps_the_unit_box_onto_the_env_bounds():
     low, high = np.array([-2.0, 0.0], np.float32), np.array([2.0, 0.4], np.float32)
     actor = SACActor(network().policy, low, high, device=CPU, deterministic_eval=True, seed=0)
