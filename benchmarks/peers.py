@@ -20,7 +20,7 @@ For Boxing pixels also
   freed (fresh pages the VM has backed before) and into a small replay that has wrapped (memory
   written before: the runner's own cost).
 
-Writes benchmarks/results/peers.json and peers.md. Run on idle cores: a rate taken while other work
+Writes benchmarks/results/peers.json and peers.md (``--name``: another stem). Run on idle cores: a rate taken while other work
 shares the cores says nothing.
 """
 
@@ -444,7 +444,7 @@ def main() -> None:
             "rlkit_collection_wrapped_sps": round(wrapped["collection"], 1),
             "fraction_wrapped": round(wrapped["collection"] / wrapped["bare"], 3),
             "date": time.strftime("%Y-%m-%d %H:%M")}
-    write_results(args.name, results, markdown(results))
+    write_results(args.name, results, markdown(results, args.name))
 
 
 def repetitions(repeats: int | list[int]) -> str:
@@ -453,11 +453,11 @@ def repetitions(repeats: int | list[int]) -> str:
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
 
 
-def markdown(results: dict) -> str:
+def markdown(results: dict, stem: str) -> str:
     lines = ["# rlkit beside Stable-Baselines3 (make bench-peers)", "",
              f"Machine: {results['machine']}; median of {repetitions(results['repeats'])} repetitions, sides "
              "alternating. "
-             "Env steps per second after the warm-up; settings in peers.json and benchmarks/peers.py. "
+             f"Env steps per second after the warm-up; settings in {stem}.json and benchmarks/peers.py. "
              "Each row's sides ran alternating in one run on idle cores; rows of other days are not comparable "
              "with each other (this machine's speed varies from day to day), their ratios are.", "",
              "| case | SB3 | rlkit, same settings | ratio | rlkit, same settings, compiled | ratio | rlkit defaults "
