@@ -112,13 +112,13 @@ class FrameReplay:
                                      else torch.arange(num_envs, device=self.frames_device))  # [E]
         # the host-side indices and batch arrays reach the frames' device a group per copy
         self._to_device = None if self.frames_device is None else HostToDevice(self.frames_device)
-        # frames on the host, batches for a device: each batch gathered into a buffer sent whole (two
-        # buffers: the host samples the next batch while the last one's copy runs)
+        # frames on the host, batches for a device: each batch gathered into a buffer sent whole (the
+        # host samples ahead of the GPU until a buffer's last copy is still pending)
         if batch_device is not None and self.frames_device is not None:
             raise ValueError("batch_device is for frames in host memory; with frames_device the batches "
                              "come on the frames' device")
         self.batch_device = None if batch_device is None else torch.device(batch_device)
-        self._batch_to_device = None if batch_device is None else HostToDevice(self.batch_device, num_buffers=2)
+        self._batch_to_device = None if batch_device is None else HostToDevice(self.batch_device)
 
     # ------------------------------------------------------------------------------ sizes
 

@@ -47,6 +47,7 @@ class HostToDevice:
         self._buffers: list[torch.Tensor | None] = [None] * num_buffers  # uint8 host buffers, grown on demand
         self._copied: list[torch.cuda.Event | None] = [None] * num_buffers  # recorded after each buffer's copy
         self._next = 0
+        self._stagings = [0] * num_buffers  # groups staged into each buffer: a group sent late is caught
 
     def put(self, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
         """The arrays (any dtypes and shapes) as tensors on the device, equal to them element for element."""
@@ -71,16 +72,20 @@ class HostToDevice:
             self._copied[i].synchronize()  # its last copy has left the buffer (at once unless the GPU lags)
         buffer = self._buffers[i]
         if buffer is None or buffer.numel() < end:
-            # grown geometrically; an old buffer still being copied is kept alive by the host allocator
+            # grown geometrically (the old buffer's last copy has finished: waited for above)
             buffer = torch.empty(max(end, 2 * (0 if buffer is None else buffer.numel())), dtype=torch.uint8,
                                  pin_memory=self.pinned)
             self._buffers[i] = buffer
         host = buffer.numpy()
         views = tuple(host[offset:offset + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
                       for (shape, dtype), offset in zip(specs, offsets))
-        return StagedGroup(self, i, views, tuple(offsets), end)
+        self._stagings[i] += 1
+        return StagedGroup(self, i, self._stagings[i], views, tuple(offsets), end)
 
     def _send(self, group: StagedGroup) -> tuple[torch.Tensor, ...]:
+        if self._stagings[group.buffer_index] != group.staging:
+            raise RuntimeError(f"a staged group was sent after {len(self._buffers)} more groups were staged, which"
+                               " reused its buffer: send each group before staging the next ones")
         buffer = self._buffers[group.buffer_index]
         if self.pinned:
             packed = buffer[:group.end].to(self.device, non_blocking=True)
@@ -103,6 +108,7 @@ class StagedGroup:
 
     to_device: HostToDevice
     buffer_index: int
+    staging: int  # the buffer's staging count when this group was staged
     host: tuple[np.ndarray, ...]
     offsets: tuple[int, ...]
     end: int  # bytes of the buffer the group takes

@@ -63,3 +63,8 @@ def test_a_staged_group_is_written_in_place_and_sent_once(device):
     assert sent_count.dtype == torch.int64 and int(sent_count) == 7
     with pytest.raises(RuntimeError, match="sent already"):
         staged.send()
+    late = to_device.stage(((3,), np.uint8))
+    to_device.stage(((3,), np.uint8)).send()
+    to_device.stage(((3,), np.uint8)).send()  # the third group reuses the late one's buffer
+    with pytest.raises(RuntimeError, match="reused its buffer"):
+        late.send()
