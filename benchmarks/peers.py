@@ -373,6 +373,7 @@ def main() -> None:
     if not SB3_PYTHON.exists():
         sys.exit(f"{SB3_PYTHON} is missing: run `make bench-peers` (it creates the SB3 venv first)")
     runs_file = RESULTS / f"{args.name}_runs.json"  # every rate as it is measured: a crash keeps them
+    cpu = cpu_description()
     # cases measured by an earlier invocation stay in the results unless measured again now
     recorded = json.loads(runs_file.read_text()) if runs_file.exists() else {}
     samples: dict[str, dict[str, list[dict]]] = {name: {side: [] for side in sides(name)} for name in args.cases}
@@ -389,7 +390,8 @@ def main() -> None:
             for side in order:
                 result = (sb3_run(case["sb3"], *window) if side == "sb3"
                           else rlkit_run(case[side], *window, case["warmup_keys"]))
-                samples[name][side].append({**result, "date": time.strftime("%Y-%m-%d %H:%M")})
+                # the CPU with each rate: rows kept from an earlier invocation may come from another host
+                samples[name][side].append({**result, "date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu})
                 RESULTS.mkdir(parents=True, exist_ok=True)
                 runs_file.write_text(json.dumps({**recorded, **samples}, indent=1) + "\n")
                 print(f"repeat {repeat} {name} {side}: {result['sps']:.1f} env steps/s", flush=True)
@@ -455,7 +457,7 @@ def repetitions(repeats: int | list[int]) -> str:
 
 def markdown(results: dict, stem: str) -> str:
     lines = ["# rlkit beside Stable-Baselines3 (make bench-peers)", "",
-             f"Machine: {results['machine']}; median of {repetitions(results['repeats'])} repetitions, sides "
+             f"Machine (this invocation's): {results['machine']}; median of {repetitions(results['repeats'])} repetitions, sides "
              "alternating. "
              f"Env steps per second after the warm-up; settings in {stem}.json and benchmarks/peers.py. "
              "Each row's sides ran alternating in one run on idle cores; rows of other days are not comparable "
@@ -467,8 +469,11 @@ def markdown(results: dict, stem: str) -> str:
         m = row["median_sps"]
         cells = [f"{m[side]:.1f} | {row[f'ratio_{side}']:.2f}" if side in m else "- | -"
                  for side in ("matched", "compiled", "defaults")]
-        dates = sorted(run["date"][:10] for runs in row["runs"].values() for run in runs if "date" in run) or ["-"]
-        lines.append(f"| {name} | {m['sb3']:.1f} | {' | '.join(cells)} | {dates[-1]} |")
+        runs = [run for side_runs in row["runs"].values() for run in side_runs]
+        dates = sorted(run["date"][:10] for run in runs if "date" in run) or ["-"]
+        cpus = sorted({run["cpu"] for run in runs if "cpu" in run})
+        lines.append(f"| {name} | {m['sb3']:.1f} | {' | '.join(cells)} | {dates[-1]}"
+                     f"{', ' + ' / '.join(cpus) if cpus else ''} |")
     paired = [(name, row["paired_ratios"]["matched"]) for name, row in results["cases"].items()
               if row.get("paired_ratios", {}).get("matched")]
     if paired:
