@@ -20,8 +20,8 @@ For Boxing pixels also
   freed (fresh pages the VM has backed before) and into a small replay that has wrapped (memory
   written before: the runner's own cost).
 
-Writes benchmarks/results/peers.json and peers.md (``--name``: another stem). Run on idle cores: a rate taken while other work
-shares the cores says nothing.
+Writes benchmarks/results/peers.json and peers.md (``--name``: another stem). Run on idle cores: a
+rate taken while other work shares the cores says nothing.
 """
 
 from __future__ import annotations
@@ -457,8 +457,8 @@ def repetitions(repeats: int | list[int]) -> str:
 
 def markdown(results: dict, stem: str) -> str:
     lines = ["# rlkit beside Stable-Baselines3 (make bench-peers)", "",
-             f"Machine (this invocation's): {results['machine']}; median of {repetitions(results['repeats'])} repetitions, sides "
-             "alternating. "
+             f"Machine (this invocation's): {results['machine']}; median of {repetitions(results['repeats'])} "
+             "repetitions, sides alternating. "
              f"Env steps per second after the warm-up; settings in {stem}.json and benchmarks/peers.py. "
              "Each row's sides ran alternating in one run on idle cores; rows of other days are not comparable "
              "with each other (this machine's speed varies from day to day), their ratios are.", "",
