@@ -13,7 +13,7 @@ from the parts as the loop runs them; a third block per round runs the agent's o
 ``train_step`` for as many env steps (what the runner calls; the runner's clock, logging and
 checks are the rest of a real run).
 
-Writes benchmarks/results/loop_parts.json and loop_parts.md. Run on idle cores.
+Writes benchmarks/results/loop_parts.json and loop_parts.md (``--name``: another stem). Run on idle cores.
 
 ``--openmp`` instead runs the same measurement under OpenMP settings that change how torch's idle
 threads wait between parallel regions (spinning, sleeping at once, a shorter spin) or pin them to
@@ -227,10 +227,12 @@ def main() -> None:
     parser.add_argument("--openmp", action="store_true", help="compare OpenMP settings (module docstring)")
     parser.add_argument("--repetitions", type=int, default=3, help="--openmp: processes per setting")
     parser.add_argument("--print-json", action="store_true", help=argparse.SUPPRESS)  # --openmp's worker
+    parser.add_argument("--name", default=None,
+                        help="results file name under benchmarks/results (default: loop_parts, or loop_parts_openmp)")
     args = parser.parse_args()
     if args.openmp:
         results = compare_openmp(args.cases, args.repetitions, args.rounds, args.cycles)
-        write_results("loop_parts_openmp", results, openmp_markdown(results))
+        write_results(args.name or "loop_parts_openmp", results, openmp_markdown(results))
         return
     if args.print_json:
         print(json.dumps(measure(args.cases[0], args.rounds, args.cycles)))
@@ -240,7 +242,7 @@ def main() -> None:
         results[name] = measure(name, args.rounds, args.cycles)
         print(f"{name}: tight {results[name]['tight_sps']:.1f}, loop order {results[name]['loop_order_sps']:.1f}, "
               f"train_step {results[name]['train_step_sps']:.1f} env steps/s", flush=True)
-    write_results("loop_parts", results, markdown(results))
+    write_results(args.name or "loop_parts", results, markdown(results))
 
 
 if __name__ == "__main__":
