@@ -62,10 +62,11 @@ class HostToDevice:
         in place (a gather can land there directly, saving a copy into the buffer), then sends the
         group. Send it before staging ``num_buffers`` more groups: those reuse its buffer."""
         specs = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in specs)
+        sizes = [math.prod(shape) * dtype.itemsize for shape, dtype in specs]  # bytes of each array
         offsets, end = [], 0
-        for shape, dtype in specs:
+        for size in sizes:
             offsets.append(end)
-            end += -(-math.prod(shape) * dtype.itemsize // ALIGN_BYTES) * ALIGN_BYTES
+            end += -(-size // ALIGN_BYTES) * ALIGN_BYTES
         i = self._next
         self._next = (i + 1) % len(self._buffers)
         if self._copied[i] is not None:
@@ -77,8 +78,8 @@ class HostToDevice:
                                  pin_memory=self.pinned)
             self._buffers[i] = buffer
         host = buffer.numpy()
-        views = tuple(host[offset:offset + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
-                      for (shape, dtype), offset in zip(specs, offsets))
+        views = tuple(host[offset:offset + size].view(dtype).reshape(shape)
+                      for (shape, dtype), offset, size in zip(specs, offsets, sizes))
         self._stagings[i] += 1
         return StagedGroup(self, i, self._stagings[i], views, tuple(offsets), end)
 
