@@ -6,7 +6,8 @@ prints and writes ``sweep_summary.md``: which jobs finished, which failed and wh
 never stops the others (rlkit catches its error and records it), and the command exits non-zero
 when any job failed. Ctrl-C or SIGTERM stops the sweep itself: the running jobs save a checkpoint,
 no later job starts, the summary is written and the command exits with 130 / 143 (submitit_local as
-joblib below, through submitit's controllers; a cluster's jobs are not stopped). With the basic
+joblib below, through submitit's controllers; a local Ray instance's workers too, ``watch_ray_sweep``;
+a cluster's jobs are not stopped). With the basic
 launcher the job runs in the launching process, which exits after it (Hydra calls no callback after
 an exit, so the job writes the summary). With joblib, the launching process and each worker record
 the signal instead of dying (a worker killed while idle breaks joblib's pool, which then kills the
@@ -29,7 +30,7 @@ from typing import Any
 
 import psutil
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rlkit.stop import STOP_SIGNALS, StopRequest
 
@@ -40,6 +41,9 @@ MULTIRUN_FILE = "multirun.yaml"  # Hydra writes it into every sweep dir
 STOP_FILE = "sweep_stopped"  # in the sweep dir while a stopped sweep's jobs wind down: the signal's name
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
+RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
+RAY_JOB_TITLE = "ray::_run_job"  # a Ray worker's process title while it runs hydra-ray-launcher's job function
+RAY_OBJECT_STORE_BYTES = 78643200  # hydra-ray-launcher's default object_store_memory (its _core.launch)
 
 
 class SweepState:
@@ -192,15 +196,17 @@ def in_launching_process() -> bool:
 
 
 class SweepStop(StopRequest):
-    """The launching process of a joblib or submitit_local sweep: the first SIGINT / SIGTERM marks
-    the sweep stopped and forwards SIGTERM to its children, the workers (loky's resource trackers
-    ignore it) or submitit's controllers, whose running jobs stop at their next vector step and save.
-    The handler does not raise, so the launcher keeps waiting for them and the summary is written; a
-    second Ctrl-C raises KeyboardInterrupt (joblib then kills the workers at once)."""
+    """The launching process of a joblib, submitit_local or local Ray sweep: the first SIGINT /
+    SIGTERM marks the sweep stopped and forwards SIGTERM to the processes ``job_processes`` names (by
+    default its children: joblib's workers, loky's resource trackers ignore it, or submitit's
+    controllers), whose running jobs stop at their next vector step and save. The handler does not
+    raise, so the launcher keeps waiting for them and the summary is written; a second Ctrl-C raises
+    KeyboardInterrupt (joblib then kills the workers at once)."""
 
-    def __init__(self, sweep_dir: Path) -> None:
+    def __init__(self, sweep_dir: Path, job_processes=None) -> None:
         super().__init__()
         self.sweep_dir = sweep_dir
+        self.job_processes = job_processes or (lambda: psutil.Process().children())
 
     def _signalled(self, name: str) -> None:
         first = self.received is None
@@ -208,7 +214,7 @@ class SweepStop(StopRequest):
         if not first:
             return
         mark_stopped(self.sweep_dir, name)
-        for child in psutil.Process().children():
+        for child in self.job_processes():
             try:
                 child.send_signal(signal.SIGTERM)
             except psutil.Error:  # it ended meanwhile
@@ -353,10 +359,46 @@ def watch_submitit_local_sweep(sweep_dir: Path) -> None:
     SweepState.restore_launcher = restore
 
 
+def ray_job_processes() -> list[psutil.Process]:
+    """This machine's Ray workers that run a job of this process's sweep: descendants titled
+    ``RAY_JOB_TITLE``. Ray's own processes and its idle workers are left alone (SIGTERM ends them)."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            title = process.cmdline()
+        except psutil.Error:  # it ended meanwhile
+            continue
+        if title and title[0].startswith(RAY_JOB_TITLE):
+            found.append(process)
+    return found
+
+
+def watch_ray_sweep(sweep_dir: Path, ray_config: DictConfig) -> None:
+    """A Ray sweep on a local Ray instance (no ``hydra.launcher.ray.init.address``): Ray is started
+    here with the launcher's settings (the launcher then finds it running), so that a ``SweepStop``
+    replaces the SIGTERM handler ``ray.init`` installs, which ends the launching process and with it
+    every job unsaved. The stop forwards SIGTERM to the workers running jobs; their jobs save and stop
+    (``rlkit.__main__``), and the jobs Ray starts later find the sweep stopped. Ray starts its own
+    processes, and hence its workers, with SIGINT blocked: a Ctrl-C to the terminal's process group
+    reaches the launching process only. A cluster's workers are not this machine's processes: they
+    are left to the cluster, as a submitit_slurm sweep's jobs are."""
+    import ray
+
+    init_config = ray_config.get("init")  # (the launcher's schema: a dict, address null by default)
+    init = {} if init_config is None else OmegaConf.to_container(init_config, resolve=True)
+    if init.get("address") not in (None, "local"):
+        return
+    if not ray.is_initialized():
+        ray.init(**{"object_store_memory": RAY_OBJECT_STORE_BYTES, **init})
+    if SweepState.stop is None:
+        SweepState.stop = SweepStop(sweep_dir, job_processes=ray_job_processes)
+        SweepState.stop.install()
+
+
 class SweepSummary(Callback):
     """Hydra callback (conf/config.yaml, hydra.callbacks): prints and writes the sweep's summary; a
-    joblib or submitit_local sweep's Ctrl-C / SIGTERM handling (``watch_joblib_sweep``,
-    ``watch_submitit_local_sweep``) is set up at its start."""
+    joblib, submitit_local or local Ray sweep's Ctrl-C / SIGTERM handling (``watch_joblib_sweep``,
+    ``watch_submitit_local_sweep``, ``watch_ray_sweep``) is set up at its start."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         SweepState.launcher_pid = os.getpid()
@@ -365,6 +407,8 @@ class SweepSummary(Callback):
             watch_joblib_sweep(Path(config.hydra.sweep.dir))
         elif launcher == SUBMITIT_LOCAL_LAUNCHER:
             watch_submitit_local_sweep(Path(config.hydra.sweep.dir))
+        elif launcher == RAY_LAUNCHER:
+            watch_ray_sweep(Path(config.hydra.sweep.dir), config.hydra.launcher.ray)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         end_sweep(Path(config.hydra.sweep.dir))

@@ -378,3 +378,26 @@ def test_the_same_sweep_command_with_resume_auto_continues_its_jobs_and_starts_t
     outcomes = [json.loads((job / OUTCOME_FILE).read_text()) for job in _job_dirs(sweep)]
     assert outcomes[0]["exit_code"] == 0 and outcomes[1]["exit_code"] == 2  # job 0: finished, nothing to do
     assert "saved no checkpoint" in outcomes[1]["error"] and "1 job(s) FAILED" in broken.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+                    reason="the Ray launcher is an optional extra: pip install -e '.[ray]'")
+@pytest.mark.parametrize("signal_name, to_group", [("SIGINT", True), ("SIGTERM", False)],
+                         ids=["ctrl_c_to_the_group", "sigterm_to_the_launcher_alone"])
+def test_a_signal_stops_a_ray_sweep_after_its_running_jobs_saved(signal_name, to_group, tmp_path):
+    """ray.init's SIGTERM handler ended the launching process, and a Ctrl-C ended it in a traceback:
+    either way the workers went with it, no job saved at the stop and no summary was written. The
+    launching process forwards SIGTERM to the workers running jobs (Ray's processes ignore the Ctrl-C)."""
+    sweep = tmp_path / "sweep"
+    returncode, stdout, stderr, survivors = _stop_a_running_sweep(
+        tmp_path, ["seed=0,1", "schedule.eval_interval_env_steps=10000000", "hydra/launcher=ray",
+                   "+hydra.launcher.ray.init.num_cpus=2"], 2, signal_name, to_group)
+    assert returncode == {"SIGINT": 130, "SIGTERM": 143}[signal_name], stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert not survivors, survivors
+    for job in range(2):  # each stopped at a step and saved it (the forwarded SIGTERM)
+        outcome = json.loads((sweep / str(job) / OUTCOME_FILE).read_text())
+        assert outcome["stopped_by"] == "SIGTERM" and outcome["exit_code"] == 143, outcome
+        assert checkpoint.list_checkpoints(sweep / str(job))[-1][0] == outcome["env_step"] > 0
+    assert (sweep / SUMMARY_FILE).read_text().count("| stopped by SIGTERM (exit 143) |") == 2
+    assert stdout.count(f"sweep {sweep}: stopped by {signal_name}") == 1

@@ -56,3 +56,50 @@ def test_the_launching_process_starts_rlkits_controller_in_place_of_submitits():
     assert shim.PIPE == subprocess.PIPE  # the rest of the module as it is
     with pytest.raises(RuntimeError, match="does not know"):
         shim.Popen(["/venv/python", "-m", "submitit.local.other", "/sweep"])
+
+
+def test_a_ray_sweeps_stop_signals_only_the_workers_running_its_jobs():
+    """Ray's own processes and its idle workers end on a SIGTERM: the stop must pass them by."""
+    import time
+
+    import psutil
+
+    from rlkit.sweeps import RAY_JOB_TITLE, ray_job_processes
+
+    titles = [f"{RAY_JOB_TITLE} job", "ray::IDLE", "raylet"]
+    children = [subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 60']) for title in titles]
+    try:
+        deadline = time.monotonic() + 10
+        while (time.monotonic() < deadline  # (until each exec has given its child the title)
+               and sorted(psutil.Process(c.pid).cmdline()[0] for c in children) != sorted(titles)):
+            time.sleep(0.05)
+        assert [p.pid for p in ray_job_processes()] == [children[0].pid]
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+
+
+def test_a_local_ray_sweep_starts_ray_before_its_stop_handlers_and_a_cluster_sweep_is_left_alone(monkeypatch):
+    """ray.init installs a SIGTERM handler that ends the process: rlkit starts Ray first, with the
+    launcher's settings and default, then installs its own; a cluster's workers are not this machine's."""
+    from omegaconf import OmegaConf
+
+    from rlkit import sweeps
+
+    calls = []
+    fake_ray = types.SimpleNamespace(is_initialized=lambda: bool(calls), init=lambda **kw: calls.append(kw))
+    monkeypatch.setitem(sys.modules, "ray", fake_ray)
+    monkeypatch.setattr(sweeps.SweepState, "stop", None)
+    sweeps.watch_ray_sweep(sweeps.Path("/unused"), OmegaConf.create({"init": {"address": "auto"}}))
+    assert calls == [] and sweeps.SweepState.stop is None
+    before = signal.getsignal(signal.SIGTERM)
+    sweeps.watch_ray_sweep(sweeps.Path("/unused"), OmegaConf.create({"init": {"address": None, "num_cpus": 2}}))
+    try:
+        assert calls == [{"object_store_memory": sweeps.RAY_OBJECT_STORE_BYTES, "address": None, "num_cpus": 2}]
+        stop = sweeps.SweepState.stop
+        assert isinstance(stop, sweeps.SweepStop) and stop.job_processes is sweeps.ray_job_processes
+        assert signal.getsignal(signal.SIGTERM) not in (before, signal.SIG_DFL)
+    finally:
+        sweeps.SweepState.stop.restore()
+    assert signal.getsignal(signal.SIGTERM) == before
