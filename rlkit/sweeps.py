@@ -7,13 +7,13 @@ never stops the others (rlkit catches its error and records it), and the command
 when any job failed. Ctrl-C or SIGTERM stops the sweep itself: the running jobs save a checkpoint,
 no later job starts, the summary is written and the command exits with 130 / 143 (submitit_local as
 joblib below, through submitit's controllers; a local Ray instance's workers too, ``watch_ray_sweep``;
-a cluster's jobs are not stopped). With the basic
-launcher the job runs in the launching process, which exits after it (Hydra calls no callback after
-an exit, so the job writes the summary). With joblib, the launching process and each worker record
-the signal instead of dying (a worker killed while idle breaks joblib's pool, which then kills the
-workers that are saving): the launching process forwards SIGTERM to the workers and writes
-``STOP_FILE``, jobs that start after it do not run (their outcome says so), and joblib returns once
-the running jobs have saved. A second Ctrl-C stops at once.
+a cluster's jobs are not stopped). With the basic launcher the job runs in the launching process,
+which exits after it (Hydra calls no callback after an exit, so the job writes the summary). With
+joblib, the launching process and each worker record the signal instead of dying (a worker killed
+while idle breaks joblib's pool, which then kills the workers that are saving): the launching
+process forwards SIGTERM to the workers and writes ``STOP_FILE``, jobs that start after it do not
+run (their outcome says so), and joblib returns once the running jobs have saved. A second Ctrl-C
+stops at once.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class SweepState:
     failed_jobs = 0
     stopped_by: str | None = None  # the signal that stopped the sweep
     launcher_pid: int | None = None  # a job in another process runs in a launcher's worker
-    stop: StopRequest | None = None  # the launching process's SweepStop (joblib, submitit_local), or a worker's
+    stop: StopRequest | None = None  # the launching process's SweepStop (joblib, submitit_local, Ray), or a worker's
     restore_launcher: Any = None  # puts back what watch_*_sweep replaced in joblib or submitit, at the end
 
 

@@ -117,8 +117,7 @@ class FrameReplay:
         if batch_device is not None and self.frames_device is not None:
             raise ValueError("batch_device is for frames in host memory; with frames_device the batches "
                              "come on the frames' device")
-        self.batch_device = None if batch_device is None else torch.device(batch_device)
-        self._batch_to_device = None if batch_device is None else HostToDevice(self.batch_device)
+        self._batch_to_device = None if batch_device is None else HostToDevice(batch_device)
 
     # ------------------------------------------------------------------------------ sizes
 
@@ -141,6 +140,11 @@ class FrameReplay:
     def host_nbytes(self) -> int:
         """Bytes held in host memory (all of them unless the frames live on a device)."""
         return self.nbytes - (self.frames.nbytes if self.frames_device is not None else 0)
+
+    @property
+    def batch_device(self) -> torch.device | None:
+        """Where batches of host frames are sent whole (None: numpy batches, or the frames' device)."""
+        return None if self._batch_to_device is None else self._batch_to_device.device
 
     @property
     def bytes_per_transition(self) -> float:
