@@ -12,13 +12,14 @@ these names.
 A run's final score is its last evaluation return (``eval/return_mean`` of its last eval row), or
 its last training return (``train/episode_return_mean``) when it has no eval row. Per variant the
 report gives the mean and the interquartile mean (IQM) of the final scores over seeds, a 95%
-percentile-bootstrap CI of that mean, the number of seeds and the median SPS (env steps per second).
+Student-t CI of that mean (none for a single seed; ``rlkit.stats.mean_confidence_interval`` says why
+not the bootstrap), the number of seeds and the median SPS (env steps per second).
 
 Writes to DIR (default: the first path when it is a sweep dir, else <first path>/report/):
   report.md               the variant table, one row per run, and links to the figures
   curves.png              per variant, against env steps: the training return (mean of the last 100
                           episodes) as a line and the evaluation returns as markers; over several
-                          seeds their mean with a 95% bootstrap band / bars
+                          seeds their mean with a 95% Student-t band / bars
   response_<key>.png      the final score (mean, 95% CI) against a swept key's value, one series per
                           group of variants that differ in that key alone; only for keys that some
                           such group compares
@@ -48,7 +49,7 @@ import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from rlkit.logging import LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, read_metrics  # noqa: E402
-from rlkit.stats import bootstrap_ci, iqm  # noqa: E402
+from rlkit.stats import iqm, mean_confidence_interval  # noqa: E402
 from rlkit.sweeps import MULTIRUN_FILE  # noqa: E402
 
 EVAL_RETURN = "eval/return_mean"
@@ -337,11 +338,12 @@ class VariantStats:
 
 
 def variant_stats(scores: list[float], sps: list[float]) -> VariantStats:
-    """Mean, IQM and 95% bootstrap CI of the mean of ``scores``; median of the runs' ``sps``."""
+    """Mean, IQM and 95% Student-t CI of the mean of ``scores`` (None for one score); median of the
+    runs' ``sps``."""
     median_sps = statistics.median(sps) if sps else None
     if not scores:
         return VariantStats(0, None, None, None, None, median_sps)
-    low, high = bootstrap_ci(scores, np.mean, CONFIDENCE)
+    low, high = mean_confidence_interval(scores, CONFIDENCE) or (None, None)
     return VariantStats(len(scores), float(np.mean(scores)), iqm(scores), low, high, median_sps)
 
 
@@ -387,18 +389,19 @@ def align_curves(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarra
 
 @dataclass(frozen=True)
 class Band:
-    """Returns against env steps over a variant's seeds: their mean and its 95% bootstrap CI."""
+    """Returns against env steps over a variant's seeds: their mean and its 95% Student-t CI (None
+    for one seed)."""
 
     env_steps: np.ndarray
     mean: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
+    low: np.ndarray | None
+    high: np.ndarray | None
     seeds: int
 
 
 def band(env_steps: np.ndarray, values: np.ndarray) -> Band:
-    """``values`` [seeds, points] -> mean and 95% bootstrap CI per point."""
-    low, high = bootstrap_ci(values, lambda resample: resample.mean(axis=0), CONFIDENCE)
+    """``values`` [seeds, points] -> mean and 95% Student-t CI per point (None for one seed)."""
+    low, high = mean_confidence_interval(values, CONFIDENCE) or (None, None)
     return Band(env_steps, values.mean(axis=0), low, high, len(values))
 
 
@@ -541,7 +544,7 @@ def plot_curves(curves: list[Curves], eval_text: str, path: Path) -> None:
         ax.set_ylabel(eval_text if has_evals else train_text)
     ax.set_xlabel("env steps")
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-    ax.set_title("return against env steps" + (" (mean over seeds; band and bars: 95% bootstrap CI)"
+    ax.set_title("return against env steps" + (" (mean over seeds; band and bars: 95% Student-t CI)"
                                                if several_seeds else ""), fontsize="medium")
     ax.grid(alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", fontsize="small",
@@ -569,7 +572,9 @@ def plot_response(key: str, groups: dict[str, list[Variant]], stats: dict[str, V
         points = sorted(((position[v.settings[key]], stats[v.label]) for v in members), key=lambda p: p[0])
         xs = np.array([x for x, _ in points]) + offset
         mean = np.array([s.mean for _, s in points])
-        errors = np.array([[s.mean - s.ci_low for _, s in points], [s.ci_high - s.mean for _, s in points]])
+        # a one-seed variant has no interval: NaN bars are not drawn
+        errors = np.array([[np.nan if s.ci_low is None else s.mean - s.ci_low for _, s in points],
+                           [np.nan if s.ci_high is None else s.ci_high - s.mean for _, s in points]])
         ax.errorbar(xs, mean, yerr=errors, marker=EVAL_MARKER, color=color, capsize=4, label=shared or None)
     if numeric and min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
         ax.set_xscale("log")
@@ -578,7 +583,7 @@ def plot_response(key: str, groups: dict[str, list[Variant]], stats: dict[str, V
     if not numeric:
         ax.set_xlim(-0.5, len(values) - 0.5)
     ax.set_xlabel(key)
-    ax.set_ylabel(f"final score: {score_text}\n(mean over seeds, 95% bootstrap CI)")
+    ax.set_ylabel(f"final score: {score_text}\n(mean over seeds, 95% Student-t CI)")
     ax.set_title(f"final score against {key}", fontsize="medium")
     ax.grid(alpha=0.3)
     if any(groups):
@@ -639,7 +644,8 @@ def report_markdown(keys: list[str], variant_text: str, run_text: str, figures: 
         f"Swept keys (settings that differ between variants, as each run's config.yaml resolved them): {swept}. "
         "A variant is named by its swept values, a run by its variant's name and, where the variant has "
         "several runs, its seed. Final score: a run's last evaluation return (its last training return "
-        f"when it has no evaluation). CI: {CONFIDENCE:.0%} percentile bootstrap of the mean over seeds. "
+        f"when it has no evaluation). CI: {CONFIDENCE:.0%} Student-t interval of the mean over seeds (none for "
+        "one seed). "
         "SPS: median over seeds of each run's median env steps per second.", "",
         "## Variants", "", variant_text, "", *(f"Note: {note}" for note in notes), *([""] if notes else []),
         "## Runs", "", run_text, "",

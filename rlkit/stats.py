@@ -1,10 +1,10 @@
 """Small statistics without scipy: Welch's t-test (one-sided) via the regularized incomplete beta,
-the interquartile mean and percentile-bootstrap confidence intervals (for comparing seeds)."""
+the interquartile mean and Student-t confidence intervals of a mean over seeds."""
 
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -92,27 +92,51 @@ def iqm(values: ArrayLike) -> float:
     return float(weights @ ordered / weights.sum())
 
 
-def bootstrap_ci(values: ArrayLike, statistic: Callable[[np.ndarray], float | np.ndarray],
-                 confidence: float = 0.95, num_resamples: int = 2000,
-                 seed: int = 0) -> tuple[float | np.ndarray, float | np.ndarray]:
-    """Percentile-bootstrap confidence interval (low, high) of ``statistic`` over ``values``.
+def student_t_quantile(p: float, dof: float) -> float:
+    """The ``p``-quantile of Student's t with ``dof`` degrees of freedom: the t with P(T <= t) = p,
+    found by bisection on ``student_t_sf`` (to 1e-12 relative). p in (0, 1), dof > 0."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -student_t_quantile(1.0 - p, dof)
+    tail = 1.0 - p  # P(T > t) at the answer
+    low, high = 0.0, 1.0
+    while student_t_sf(high, dof) > tail:
+        low, high = high, 2.0 * high
+    while high - low > 1e-12 * high:
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if student_t_sf(middle, dof) > tail else (low, middle)
+    return 0.5 * (low + high)
+
+
+def mean_confidence_interval(values: ArrayLike, confidence: float = 0.95
+                             ) -> tuple[float | np.ndarray, float | np.ndarray] | None:
+    """Student-t confidence interval (low, high) of the mean of ``values`` over axis 0, or None
+    for a single row (one sample says nothing of the spread).
 
     ``values`` holds one row per independent sample (seed) along axis 0: a vector of scores, or a
-    [seeds, points] matrix of curves. One call ``np.random.default_rng(seed).integers(0, n,
-    size=(num_resamples, n))`` draws the resampled row indices; ``statistic`` is applied to each
-    resample ``values[indices]`` and the interval is the ((1 - confidence) / 2, (1 + confidence) / 2)
-    quantiles of the results (numpy's linear interpolation). A statistic that returns an array
-    (e.g. ``lambda curves: curves.mean(axis=0)``) gives pointwise arrays for low and high.
-    The interval is in the units of the statistic.
+    [seeds, points] matrix of curves, which gives pointwise arrays for low and high. The interval
+    is mean +- t_{(1 + confidence) / 2, n - 1} * s / sqrt(n) with s the sample standard deviation
+    (ddof 1), in the units of the values.
+
+    Why not the percentile bootstrap: over the few seeds an RL study runs it under-covers badly.
+    With n = 3 each resample repeats the lowest seed with probability 1/27 > 2.5%, so its 95%
+    interval is the seeds' [min, max], which holds the median only 75% of the time (50% at n = 2).
+    The t interval keeps its level for normal scores at any n >= 2, and is wide when n is small.
     """
     data = np.asarray(values, dtype=np.float64)
     if data.ndim == 0 or len(data) == 0:
-        raise ValueError("bootstrap_ci needs at least one value along axis 0")
+        raise ValueError("mean_confidence_interval needs at least one value along axis 0")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    indices = np.random.default_rng(seed).integers(0, len(data), size=(num_resamples, len(data)))
-    estimates = np.array([statistic(data[rows]) for rows in indices])
-    low, high = np.quantile(estimates, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0], axis=0)
+    n = len(data)
+    if n < 2:
+        return None
+    mean = data.mean(axis=0)
+    half_width = student_t_quantile((1.0 + confidence) / 2.0, n - 1) * data.std(axis=0, ddof=1) / math.sqrt(n)
+    low, high = mean - half_width, mean + half_width
     if np.ndim(low) == 0:
         return float(low), float(high)
     return low, high

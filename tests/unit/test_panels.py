@@ -150,6 +150,23 @@ def test_play_episodes_plays_exactly_what_run_episodes_plays():
     assert results.lengths.tolist() == [4] * 7 and results.returns.tolist() == [4.0] * 7
 
 
+def test_each_sub_env_plays_its_quota_so_short_episodes_are_not_over_represented():
+    # env 0's episodes: 2 steps of reward 1 (return 2); env 1's: 5 steps of reward 10 (return 50).
+    # 5 episodes over 2 envs: quotas 3 and 2. Env 0 finishes at steps 2, 5, 8 (a reset step after
+    # each), env 1 at 5 and 11; a run that took the first 5 episodes to end would take 4 of env 0's.
+    def envs():
+        return FakeEnvs(2, episode_length=[2, 5], reward_per_step=[1.0, 10.0])
+
+    class Policy:
+        def act(self, obs, panel=False):
+            return np.zeros(len(obs), np.int64), None
+
+    returns = run_episodes(envs(), lambda obs: np.zeros(len(obs), np.int64), 5, seed=0)
+    assert returns.tolist() == [2.0, 2.0, 50.0, 2.0, 50.0]  # in the order they ended
+    results = play_episodes(envs(), Policy(), 5, seed=0)
+    assert results.returns.tolist() == returns.tolist() and results.lengths.tolist() == [2, 2, 5, 2, 5]
+
+
 # ----------------------------------------------------------------------------- settings
 
 

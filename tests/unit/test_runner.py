@@ -25,10 +25,16 @@ from rlkit.episodes import EpisodeTracker
 
 
 class FakeEnvs:
-    def __init__(self, num_envs: int, episode_length: int = 5, fail_at_call: int | None = None) -> None:
+    """Sub-env i's episodes last ``episode_length`` (or its i-th entry) steps of reward 1 (or
+    ``reward_per_step``'s i-th entry), then end; NEXT_STEP autoreset."""
+
+    def __init__(self, num_envs: int, episode_length: int | list[int] = 5, fail_at_call: int | None = None,
+                 reward_per_step: list[float] | None = None) -> None:
         self.num_envs = num_envs
         self.spec = EnvSpec("fake", (2,), np.dtype(np.float32), n_actions=3)
-        self.episode_length = episode_length
+        self.episode_length = np.broadcast_to(np.asarray(episode_length), (num_envs,))  # [E]
+        self.reward_per_step = np.asarray(reward_per_step if reward_per_step is not None else [1.0] * num_envs,
+                                          dtype=np.float32)  # [E]
         self.fail_at_call = fail_at_call
         self.calls = 0
         self.t = np.zeros(num_envs, dtype=np.int64)  # [E] transitions into the current episode
@@ -45,7 +51,7 @@ class FakeEnvs:
             raise BrokenPipeError("worker died")
         reset = self.ended.copy()  # [E]
         self.t = np.where(reset, 0, self.t + 1)
-        reward = np.where(reset, 0.0, 1.0).astype(np.float32)
+        reward = np.where(reset, 0.0, self.reward_per_step).astype(np.float32)
         terminated = ~reset & (self.t >= self.episode_length)
         self.ended = terminated
         obs = np.stack([self.t, actions], axis=1).astype(np.float32)
