@@ -70,6 +70,10 @@ def main() -> None:
     jobs = [Job(f"seed{seed}", [*common, f"seed={seed}"], [o for o in common if o.startswith("schedule.save_interval")])
             for seed in args.seeds]
     run_jobs(jobs, out_root, steps, parallel, done, poll_s=10)
+    unfinished = sorted(seed for seed in args.seeds if finished.get(seed, {}).get("exit_code") != 0)
+    if unfinished:  # stopped or failed: no results file that reads as a finished benchmark
+        sys.exit(f"seeds {unfinished} did not finish; no results written. Continue with: make bench-atari"
+                 f" ARGS=\"--continue {out_root} --name {args.name} {' '.join(args.overrides)}\"")
     finals_eval = [f["final_eval_return"] for f in finished.values() if f["final_eval_return"] is not None]
     finals_train = [f["final_train_return"] for f in finished.values() if f["final_train_return"] is not None]
     summary = {"overrides": common, "total_env_steps": steps, "atari_frames": steps * 4, "runs": finished,
