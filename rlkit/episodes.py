@@ -62,33 +62,62 @@ class EpisodesStopped(Exception):
     """``run_episodes`` was asked to stop before its episodes were done (a stop request)."""
 
 
+class EpisodeQuotas:
+    """Exactly ``num_episodes`` whole episodes split evenly over ``num_envs`` sub-envs, with their raw
+    returns and lengths.
+
+    Each sub-env plays a fixed quota (the first ``num_episodes % num_envs`` one more), so short
+    episodes are not over-represented, as they would be by taking the first episodes to end. Reset
+    steps (NEXT_STEP autoreset: the step after an episode ends) belong to no episode."""
+
+    def __init__(self, num_envs: int, num_episodes: int) -> None:
+        self.quotas = np.full(num_envs, num_episodes // num_envs)  # [E]
+        self.quotas[: num_episodes % num_envs] += 1
+        self.counts = np.zeros(num_envs, dtype=np.int64)  # [E] episodes counted per sub-env
+        self.returns = np.zeros(num_envs, dtype=np.float64)  # [E] the running episodes' raw returns
+        self.lengths = np.zeros(num_envs, dtype=np.int64)  # [E] and their env steps (transitions)
+        self.is_reset_step = np.zeros(num_envs, dtype=bool)  # [E] sub-env i's next step is its reset step
+
+    @property
+    def complete(self) -> bool:
+        return bool((self.counts >= self.quotas).all())
+
+    def wants(self, env_index: int) -> bool:
+        """Whether sub-env ``env_index``'s quota still needs episodes."""
+        return bool(self.counts[env_index] < self.quotas[env_index])
+
+    def step(self, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> list[tuple[float, int]]:
+        """rewards, terminated, truncated [E], one vector step's. Returns (raw return, length) of each
+        episode that ended on it and counts towards its sub-env's quota."""
+        live = ~self.is_reset_step  # [E]
+        self.returns[live] += rewards[live]
+        self.lengths[live] += 1
+        done = (terminated | truncated) & live  # [E]
+        counted = []
+        for i in np.flatnonzero(done):
+            if self.counts[i] < self.quotas[i]:
+                counted.append((float(self.returns[i]), int(self.lengths[i])))
+                self.counts[i] += 1
+            self.returns[i] = 0.0
+            self.lengths[i] = 0
+        self.is_reset_step = done
+        return counted
+
+
 def run_episodes(env: VecEnv, act: Callable[[np.ndarray], np.ndarray], num_episodes: int, seed: int,
                  should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-    """Raw returns of exactly ``num_episodes`` episodes, split evenly over the sub-envs.
+    """Raw returns of exactly ``num_episodes`` episodes, split over the sub-envs by ``EpisodeQuotas``.
 
-    Each sub-env runs a fixed quota, so short episodes are not over-represented. ``should_stop`` is
-    asked before each vector step; when it says so, ``EpisodesStopped`` is raised.
+    ``should_stop`` is asked before each vector step; when it says so, ``EpisodesStopped`` is raised.
     """
-    num_envs = env.num_envs
-    quotas = np.full(num_envs, num_episodes // num_envs)  # [E]
-    quotas[: num_episodes % num_envs] += 1
+    quotas = EpisodeQuotas(env.num_envs, num_episodes)
     finished: list[float] = []
-    counts = np.zeros(num_envs, dtype=np.int64)  # [E]
-    running = np.zeros(num_envs, dtype=np.float64)  # [E]
-    is_reset_step = np.zeros(num_envs, dtype=bool)  # [E]
     obs = env.reset(seed=seed)
-    while (counts < quotas).any():
+    while not quotas.complete:
         if should_stop is not None and should_stop():
             raise EpisodesStopped(f"stopped after {len(finished)} of {num_episodes} episodes")
         result = env.step(act(obs))
-        live = ~is_reset_step
-        running[live] += result.reward[live]
-        done = (result.terminated | result.truncated) & live
-        for i in np.flatnonzero(done):
-            if counts[i] < quotas[i]:
-                finished.append(float(running[i]))
-                counts[i] += 1
-            running[i] = 0.0
-        is_reset_step = done
+        finished.extend(episode_return for episode_return, _ in
+                        quotas.step(result.reward, result.terminated, result.truncated))
         obs = result.obs
     return np.asarray(finished)

@@ -43,6 +43,7 @@ from rlkit import checkpoint, seeding
 from rlkit.build import build_inference_agent, inference_device, set_cpu_threads, set_denormal_flush, torch_threads
 from rlkit.checkpoint import CheckpointError
 from rlkit.config import ConfigValueError, RootConfig, require
+from rlkit.episodes import EpisodeQuotas
 from rlkit.eval_start import with_fresh_generators, with_leaves
 from rlkit.registry import UnknownComponentError
 from rlkit.stop import StopRequest
@@ -120,8 +121,9 @@ class EpisodeResults:
 
 def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder: EpisodeRecorder | None = None,
                   stop: StopRequest | None = None) -> EpisodeResults:
-    """Exactly ``num_episodes`` episodes, split over the sub-envs as ``rlkit.episodes.run_episodes``
-    does (the same quotas, resets and calls to the policy, so the same returns), with their lengths.
+    """Exactly ``num_episodes`` episodes, split over the sub-envs by ``rlkit.episodes.EpisodeQuotas`` as
+    ``run_episodes`` does (the same quotas, resets and calls to the policy, so the same returns), with
+    their lengths.
 
     With a ``recorder`` (one env only) every episode is recorded: its first obs, then the obs after
     each step, the last one the final state; the panel of a frame shows the numbers the policy
@@ -133,46 +135,32 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder
     num_envs = envs.num_envs
     if recorder is not None and num_envs != 1:
         raise ValueError(f"recording needs one env, not {num_envs}")
-    quotas = np.full(num_envs, num_episodes // num_envs)  # [E]
-    quotas[: num_episodes % num_envs] += 1
+    quotas = EpisodeQuotas(num_envs, num_episodes)
     finished: list[tuple[float, int]] = []  # (return, length): one append, so an interrupt cannot split them
-    counts = np.zeros(num_envs, dtype=np.int64)  # [E]
-    running = np.zeros(num_envs, dtype=np.float64)  # [E]
-    steps = np.zeros(num_envs, dtype=np.int64)  # [E]
-    is_reset_step = np.zeros(num_envs, dtype=bool)  # [E]: the next step is sub-env i's NEXT_STEP reset step
     shown_steps, shown_return = 0, 0.0  # the recorded episode so far
     writing = False
     try:
         obs = envs.reset(seed=seed)
         if recorder is not None:
             recorder.start_episode()
-        while (counts < quotas).any() and not (stop is not None and stop.requested):
+        while not quotas.complete and not (stop is not None and stop.requested):
             panel = recorder is not None and recorder.panel and recorder.recording
             actions, values = policy.act(obs, panel=panel)
+            resets = bool(quotas.is_reset_step[0])  # this step is env 0's reset step
             if recorder is not None:
-                over = "   (episode over)" if is_reset_step[0] else ""
+                over = "   (episode over)" if resets else ""
                 writing = True  # an interrupt inside the encoder's write kills it: that file is broken
                 recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}{over}")
                 writing = False
             result = envs.step(actions)
-            live = ~is_reset_step
-            running[live] += result.reward[live]
-            steps[live] += 1
-            done = (result.terminated | result.truncated) & live
-            for i in np.flatnonzero(done):
-                if counts[i] < quotas[i]:
-                    finished.append((float(running[i]), int(steps[i])))
-                    counts[i] += 1
-                running[i] = 0.0
-                steps[i] = 0
+            finished.extend(quotas.step(result.reward, result.terminated, result.truncated))
             if recorder is not None:
-                if is_reset_step[0]:  # this step reset the env: its obs starts the next episode
+                if resets:  # its obs starts the next episode
                     shown_steps, shown_return = 0, 0.0
-                    if counts[0] < quotas[0]:
+                    if quotas.wants(0):
                         recorder.start_episode()
                 else:
                     shown_steps, shown_return = shown_steps + 1, shown_return + float(result.reward[0])
-            is_reset_step = done
             obs = result.obs
     except BaseException as err:
         if recorder is not None:  # (one env: ``finished`` is its episodes)
@@ -185,7 +173,7 @@ def play_episodes(envs: Any, policy: Any, num_episodes: int, seed: int, recorder
         if not stop.requested:
             stop.request("SIGINT")
     if recorder is not None:
-        if recorder.recording and is_reset_step[0]:  # the last episode's final state
+        if recorder.recording and quotas.is_reset_step[0]:  # the last episode's final state
             _, values = policy.act(obs, panel=recorder.panel)
             recorder.frame(obs[0], values, f"step {shown_steps}   return {_score(shown_return)}   (episode over)")
         else:  # stopped during an episode: its video is not kept

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rlkit.episodes import EpisodeTracker
+from rlkit.episodes import EpisodeQuotas, EpisodeTracker
 
 
 def test_an_episode_runs_across_learning_terminations_until_its_end():
@@ -42,3 +42,21 @@ def test_the_finished_episodes_round_trip_through_a_checkpoint():
         "train/episode_length_mean": 1.5, "train/episodes": 2}
     # the game under way is not saved: a resumed run resets its envs and starts new games
     assert tracker.returns.tolist() == [6.0] and restored.returns.tolist() == [0.0]
+
+
+def test_episode_quotas_split_the_episodes_and_skip_reset_steps():
+    quotas = EpisodeQuotas(num_envs=3, num_episodes=7)
+    assert quotas.quotas.tolist() == [3, 2, 2]
+    quotas = EpisodeQuotas(num_envs=2, num_episodes=3)  # quotas [2, 1]
+    no, both = np.array([False, False]), np.array([True, True])
+    steps = [  # (rewards [E], terminated [E], truncated [E])
+        ([1.0, 2.0], no, no),
+        ([3.0, 4.0], no, both),  # both end: (4, 2) and (6, 2)
+        ([50.0, 50.0], no, no),  # both reset steps: in no episode
+        ([5.0, 7.0], both, no),  # env 0's second (5, 1); env 1's second is over its quota
+    ]
+    counted = [quotas.step(np.array(r), term, trunc) for r, term, trunc in steps]
+    assert counted == [[], [(4.0, 2), (6.0, 2)], [], [(5.0, 1)]]
+    assert quotas.complete and not quotas.wants(0) and not quotas.wants(1)
+    assert quotas.is_reset_step.tolist() == [True, True] and quotas.returns.tolist() == [0.0, 0.0]
+    assert not EpisodeQuotas(2, 3).complete and EpisodeQuotas(2, 3).wants(1)
