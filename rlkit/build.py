@@ -238,6 +238,6 @@ def random_policy_returns(eval_envs: VecEnv, num_episodes: int, seed: int, shoul
     if spec.is_discrete:
         act = lambda obs: rng.integers(spec.n_actions, size=len(obs)).astype(np.int64)  # noqa: E731
     else:  # uniform over the action box
-        act = lambda obs: rng.uniform(spec.action_low, spec.action_high, size=(len(obs), *spec.action_shape)  # noqa: E731
-                                      ).astype(np.float32)
+        act = lambda obs: rng.uniform(  # noqa: E731
+            spec.action_low, spec.action_high, size=(len(obs), *spec.action_shape)).astype(np.float32)
     return run_episodes(eval_envs, act, num_episodes, seeding.derive_seed(seed, "random_baseline_env"), should_stop)

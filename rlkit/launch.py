@@ -26,8 +26,8 @@ from rlkit.checkpoint import CheckpointError, DiskFullError
 from rlkit.config import ConfigValueError, RootConfig, to_run_config
 from rlkit.episodes import EpisodesStopped
 from rlkit.loading import typed_run_config
-from rlkit.logging import (LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, TENSORBOARD_DIR, MetricsFile, TensorBoardSink,
-                           WandbSink, check_tensorboard)
+from rlkit.logging import (LAUNCH_FILE, METRICS_FILE, RANDOM_BASELINE_FILE, TENSORBOARD_DIR, MetricsFile,
+                           TensorBoardSink, WandbSink, check_tensorboard)
 from rlkit.progress import ProgressLine
 from rlkit.algos.common import NonFiniteError
 from rlkit.networks import count_parameters
@@ -487,7 +487,8 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
                       config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir, run_id=run_id,
                       init_timeout_s=run.logger.wandb_init_timeout_s)
     outputs = RunOutputs(run_dir=run_dir,
-                         metrics=MetricsFile(run_dir / METRICS_FILE, resume_env_step=start_env_step if resume_state else None),
+                         metrics=MetricsFile(run_dir / METRICS_FILE,
+                                             resume_env_step=start_env_step if resume_state else None),
                          wandb=wandb,
                          console=ProgressLine(run.schedule.total_env_steps, start_env_step, run.logger.progress_bar),
                          keep_checkpoints=run.keep_checkpoints, frames_per_env_step=spec.frames_per_env_step,

@@ -243,7 +243,8 @@ class PanelDrawer:
             y0 = top + (row - bar_h) / 2
             colour = CHOSEN if i == panel.chosen else BAR
             draw.rectangle([x_start, y0, max(x_end[i], x_start + 1), y0 + bar_h], fill=colour)
-            font = self.title_font if i == greedy and row >= 16 else (self.caption_font if row >= 18 else self.small_font)
+            font = (self.title_font if i == greedy and row >= 16
+                    else self.caption_font if row >= 18 else self.small_font)
             self._text((self.width - 6, top + row / 2), numbers[i], fill=TEXT, font=font, anchor="rm")
         self._axis(draw, lo, hi, axis + " · bold: the highest Q" if panel.probabilities is None else axis)
         return image

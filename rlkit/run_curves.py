@@ -35,8 +35,8 @@ def plot_run(run_dir: Path) -> Path | None:
     rows = read_metrics(path) if path.is_file() else []
     if not rows:
         return None
-    frames_per_step = next((r["atari_frames"] / r["env_step"] for r in rows if r.get("env_step") and "atari_frames" in r),
-                           None)
+    frames_per_step = next((r["atari_frames"] / r["env_step"] for r in rows
+                            if r.get("env_step") and "atari_frames" in r), None)
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), constrained_layout=True, sharex=True)
     ax = axes[0, 0]
     x, y = series(rows, "train/episode_return_mean")

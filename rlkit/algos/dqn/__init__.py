@@ -33,4 +33,5 @@ def build_dqn(run: RootConfig, spec: EnvSpec, device: torch.device) -> ValueAgen
     algo: DQNConfig = run.algo
     online = QNetwork(build_torso(run, spec), spec.n_actions)
     loss = DQNLoss(algo.double_q, algo.backup, algo.td_loss, algo.target_clip)
-    return build_value_agent(run, spec, device, online, loss, q_values=lambda network, stream: acting_q_network(network))
+    return build_value_agent(run, spec, device, online, loss,
+                             q_values=lambda network, stream: acting_q_network(network))

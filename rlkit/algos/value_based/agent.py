@@ -172,8 +172,9 @@ def build_value_agent(run: RootConfig, spec: EnvSpec, device: torch.device, onli
     if run.hardware.compile:
         print(f"torch.compile: on for the learner's loss (mode {run.hardware.compile_mode}); the first update"
               " compiles (compile_s in the metrics)")
-    actor = ValueActor(q_values(learner.online, "acting"), q_values(learner.online, "eval"), spec.n_actions, exploration=algo.exploration,
-                       epsilon_schedule=schedules["epsilon"], temperature_schedule=schedules["temperature"],
+    actor = ValueActor(q_values(learner.online, "acting"), q_values(learner.online, "eval"), spec.n_actions,
+                       exploration=algo.exploration, epsilon_schedule=schedules["epsilon"],
+                       temperature_schedule=schedules["temperature"],
                        device=device, amp=run.hardware.amp, seed=seeding.derive_seed(run.seed, "actor"))
     replay = replay_for(schedule.replay_capacity_transitions, run.hardware.num_envs, spec, gamma=algo.gamma,
                         n_step=algo.n_step, frames_device=run.hardware.replay_device, device=device)
