@@ -28,6 +28,8 @@ second full copy) and sent array by array.
 from __future__ import annotations
 
 import math
+import mmap
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +42,27 @@ TRUNCATED = np.uint8(2)
 VALID = np.uint8(4)  # the slot starts a real transition
 MAX_STEPS_SINCE_START = 255  # steps_since_start is uint8 and saturates here
 MAX_SAMPLING_ROUNDS = 1000
+
+
+HUGE_PAGE_HINT_BYTES = 1 << 22  # numpy asks the kernel for transparent huge pages from this size on
+
+
+def zeros_in_base_pages(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Zeros, paged in by the first write, under the system's own huge-page policy.
+
+    numpy marks every array of 4 MiB or more MADV_HUGEPAGE. A replay's first pass then faults its
+    memory in 2 MiB at a time: with the kernel's default ``defrag=madvise`` each fault may compact
+    memory and zeroes 2 MiB, and on a VM the host backs the whole huge page at once, so the writes
+    of the first pass stall unevenly and cost more in all than base pages do. Sampling gains little
+    from huge pages (a batch touches a few scattered pages of frames). An anonymous private mapping
+    carries no hint: the kernel uses huge pages only where the system says ``always``.
+    """
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)
+    if sys.platform != "linux" or count * dtype.itemsize < HUGE_PAGE_HINT_BYTES:
+        return np.zeros(shape, dtype=dtype)  # numpy gives no hint here
+    memory = mmap.mmap(-1, count * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(memory, dtype=dtype, count=count).reshape(shape)
 
 
 def _numpy_dtype(array: np.ndarray | torch.Tensor) -> np.dtype:
@@ -95,14 +118,14 @@ class FrameReplay:
         shape = (num_envs, self.capacity_per_env)
         self.frames_device = None if frames_device is None else torch.device(frames_device)
         if self.frames_device is None:
-            self.frames = np.zeros(shape + self.frame_shape, dtype=frame_dtype)  # [E, C, *frame]
+            self.frames = zeros_in_base_pages(shape + self.frame_shape, frame_dtype)  # [E, C, *frame]
         else:
             torch_dtype = torch.from_numpy(np.zeros(0, dtype=frame_dtype)).dtype
             self.frames = torch.zeros(shape + self.frame_shape, dtype=torch_dtype, device=self.frames_device)
-        self.actions = np.zeros(shape + self.action_shape, dtype=action_dtype)  # [E, C, *action]
-        self.rewards = np.zeros(shape, dtype=np.float32)  # [E, C] reward of the step taken from this slot
-        self.flags = np.zeros(shape, dtype=np.uint8)  # [E, C] TERMINATED | TRUNCATED | VALID bits
-        self.steps_since_start = np.zeros(shape, dtype=np.uint8)  # [E, C] env steps since the episode's first obs
+        self.actions = zeros_in_base_pages(shape + self.action_shape, action_dtype)  # [E, C, *action]
+        self.rewards = zeros_in_base_pages(shape, np.float32)  # [E, C] reward of the step taken from this slot
+        self.flags = zeros_in_base_pages(shape, np.uint8)  # [E, C] TERMINATED | TRUNCATED | VALID bits
+        self.steps_since_start = zeros_in_base_pages(shape, np.uint8)  # [E, C] env steps since the episode's first obs
         self.head = np.full(num_envs, -1, dtype=np.int64)  # [E] slot of the newest frame, -1 = nothing yet
         self.slots_written = np.zeros(num_envs, dtype=np.int64)  # [E] slots ever written
         self._num_valid = 0  # valid slots currently held

@@ -1,10 +1,13 @@
 """FrameReplay against a fake vector env whose every frame is unique, so any misplaced frame shows."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from rlkit.buffers import FrameReplay
+from rlkit.buffers.frame_replay import zeros_in_base_pages
 
 STACK = 4
 
@@ -144,6 +147,41 @@ def test_pixel_transition_costs_at_most_7_3_kb():
     assert buffer.nbytes == FrameReplay.bytes_required(100_000, 16, (84, 84), np.uint8, (), np.int16)
     assert buffer.bytes_per_transition == 7064
     assert buffer.bytes_per_transition <= 7300
+
+
+def _flags_of_mapping(address: int) -> list[str]:
+    """The VmFlags of the memory mapping holding ``address`` ('hg': marked MADV_HUGEPAGE)."""
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(maxsplit=1)[0]
+            if "-" in head and not head.endswith(":"):
+                low, high = (int(bound, 16) for bound in head.split("-"))
+                inside = low <= address < high
+            elif inside and head == "VmFlags:":
+                return line.split()[1:]
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
+def test_replay_memory_carries_no_huge_page_hint():
+    buffer = FrameReplay(10_000, 4, (84, 84), np.uint8, STACK)  # 70 MB of frames
+    numpy_zeros = np.zeros(buffer.frames.shape, dtype=np.uint8)
+    inside = 1 << 20  # numpy hints from the first page boundary on, not the array's first page
+    if "hg" not in _flags_of_mapping(numpy_zeros.ctypes.data + inside):
+        pytest.skip("this numpy gives no huge-page hint: nothing for the replay to avoid")
+    assert "hg" not in _flags_of_mapping(buffer.frames.ctypes.data + inside)
+    assert not buffer.frames.any() and buffer.frames.flags.writeable and buffer.frames.flags.c_contiguous
+    buffer.frames[3, 2_499] = 7
+    assert buffer.frames.sum() == 7 * 84 * 84
+
+
+def test_zeros_in_base_pages_are_zeros_of_the_shape_and_dtype_at_every_size():
+    for shape in [(0,), (3, 5), (2, 1 << 20), (4, 1 << 20)]:
+        zeros = zeros_in_base_pages(shape, np.float32)
+        assert zeros.shape == shape and zeros.dtype == np.float32 and not zeros.any()
+        zeros[...] = 1.5
+        assert zeros.sum() == 1.5 * zeros.size
 
 
 def test_start_on_a_filled_buffer_truncates_the_seam():
