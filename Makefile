@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WANDB_SILENT := true
 
-.PHONY: setup train eval test bench bench-train bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-linear bench-freed-memory bench-denormals bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
+.PHONY: setup train eval test bench bench-train bench-memory bench-atari bench-ppo bench-sac bench-peers bench-loop-parts bench-scaling bench-update-variants bench-linear bench-freed-memory bench-replay-pages bench-denormals bench-gpu study-batch-size study-updates-per-step study-lr study-health clean-outputs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench-linear: $(STAMP)
 # A DQN update with hardware.reuse_freed_memory on and off, each in its own process (page faults, time, memory).
 bench-freed-memory: $(STAMP)
 	$(PY) benchmarks/freed_memory.py $(ARGS)
+
+# The replay's first pass and sample time: paged in at start (the default), lazily, and with numpy's huge-page hint.
+bench-replay-pages: $(STAMP)
+	$(PY) benchmarks/replay_pages.py $(ARGS)
 
 # The default job (make train) over seeds 0, 1 and 2, one at a time, each against the random policy.
 bench-train: $(STAMP)

@@ -75,18 +75,24 @@ def report_config_run(capacity: int, batches: int, updates: int, extra_overrides
             "updates": updates, "update_seconds_median": float(np.median(update_s)) if update_s else None}
 
 
-def sample_scaling(sizes: list[int], batch_size: int) -> list[dict]:
+def filled_replay(size: int):
+    """A one-env pixel replay of ``size`` transitions and the random generator that filled it."""
     from rlkit.buffers import FrameReplay
 
+    replay = FrameReplay(size, 1, (84, 84), np.uint8, 4)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, size=(1, 4, 84, 84), dtype=np.uint8)
+    replay.start(frame)
+    no = np.zeros(1, dtype=bool)
+    for t in range(size):  # the same frame each step: sampling cost does not depend on the pixels
+        replay.add(np.array([t % 18]), np.zeros(1, np.float32), no, no, frame, no)
+    return replay, rng
+
+
+def sample_scaling(sizes: list[int], batch_size: int) -> list[dict]:
     rows = []
     for size in sizes:
-        replay = FrameReplay(size, 1, (84, 84), np.uint8, 4)
-        rng = np.random.default_rng(0)
-        frame = rng.integers(0, 255, size=(1, 4, 84, 84), dtype=np.uint8)
-        replay.start(frame)
-        no = np.zeros(1, dtype=bool)
-        for t in range(size):  # the same frame each step: sampling cost does not depend on the pixels
-            replay.add(np.array([t % 18]), np.zeros(1, np.float32), no, no, frame, no)
+        replay, rng = filled_replay(size)
         rows.append({"capacity_transitions": size, "batch_size": batch_size,
                      "sample_seconds": sample_seconds(replay, batch_size, 100, rng)})
         del replay
