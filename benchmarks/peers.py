@@ -378,6 +378,10 @@ def main() -> None:
     recorded = json.loads(runs_file.read_text()) if runs_file.exists() else {}
     samples: dict[str, dict[str, list[dict]]] = {name: {side: [] for side in sides(name)} for name in args.cases}
     if args.keep_runs:
+        missing = [name for name in args.cases if name not in recorded]
+        if missing:
+            sys.exit(f"--keep-runs: {runs_file} holds no runs of {', '.join(missing)}; leave them out of --cases "
+                     f"(it holds {', '.join(recorded) or 'none'})")
         samples = {name: recorded[name] for name in args.cases}
     # a ceiling is measured in each repetition right after its matched run: this machine's speed drifts
     # from minute to minute, and a ceiling timed at another moment is no bound for that run
@@ -445,7 +449,7 @@ def main() -> None:
             "bare_ale_vector_wrapped_sps": round(wrapped["bare"], 1),
             "rlkit_collection_wrapped_sps": round(wrapped["collection"], 1),
             "fraction_wrapped": round(wrapped["collection"] / wrapped["bare"], 3),
-            "date": time.strftime("%Y-%m-%d %H:%M")}
+            "date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_description()}
     write_results(args.name, results, markdown(results, args.name))
 
 
@@ -502,7 +506,8 @@ def markdown(results: dict, stem: str) -> str:
         k = results["collection"]
         lines += ["", f"DQN on Boxing pixels, collection alone ({k['num_envs']} envs, random actions through "
                   "rlkit's Atari backend, replay writes, no learning) against the bare AtariVectorEnv (ale_py's own, "
-                  "same settings), alternating every 100 vector steps in one process, medians of 30 rounds:",
+                  "same settings), alternating every 100 vector steps in one process, medians of 30 rounds"
+                  + (f" (measured {k['date']}, {k['cpu']})" if "cpu" in k else "") + ":",
                   f"- into the default replay's first pass (fresh memory): {k['rlkit_collection_sps']:.0f} env "
                   f"steps/s against {k['bare_ale_vector_sps']:.0f}, {k['fraction']:.2f};"]
         if "rlkit_collection_backed_sps" in k:
