@@ -73,7 +73,7 @@ bench-linear: $(STAMP)
 bench-freed-memory: $(STAMP)
 	$(PY) benchmarks/freed_memory.py $(ARGS)
 
-# The replay's first pass and sample time: paged in at start (the default), lazily, and with numpy's huge-page hint.
+# The replay's first pass and sample time: base pages (the default), paged in at the start, numpy's huge-page hint.
 bench-replay-pages: $(STAMP)
 	$(PY) benchmarks/replay_pages.py $(ARGS)
 

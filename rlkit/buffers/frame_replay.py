@@ -53,9 +53,10 @@ def zeros_in_base_pages(shape: tuple[int, ...], dtype) -> np.ndarray:
     numpy marks every array of 4 MiB or more MADV_HUGEPAGE. A replay's first pass then faults its
     memory in 2 MiB at a time: with the kernel's default ``defrag=madvise`` each fault may compact
     memory and zeroes 2 MiB, and on a VM the host backs the whole huge page at once, so the writes
-    of the first pass stall unevenly and cost more in all than base pages do. Sampling gains little
-    from huge pages (a batch touches a few scattered pages of frames). An anonymous private mapping
-    carries no hint: the kernel uses huge pages only where the system says ``always``.
+    of the first pass stall unevenly and cost more in all than base pages do. Sampling gains a
+    little from huge pages (fewer TLB misses in its scattered gathers), a small part of an update's
+    time. An anonymous private mapping carries no hint: the kernel uses huge pages only where the
+    system says ``always``.
     """
     dtype = np.dtype(dtype)
     count = math.prod(shape)
