@@ -96,12 +96,13 @@ def measure(case: str, side: str) -> dict:
 def markdown(results: dict) -> str:
     medians, samples = results["medians"], results["samples"]
     lines = ["# The replay's memory: huge pages and paging in (make bench-replay-pages)", "",
-             f"Machine: {results['machine']}; medians of {results['rounds']} rounds, the sides alternating, each "
+             f"Machine: {results['machine']}; {results['rounds']} rounds, the sides alternating, each "
              f"measurement in a process of its own, {PAUSE_S:.0f} s after the one before. Transparent huge pages "
              f"here: enabled {results['thp']['enabled']}, defrag {results['thp']['defrag']}.", ""]
     if "collection" in medians:
         lines += ["Collection alone into the default replay's first pass (8 envs, random actions, replay writes, "
-                  "no learning), against the bare AtariVectorEnv in the same process. The first pass's cost adds "
+                  "no learning), against the bare AtariVectorEnv in the same process; medians of the rounds. The "
+                  "first pass's cost adds "
                   "the page-in's share (its time over the transitions it paged in) to the collection's time:", "",
                   "| side | collection, env steps/s | bare, env steps/s | fraction of the bare rate | per round "
                   "| page-in at start | first pass, s per 1,000 transitions |", "|---|---|---|---|---|---|---|"]
@@ -113,7 +114,8 @@ def markdown(results: dict) -> str:
                          f"{row['first_pass_s_per_1000']:.3f} |")
         lines.append("")
     if "sampling" in medians:
-        lines += [f"Sample time of a {SAMPLE_CAPACITY:,}-transition replay (one env, synthetic frames):", "",
+        lines += [f"Sample time of a {SAMPLE_CAPACITY:,}-transition replay (one env, synthetic frames; medians of "
+                  f"{results['sampling_rounds']} rounds):", "",
                   "| batch | " + " | ".join(LABELS[side] for side in SIDES["sampling"]) + " |",
                   "|---|" + "---|" * len(SIDES["sampling"])]
         for batch in SAMPLE_BATCHES:
