@@ -70,8 +70,9 @@ def test_a_ray_sweeps_stop_signals_only_the_workers_running_its_jobs():
     children = [subprocess.Popen(["bash", "-c", f'exec -a "{title}" sleep 60']) for title in titles]
     try:
         deadline = time.monotonic() + 10
-        while (time.monotonic() < deadline  # (until each exec has given its child the title)
-               and sorted(psutil.Process(c.pid).cmdline()[0] for c in children) != sorted(titles)):
+        while (time.monotonic() < deadline  # (until each exec has given its child the title; mid-exec
+               # a process's cmdline reads empty)
+               and sorted((psutil.Process(c.pid).cmdline() or [""])[0] for c in children) != sorted(titles)):
             time.sleep(0.05)
         assert [p.pid for p in ray_job_processes()] == [children[0].pid]
     finally:
