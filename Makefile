@@ -61,7 +61,8 @@ bench-loop-parts: $(STAMP)
 bench-scaling: $(STAMP)
 	$(PY) benchmarks/scaling.py $(ARGS)
 
-# A Nature-CNN update with each candidate speed-up (batched Double-DQN forward, channels_last, torch.compile).
+# A Nature-CNN update with each candidate speed-up (batched Double-DQN forward, channels_last, torch.compile),
+# and rlkit's learner eager against hardware.compile=true (Boxing pixels and RAM).
 bench-update-variants: $(STAMP)
 	$(PY) benchmarks/update_variants.py $(ARGS)
 

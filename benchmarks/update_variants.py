@@ -9,16 +9,37 @@ speed-up, timed apart on the same random batches (issue 15's list; the ones that
   kept): torch.compile of the loss forward (online and target passes, the loss), backward and Adam
   eager; its compile time reported apart.
 
+Those variants are a stand-alone update with torch's own kernels and optimizer step, written when
+the choices were made. rlkit's learner has gained speed-ups of its own since (the wide layers in
+oneDNN on non-Intel CPUs, the fused Adam step without the optimizer's wrappers, the grad-norm in
+one pass), so a second table times ``ValueLearner.update`` itself, built as ``python -m rlkit``
+builds it at bench-peers' matched settings, eager against ``hardware.compile=true``, on the Nature
+CNN (Boxing pixels) and the RAM MLP, alternating rounds in one process. Its compile times are
+cold: the process compiles into a fresh inductor cache (a user's later runs reuse theirs).
+
 Writes benchmarks/results/update_variants.{json,md}. Run on idle cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import os
+import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+# a fresh inductor cache for each process of this benchmark (unless the caller chose one), so its
+# compile times are those of a first compile; set before torch loads: inductor reads it then
+OWN_INDUCTOR_CACHE = "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+if OWN_INDUCTOR_CACHE:
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="rlkit-update-variants-inductor-")
+    atexit.register(shutil.rmtree, os.environ["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +51,7 @@ from rlkit.algos.dqn.learner import QNetwork  # noqa: E402
 from rlkit.networks.nature_cnn import NatureCNNConfig, build_nature_cnn  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
+LEARNER_CELLS = (("dqn_boxing_pixels", 32), ("dqn_boxing_pixels", 256), ("dqn_boxing_ram", 64), ("dqn_boxing_ram", 256))
 
 
 def make_net() -> torch.nn.Module:
@@ -90,12 +112,94 @@ def time_variant(name: str, batch: int, seconds: float) -> dict:
             "updates_timed": count, "compile_s": None if compile_s is None else round(compile_s, 1)}
 
 
+def time_learners(case: str, batch: int, rounds: int, seconds: float) -> dict:
+    """rlkit's ValueLearner.update at bench-peers' matched settings for ``case`` and ``batch``, eager
+    and compiled, in alternating rounds of about ``seconds`` each: the median ms per update of each."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from peers import matched_dqn_learner
+
+    learners = {"eager": matched_dqn_learner(case, batch, 600, [])[1]}
+    _, learners["compiled"], replay, rng = matched_dqn_learner(case, batch, 600, ["hardware.compile=true"])
+    batches = [replay.sample(batch, rng) for _ in range(8)]
+    late_env_step = 10**7  # the schedules' end, as in bench-peers' window
+    start = time.perf_counter()
+    learners["compiled"].update(batches[0], late_env_step)  # compiles the forward and backward graphs
+    compile_s = time.perf_counter() - start
+    learners["eager"].update(batches[0], late_env_step)
+    calls = {}
+    for name, learner in learners.items():  # how many updates make a round of about ``seconds``
+        start = time.perf_counter()
+        learner.update(batches[1], late_env_step)
+        calls[name] = max(3, round(seconds / (time.perf_counter() - start)))
+    times: dict[str, list[float]] = {name: [] for name in learners}
+    for round_index in range(rounds):
+        names = list(learners) if round_index % 2 == 0 else list(learners)[::-1]
+        for name in names:
+            start = time.perf_counter()
+            for i in range(calls[name]):
+                learners[name].update(batches[i % len(batches)], late_env_step)
+            times[name].append(1000 * (time.perf_counter() - start) / calls[name])
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return {"case": case, "batch_size": batch, "rounds": rounds, "update_ms": {n: round(v, 3) for n, v in medians.items()},
+            "update_ms_rounds": {n: [round(v, 3) for v in values] for n, values in times.items()},
+            "compiled_over_eager": round(medians["compiled"] / medians["eager"], 3), "compile_s": round(compile_s, 1)}
+
+
+def learner_lines(cells: list[dict]) -> list[str]:
+    lines = ["", "## rlkit's learner, eager and `hardware.compile=true`", "",
+             "`ValueLearner.update` as `python -m rlkit` builds it at bench-peers' matched settings (vanilla DQN "
+             "targets, hard target copies, grad-norm clip 10, Adam), on the host settings a run applies "
+             f"({cells[0]['host']}); medians over {cells[0]['rounds']} alternating rounds in one process. "
+             "Compile: the first call's seconds, in a process that started with an empty inductor cache.", "",
+             "| case | batch | eager (ms) | compiled (ms) | compiled / eager | compile (s) |", "|---|---|---|---|---|---|"]
+    for cell in cells:
+        ms = cell["update_ms"]
+        lines.append(f"| {cell['case']} | {cell['batch_size']} | {ms['eager']:.2f} | {ms['compiled']:.2f} | "
+                     f"{cell['compiled_over_eager']:.2f} | {cell['compile_s']:.0f} |")
+    return lines
+
+
+def learner_table(rounds: int, seconds: float) -> list[dict]:
+    """The learner table's cells, measured in a fresh process: building a learner as a run does applies
+    the run's host settings (threads, the wide layers' kernel, denormals, the allocator), and the
+    denormal setting reaches every torch thread only in a process whose thread pool has not started."""
+    env = dict(os.environ)
+    if OWN_INDUCTOR_CACHE:
+        del env["TORCHINDUCTOR_CACHE_DIR"]  # the child makes a fresh one of its own
+    cmd = [sys.executable, __file__, "--learner-only", "--learner-rounds", str(rounds), "--seconds", str(seconds)]
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure_learners(rounds: int, seconds: float) -> list[dict]:
+    cells = []
+    for case, batch in LEARNER_CELLS:
+        cells.append(time_learners(case, batch, rounds, seconds / rounds))
+        print(cells[-1], file=sys.stderr, flush=True)
+    from peers import cpu_description
+    from rlkit.networks.linear import cpu_linear_selected
+    host = f"{cpu_description()}, {torch.get_num_threads()} torch threads, the wide layers' kernel {cpu_linear_selected()}"
+    return [dict(cell, host=host) for cell in cells]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--variants", nargs="+", default=["baseline", "batched", "channels_last", "compile"])
+    parser.add_argument("--learner-rounds", type=int, default=6,
+                        help="alternating rounds of the learner table (0: leave it out)")
+    parser.add_argument("--learner-only", action="store_true",
+                        help="only the learner table's cells, printed as JSON (what the full benchmark runs apart)")
     args = parser.parse_args()
+    if args.learner_only:
+        sys.stdout = sys.stderr  # (the builds print what they set) stdout carries the JSON alone
+        cells = measure_learners(args.learner_rounds, args.seconds)
+        sys.stdout = sys.__stdout__
+        print(json.dumps(cells))
+        return
     print(f"torch threads: {torch.get_num_threads()}")
     rows = []
     for batch in args.batch_sizes:
@@ -107,11 +211,15 @@ def main() -> None:
     for row in rows:
         key = (row["variant"], row["batch_size"])
         best[key] = min(best.get(key, float("inf")), row["update_ms"])
-    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "torch_threads": torch.get_num_threads(), "rows": rows}
+    learner_cells = learner_table(args.learner_rounds, args.seconds) if args.learner_rounds > 0 else []
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "torch_threads": torch.get_num_threads(), "rows": rows,
+               "learner": learner_cells}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "update_variants.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# Nature-CNN Double DQN update, candidate speed-ups (make bench-update-variants)", "",
-             f"torch threads {torch.get_num_threads()}; the faster of two alternating rounds per cell.", "",
+             f"{time.strftime('%Y-%m-%d %H:%M')}. A stand-alone Double DQN update (torch's kernels and optimizer "
+             f"step, as when the choices were made), torch threads {torch.get_num_threads()}; the faster of two "
+             "alternating rounds per cell.", "",
              "| variant | " + " | ".join(f"batch {b} (ms)" for b in args.batch_sizes) + " |",
              "|---|" + "---|" * len(args.batch_sizes)]
     for variant in args.variants:
@@ -128,6 +236,8 @@ def main() -> None:
         lines += ["", "torch.compile's first call (compile time): " + ", ".join(
             f"{seconds:.0f} s at batch {batch}" for batch, seconds in first_compiles.items())
             + "; the second round in the same process reused the compiled graph."]
+    if learner_cells:
+        lines += learner_lines(learner_cells)
     (RESULTS / "update_variants.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
