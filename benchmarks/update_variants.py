@@ -11,8 +11,8 @@ speed-up, timed apart on the same random batches (issue 15's list; the ones that
 
 Those variants are a stand-alone update with torch's own kernels and optimizer step, written when
 the choices were made. rlkit's learner has gained speed-ups of its own since (the wide layers in
-oneDNN on non-Intel CPUs, the fused Adam step without the optimizer's wrappers, the grad-norm in
-one pass), so a second table times ``ValueLearner.update`` itself, built as ``python -m rlkit``
+oneDNN on non-Intel CPUs, the fused Adam step and the grad-norm clip without torch's per-call
+wrappers), so a second table times ``ValueLearner.update`` itself, built as ``python -m rlkit``
 builds it at bench-peers' matched settings, eager against ``hardware.compile=true``, on the Nature
 CNN (Boxing pixels) and the RAM MLP, alternating rounds in one process. Its compile times are
 cold: the process compiles into a fresh inductor cache (a user's later runs reuse theirs).
