@@ -1,7 +1,7 @@
 """make bench-update-variants: what a Nature-CNN DQN update costs on this machine with each candidate
 speed-up, timed apart on the same random batches (issue 15's list; the ones that help are kept):
 
-- baseline: rlkit's update (Double DQN: online(obs) with gradients, online(next_obs) and target(next_obs)
+- baseline: a Double DQN update (online(obs) with gradients, online(next_obs) and target(next_obs)
   without);
 - batched: online(obs) and online(next_obs) in one forward of 2B (the next half detached);
 - channels_last: the network and its input batches in channels-last memory format;
@@ -14,8 +14,9 @@ the choices were made. rlkit's learner has gained speed-ups of its own since (th
 oneDNN on non-Intel CPUs, the fused Adam step and the grad-norm clip without torch's per-call
 wrappers), so a second table times ``ValueLearner.update`` itself, built as ``python -m rlkit``
 builds it at bench-peers' matched settings, eager against ``hardware.compile=true``, on the Nature
-CNN (Boxing pixels) and the RAM MLP, alternating rounds in one process. Its compile times are
-cold: the process compiles into a fresh inductor cache (a user's later runs reuse theirs).
+CNN (Boxing pixels) and the RAM MLP, alternating rounds in a process of its own (the
+host settings a run applies reach all its torch threads there). Its compile times are cold: that
+process compiles into a fresh inductor cache (a user's later runs reuse theirs).
 
 Writes benchmarks/results/update_variants.{json,md}. Run on idle cores.
 """
