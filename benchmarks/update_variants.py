@@ -151,7 +151,8 @@ def learner_lines(cells: list[dict]) -> list[str]:
              "`ValueLearner.update` as `python -m rlkit` builds it at bench-peers' matched settings (vanilla DQN "
              "targets, hard target copies, grad-norm clip 10, Adam), on the host settings a run applies "
              f"({cells[0]['host']}); medians over {cells[0]['rounds']} alternating rounds in one process. "
-             "Compile: the first call's seconds, in a process that started with an empty inductor cache.", "",
+             "Compile: the first call's seconds, in a process that started with an empty inductor cache "
+             "(the first row's is that process's first compile; later rows' reuse what it set up).", "",
              "| case | batch | eager (ms) | compiled (ms) | compiled / eager | compile (s) |", "|---|---|---|---|---|---|"]
     for cell in cells:
         ms = cell["update_ms"]
@@ -213,14 +214,16 @@ def main() -> None:
         key = (row["variant"], row["batch_size"])
         best[key] = min(best.get(key, float("inf")), row["update_ms"])
     learner_cells = learner_table(args.learner_rounds, args.seconds) if args.learner_rounds > 0 else []
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from peers import cpu_description
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "torch_threads": torch.get_num_threads(), "rows": rows,
                "learner": learner_cells}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "update_variants.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# Nature-CNN Double DQN update, candidate speed-ups (make bench-update-variants)", "",
-             f"{time.strftime('%Y-%m-%d %H:%M')}. A stand-alone Double DQN update (torch's kernels and optimizer "
-             f"step, as when the choices were made), torch threads {torch.get_num_threads()}; the faster of two "
-             "alternating rounds per cell.", "",
+             f"{time.strftime('%Y-%m-%d %H:%M')}, CPU {cpu_description()}. A stand-alone Double DQN update "
+             "(torch's kernels and optimizer step, as when the choices were made), torch threads "
+             f"{torch.get_num_threads()}; the faster of two alternating rounds per cell.", "",
              "| variant | " + " | ".join(f"batch {b} (ms)" for b in args.batch_sizes) + " |",
              "|---|" + "---|" * len(args.batch_sizes)]
     for variant in args.variants:
