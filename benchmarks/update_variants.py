@@ -47,8 +47,11 @@ import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from peers import cpu_description, matched_dqn_learner  # noqa: E402
 from rlkit.algos.dqn.learner import QNetwork  # noqa: E402
+from rlkit.networks.linear import cpu_linear_selected  # noqa: E402
 from rlkit.networks.nature_cnn import NatureCNNConfig, build_nature_cnn  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -116,9 +119,6 @@ def time_variant(name: str, batch: int, seconds: float) -> dict:
 def time_learners(case: str, batch: int, rounds: int, seconds: float) -> dict:
     """rlkit's ValueLearner.update at bench-peers' matched settings for ``case`` and ``batch``, eager
     and compiled, in alternating rounds of about ``seconds`` each: the median ms per update of each."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from peers import matched_dqn_learner
-
     learners = {"eager": matched_dqn_learner(case, batch, 600, [])[1]}
     _, learners["compiled"], replay, rng = matched_dqn_learner(case, batch, 600, ["hardware.compile=true"])
     batches = [replay.sample(batch, rng) for _ in range(8)]
@@ -180,8 +180,6 @@ def measure_learners(rounds: int, seconds: float) -> list[dict]:
     for case, batch in LEARNER_CELLS:
         cells.append(time_learners(case, batch, rounds, seconds / rounds))
         print(cells[-1], file=sys.stderr, flush=True)
-    from peers import cpu_description
-    from rlkit.networks.linear import cpu_linear_selected
     host = f"{cpu_description()}, {torch.get_num_threads()} torch threads, the wide layers' kernel {cpu_linear_selected()}"
     return [dict(cell, host=host) for cell in cells]
 
@@ -214,8 +212,6 @@ def main() -> None:
         key = (row["variant"], row["batch_size"])
         best[key] = min(best.get(key, float("inf")), row["update_ms"])
     learner_cells = learner_table(args.learner_rounds, args.seconds) if args.learner_rounds > 0 else []
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from peers import cpu_description
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "torch_threads": torch.get_num_threads(), "rows": rows,
                "learner": learner_cells}
     RESULTS.mkdir(parents=True, exist_ok=True)
