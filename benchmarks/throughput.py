@@ -1,7 +1,10 @@
 """make bench: env-only throughput per backend, update cost per algorithm, training SPS on Boxing.
 
 Writes benchmarks/results/throughput.json and throughput.md. Numbers depend on the machine; the
-files record its CPU count and torch's thread count.
+files record its CPU, the date and torch's thread count. The process is set up as a run sets up its
+host (``--torch-threads``, as ``hardware.torch_threads``: auto by default, as in a run; the wide
+layers' kernel, denormal flushing and the allocator at their defaults), and the training rows are
+runs at those settings.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from peers import cpu_description  # noqa: E402
 from rlkit.algos.dqn.learner import DQNLoss, QNetwork  # noqa: E402
 from rlkit.algos.value_based.learner import ValueLearner  # noqa: E402
 from rlkit.algos.iqn.learner import IQNLoss  # noqa: E402
 from rlkit.buffers import FrameReplay  # noqa: E402
+from rlkit.build import configure_host  # noqa: E402
+from rlkit.config import HardwareConfig  # noqa: E402
 from rlkit.envs.atari import AtariEnvConfig  # noqa: E402
 from rlkit.networks.nature_cnn import NatureCNNConfig  # noqa: E402
 from rlkit.envs import ENVS  # noqa: E402
@@ -97,11 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env-seconds", type=float, default=4.0)
     parser.add_argument("--train-env-steps", type=int, default=6_000, help="per pixel run; RAM runs 3x")
-    parser.add_argument("--torch-threads", type=int, default=1, help="1 = hardware=cpu's default")
+    parser.add_argument("--torch-threads", default="auto",
+                        help="as hardware.torch_threads: auto (a run's default: the cores available) or a count")
     args = parser.parse_args()
-    torch.set_num_threads(args.torch_threads)
-    results: dict = {"machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                                 "python": platform.python_version(), "torch": torch.__version__}}
+    configure_host(HardwareConfig(torch_threads=args.torch_threads))  # before any parallel torch op
+    results: dict = {"machine": {"cpus": os.cpu_count(), "cpu": cpu_description(),
+                                 "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+                                 "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M")}}
     env_rows = {}
     for backend, obs_type in (("ale_vector", "pixels"), ("gymnasium_sync", "pixels"), ("gymnasium_async", "pixels"),
                               ("gymnasium_sync", "ram")):
