@@ -107,7 +107,11 @@ def main() -> None:
     parser.add_argument("--torch-threads", default="auto",
                         help="as hardware.torch_threads: auto (a run's default: the cores available) or a count")
     args = parser.parse_args()
-    configure_host(HardwareConfig(torch_threads=args.torch_threads))  # before any parallel torch op
+    try:
+        hardware = HardwareConfig(torch_threads=args.torch_threads)
+    except ValueError as error:
+        parser.error(f"--torch-threads: {error}")
+    configure_host(hardware)  # before any parallel torch op
     results: dict = {"machine": {"cpus": os.cpu_count(), "cpu": cpu_description(),
                                  "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
                                  "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M")}}
