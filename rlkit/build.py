@@ -149,10 +149,11 @@ def configure_host(hardware: HardwareConfig, jobs_sharing_cores: int = 1) -> Non
 
 
 def select_device(run: RootConfig, jobs_sharing_cores: int = 1) -> torch.device:
-    configure_host(run.hardware, jobs_sharing_cores)
+    """The run's device, refused before the host is set up (and printed) where this machine lacks it."""
     if run.hardware.device == "cuda" and not torch.cuda.is_available():
         raise ConfigValueError("hardware.device", "cuda", "a device this machine has: torch.cuda.is_available()"
                                " is False here (use hardware=cpu, or install a CUDA build of torch)")
+    configure_host(run.hardware, jobs_sharing_cores)
     return torch.device(run.hardware.device)
 
 

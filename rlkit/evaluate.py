@@ -353,9 +353,12 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
                      " (and videos) are those of the episodes that finished"
                      + ("; with several envs the shorter episodes finish first" if num_envs > 1 else ""))
     replay = None
-    same_as_run = (results.interrupted is None and at_eval_start and own_streams and policy.is_runs_own
-                   and env_config == run.env.for_evaluation() and episodes == start["episodes"]
-                   and num_envs == start["num_envs"] and backend == run.hardware.env_backend)
+    same_settings = (results.interrupted is None and at_eval_start and own_streams and policy.is_runs_own
+                     and env_config == run.env.for_evaluation() and episodes == start["episodes"])
+    same_as_run = same_settings and num_envs == start["num_envs"] and backend == run.hardware.env_backend
+    if same_settings and not same_as_run and settings.video:  # say why the replay check is missing
+        notes.append(f"video=true plays on 1 env ({backend}) where the run evaluated on {start['num_envs']}"
+                     f" ({run.hardware.env_backend}): these episodes are not a replay of its evaluation")
     if same_as_run:
         logged = [float(r) for r in loaded.state.get("last_eval_returns", [])]
         replay = {"evaluation": evaluation, "env_step": start["env_step"], "logged_returns": logged,
@@ -384,13 +387,13 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, out: Any = print,
         out(f"note: {note}")
     if len(returns):
         out(f"return: mean {record['return_mean']:.2f} +- {record['return_std']:.2f} (std), IQM"
-            f" {record['return_iqm']:.2f}, min {record['return_min']:g}, max {record['return_max']:g} over"
+            f" {record['return_iqm']:.2f}, min {record['return_min']:.2f}, max {record['return_max']:.2f} over"
             f" {_count(len(returns), 'episode')}; mean length {record['length_mean']:.1f} steps")
     else:
         out("return: no episode finished")
     if replay is not None:
         verdict = "equal: reproduced exactly" if replay["equal"] else "DIFFERENT (see the JSON)"
-        out(f"the run's own evaluation {evaluation} at env step {replay['env_step']:,} logged mean"
+        out(f"the run's own evaluation at env step {replay['env_step']:,} logged mean"
             f" {np.mean(replay['logged_returns']):.2f}: returns {verdict}")
     if recorder is not None:
         out(f"videos: {len(recorder.episodes)} under {run_dir / 'videos'} (eval_{stamp}_ep*.mp4)")

@@ -433,13 +433,16 @@ def run_job(cfg: DictConfig, ctx: JobContext) -> dict[str, Any]:
                   f" envs, {run.schedule.total_env_steps:,} env steps; nothing was run or written")
             return {"exit_code": 0, "checked": True}
         done = resume_state["counters"]["env_step"]
-        print(f"run {run_dir} finished at {done:,} env steps (budget {run.schedule.total_env_steps:,}): nothing"
-              f" to do. To extend it: {command()} resume={run_dir} schedule.total_env_steps=<more>"
-              " allow_config_change=true")
         result = {"env_step": done, "finished_already": True, "run_dir": str(run_dir), "exit_code": 0,
                   **resume_state["last_eval"], "eval_returns": resume_state["last_eval_returns"]}
-        if (run.random_baseline_episodes > 0 and result["eval_returns"]
-                and not (run_dir / RANDOM_BASELINE_FILE).exists()):  # stopped during its random-policy episodes
+        # stopped during its random-policy episodes: those are what is left to do
+        baseline_left = (run.random_baseline_episodes > 0 and bool(result["eval_returns"])
+                         and not (run_dir / RANDOM_BASELINE_FILE).exists())
+        left = "the random-policy episodes it was stopped in" if baseline_left else "nothing"
+        print(f"run {run_dir} finished training at {done:,} env steps (budget {run.schedule.total_env_steps:,}):"
+              f" {left} to do. To extend it: {command()} resume={run_dir} schedule.total_env_steps=<more>"
+              " allow_config_change=true")
+        if baseline_left:
             stopped = _compare_unless_stopped(run, eval_envs, result, run_dir)
             if stopped is not None:
                 eval_envs.close()

@@ -152,7 +152,10 @@ def report_sweep(sweep_dir: Path, stopped_by: str | None = None) -> int:
     if stopped_by is not None:
         verdict = (f"stopped by {stopped_by}: the jobs after the last one below did not start, nor did those"
                    f" marked 'not run' (resume a stopped one with {command()} resume=<its dir>)")
-    print(f"\nsweep {sweep_dir}: {verdict}\n{table}\ncompare: {command('rlkit.report')} {sweep_dir}", flush=True)
+    # the report reads the jobs' metrics: where no job wrote any (every job refused), there is nothing to compare
+    compare = (f"\ncompare: {command('rlkit.report')} {sweep_dir}" if any(sweep_dir.glob("*/metrics.jsonl"))
+               else "")
+    print(f"\nsweep {sweep_dir}: {verdict}\n{table}{compare}", flush=True)
     return failed + stopped
 
 

@@ -203,6 +203,16 @@ def test_boxing_ram_evaluation_replays_the_run_and_sticky_false_turns_sticky_act
     assert record["settings"]["repeat_action_probability"] == 0.25
     off = _evaluate(run_dir, "sticky=false", "episodes=2")
     assert off["settings"]["repeat_action_probability"] == 0.0 and off["reproduces_run_evaluation"] is None
+    assert not [n for n in record["notes"] + off["notes"] if "video" in n]
+
+
+def test_a_video_evaluation_with_the_runs_settings_says_why_it_is_no_replay(boxing_run):
+    """Recording plays on 1 env, and the run evaluated on 2: the replay check is left out, and a note says so."""
+    run_dir, _ = boxing_run
+    record = _evaluate(run_dir, "video=true")
+    assert record["reproduces_run_evaluation"] is None and record["settings"]["num_envs"] == 1
+    (note,) = [n for n in record["notes"] if "video=true" in n]
+    assert "where the run evaluated on 2" in note and "not a replay of its evaluation" in note
 
 
 def test_a_greedy_boxing_evaluation_without_sticky_actions_says_its_episodes_are_copies_of_one_game(boxing_run):

@@ -90,9 +90,12 @@ def test_a_finished_run_stopped_before_its_baseline_gets_it_on_resume(tmp_path, 
     again = run_in_process([f"resume={run_dir}"], tmp_path / "unused")
     assert again["exit_code"] == 0 and again["finished_already"]
     assert (run_dir / RANDOM_BASELINE_FILE).read_text() == written  # the same seeded episodes, the same numbers
-    assert "random policy: " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "random policy: " in out and ": the random-policy episodes it was stopped in to do." in out
     assert run_in_process([f"resume={run_dir}"], tmp_path / "unused")["finished_already"]
     assert (run_dir / RANDOM_BASELINE_FILE).read_text() == written  # present: left alone
+    out = capsys.readouterr().out
+    assert ": nothing to do." in out and "random policy: " not in out
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])

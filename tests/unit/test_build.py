@@ -177,3 +177,15 @@ def test_an_agent_acts_on_the_runs_own_device_where_this_machine_has_it(monkeypa
     assert inference_device("cpu", "cuda") == torch.device("cpu")
     with pytest.raises(ConfigValueError, match="one of auto, cpu, cuda"):
         inference_device("tpu", "cpu")
+
+
+def test_cuda_on_a_machine_without_it_is_refused_before_the_host_is_set_up(monkeypatch, capsys):
+    """A refusal is the one message a user sees: no host setup lines (threads, kernels) printed before it."""
+    from rlkit.build import select_device
+    from rlkit.config import ConfigValueError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run = to_run_config(compose_config(["hardware=cuda"]))
+    with pytest.raises(ConfigValueError, match="hardware.device"):
+        select_device(run)
+    assert capsys.readouterr().out == ""

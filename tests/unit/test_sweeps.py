@@ -104,3 +104,19 @@ def test_a_local_ray_sweep_starts_ray_before_its_stop_handlers_and_a_cluster_swe
     finally:
         sweeps.SweepState.stop.restore()
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_sweep_whose_jobs_all_failed_before_training_prints_no_compare_command(tmp_path, capsys):
+    import json
+
+    from rlkit.sweeps import OUTCOME_FILE, report_sweep
+
+    job = tmp_path / "0"
+    job.mkdir()
+    (job / OUTCOME_FILE).write_text(json.dumps({"overrides": ["hardware=cuda"], "exit_code": 1, "error": "no GPU"}))
+    assert report_sweep(tmp_path) == 1
+    out = capsys.readouterr().out
+    assert "1 job(s) FAILED" in out and "compare:" not in out  # rlkit.report would find no metrics.jsonl
+    (job / "metrics.jsonl").write_text('{"env_step": 10}\n')
+    report_sweep(tmp_path)
+    assert f"rlkit.report {tmp_path}" in capsys.readouterr().out
