@@ -472,7 +472,9 @@ def _train(run: RootConfig, cfg: DictConfig, run_dir: Path, run_id: str, agent, 
            resume_replay, launch: dict[str, Any]) -> dict[str, Any]:
     spec = envs.spec
     print(f"run dir: {run_dir}")
-    print(f"env: {spec.env_id}, {envs.num_envs} envs; algo: {run.algo.name}; network: {run.network.name}"
+    # the network group's option as chosen (mlp_small, a preset of the mlp schema), else the schema's name
+    network = (launch.get("choices") or {}).get("network") or run.network.name
+    print(f"env: {spec.env_id}, {envs.num_envs} envs; algo: {run.algo.name}; network: {network}"
           f" ({count_parameters(agent.network):,} parameters); device: {run.hardware.device}")
     start_env_step = resume_state["counters"]["env_step"] if resume_state else 0
     if resume_state:

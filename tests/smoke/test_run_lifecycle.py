@@ -199,6 +199,8 @@ def test_a_run_composed_from_the_users_own_config_dir_resumes_without_naming_it_
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert read_metrics(run_dir / METRICS_FILE)[-1]["env_step"] >= 600
+    for proc in (first, resumed):  # the header names the network option chosen (mlp_small), not its schema (mlp)
+        assert "network: mlp_small (17,410 parameters)" in proc.stdout
 
 
 @pytest.mark.parametrize("at_the_end", [False, True], ids=["periodic", "final"])
