@@ -8,7 +8,8 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from rlkit.build import build_inference_agent, configure_host, inference_config, set_cpu_threads, torch_threads
+from rlkit.build import (build_inference_agent, configure_host, inference_config, select_device, set_cpu_threads,
+                         torch_threads)
 from rlkit.networks.linear import select_cpu_linear
 from rlkit.config import HardwareConfig, to_run_config
 from rlkit.envs.base import EnvSpec
@@ -181,7 +182,6 @@ def test_an_agent_acts_on_the_runs_own_device_where_this_machine_has_it(monkeypa
 
 def test_cuda_on_a_machine_without_it_is_refused_before_the_host_is_set_up(monkeypatch, capsys):
     """A refusal is the one message a user sees: no host setup lines (threads, kernels) printed before it."""
-    from rlkit.build import select_device
     from rlkit.config import ConfigValueError
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

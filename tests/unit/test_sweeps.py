@@ -1,5 +1,6 @@
 """How a sweep's workers and controllers start (rlkit/sweeps.py); the sweeps themselves: tests/smoke/test_sweeps.py."""
 
+import json
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import types
 
 import pytest
 
-from rlkit.sweeps import _StartsRlkitController, loky_starts_with_stop_signals_blocked
+from rlkit.sweeps import OUTCOME_FILE, _StartsRlkitController, loky_starts_with_stop_signals_blocked, report_sweep
 
 REPORT_MASK = ("import signal, sys; blocked = signal.pthread_sigmask(signal.SIG_BLOCK, []); "
                "open(sys.argv[1], 'w').write(' '.join(sorted(s.name for s in blocked)))")
@@ -107,10 +108,6 @@ def test_a_local_ray_sweep_starts_ray_before_its_stop_handlers_and_a_cluster_swe
 
 
 def test_a_sweep_whose_jobs_all_failed_before_training_prints_no_compare_command(tmp_path, capsys):
-    import json
-
-    from rlkit.sweeps import OUTCOME_FILE, report_sweep
-
     job = tmp_path / "0"
     job.mkdir()
     (job / OUTCOME_FILE).write_text(json.dumps({"overrides": ["hardware=cuda"], "exit_code": 1, "error": "no GPU"}))
