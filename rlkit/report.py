@@ -575,7 +575,9 @@ def plot_response(key: str, groups: dict[str, list[Variant]], stats: dict[str, V
         # a one-seed variant has no interval: NaN bars are not drawn
         errors = np.array([[np.nan if s.ci_low is None else s.mean - s.ci_low for _, s in points],
                            [np.nan if s.ci_high is None else s.ci_high - s.mean for _, s in points]])
-        ax.errorbar(xs, mean, yerr=errors, marker=EVAL_MARKER, color=color, capsize=4, label=shared or None)
+        # categorical values (null beside numbers, backup names) have no scale between them: no line joins them
+        ax.errorbar(xs, mean, yerr=errors, marker=EVAL_MARKER, linestyle="-" if numeric else "none", color=color,
+                    capsize=4, label=shared or None)
     if numeric and min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
         ax.set_xscale("log")
     ax.set_xticks([position[v] for v in values], values)

@@ -166,7 +166,17 @@ def test_a_run_without_evaluation_is_scored_by_its_last_training_return(tmp_path
     assert not list((tmp_path / "run" / "report").glob("response_*"))  # nothing swept
 
 
-def test_two_swept_keys_get_one_response_figure_each(tmp_path, capsys):
+def test_two_swept_keys_get_one_response_figure_each(tmp_path, capsys, monkeypatch):
+    import matplotlib.axes
+
+    errorbar, response_lines = matplotlib.axes.Axes.errorbar, []
+
+    def recording(ax, *args, **kwargs):  # the response figures' series (the curves' markers pass fmt instead)
+        if "linestyle" in kwargs:
+            response_lines.append(kwargs["linestyle"])
+        return errorbar(ax, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", recording)
     for job, (lr, backup) in enumerate([("0.1", "max"), ("0.1", "soft"), ("1", "max"), ("1", "soft")]):
         rows = [{"env_step": 10, "eval/return_mean": float(job)}, {"env_step": 20, "eval/return_mean": float(job + 1)}]
         _write_run(tmp_path / "sweep" / str(job), rows, [f"schedule.lr={lr}", f"+algo.backup={backup}", "seed=0"])
@@ -177,6 +187,7 @@ def test_two_swept_keys_get_one_response_figure_each(tmp_path, capsys):
         "schedule.lr=1 algo.backup=max", "schedule.lr=1 algo.backup=soft"}
     assert _is_png(tmp_path / "out" / "response_schedule.lr.png")  # numeric x, one series per backup
     assert _is_png(tmp_path / "out" / "response_algo.backup.png")  # categorical x, one series per lr
+    assert sorted(response_lines) == ["-", "-", "none", "none"]  # lr's points joined, backup's not
     assert response_file("hydra/launcher") == "response_hydra_launcher.png"
 
 
